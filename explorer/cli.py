@@ -1,0 +1,60 @@
+"""The `powercut` command: a thin door over the library API.
+
+Each subcommand lives in its own small module (`cli_record`, `cli_show`,
+`cli_replay`, `cli_explore`) and only parses options and calls the library.
+This module turns every `PowercutError` into one line on stderr and an exit
+status (2 for bad usage or input); a traceback appears only with --debug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from powercut import __version__
+from powercut.errors import PowercutError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="powercut")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Find the crash states a program cannot recover from."""
+    ctx.obj = {"debug": debug}
+
+
+def _register() -> None:
+    from powercut.explorer import cli_explore, cli_record, cli_replay, cli_show
+
+    for module in (cli_record, cli_show, cli_replay, cli_explore):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="powercut", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("powercut: interrupted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except PowercutError as e:
+        if debug:
+            raise
+        click.echo(f"powercut: error: {e}", err=True)
+        return e.exit_status
+    except KeyboardInterrupt:
+        click.echo("powercut: interrupted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""`powercut explore` (being built)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""`powercut record` (being built)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

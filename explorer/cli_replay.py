@@ -1,0 +1,5 @@
+"""`powercut replay` (being built)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""`powercut show` (being built)."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+import sys
+
+from powercut.explorer.cli import main
+
+sys.exit(main())
