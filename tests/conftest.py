@@ -1,0 +1,102 @@
+"""Session-wide guards: the real parts must be here, and nothing may be left behind.
+
+Every test runs with TMPDIR pointing at a directory of this session, so any
+temp dir, mount or process powercut leaks can be attributed to the test
+that leaked it. After each test: no FUSE mount under that directory and no
+etcd process descended from this test process. At the end: powercut left
+no temp directory behind. A missing /dev/fuse or etcd fails the run (it
+never skips: CI must not turn green without the real parts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.realparts import etcd_binaries, missing_real_parts
+
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="powercut-tests-"))
+os.environ["TMPDIR"] = str(_SESSION_TMP)
+tempfile.tempdir = None  # make tempfile re-read TMPDIR
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problems = missing_real_parts()
+    if problems:
+        raise pytest.UsageError(
+            "the real parts the tests need are missing (run scripts/setup): " + "; ".join(problems))
+
+
+def _fuse_mounts_under(root: Path) -> list[str]:
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2].startswith("fuse"):
+                mnt = fields[1].encode().decode("unicode_escape")
+                if mnt.startswith(str(root)):
+                    out.append(mnt)
+    return out
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Living descendants of `pid` as {pid: command name}, from /proc."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] == "Z":
+            continue
+        parents[int(entry)] = int(fields[1])
+        names[int(entry)] = name
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        p = frontier.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in found:
+                found[child] = names[child]
+                frontier.append(child)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    yield
+    mounts = _fuse_mounts_under(_SESSION_TMP)
+    for m in mounts:
+        subprocess.run(["fusermount3", "-u", "-z", m], capture_output=True)
+    etcds = {p: n for p, n in _descendants(os.getpid()).items() if n == "etcd"}
+    for p in etcds:
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(p), 9)
+    assert not mounts, f"FUSE mounts left behind: {mounts}"
+    assert not etcds, f"etcd processes left behind: {sorted(etcds)}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leftovers = [p.name for p in _SESSION_TMP.iterdir() if not p.name.startswith("pytest-of-")]
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
+    if leftovers and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\ntemp files left behind by powercut: {sorted(leftovers)[:10]}")
+
+
+@pytest.fixture(scope="session")
+def etcd_bins() -> dict[str, Path]:
+    """The two etcd binaries every etcd test runs against: {"3.4": path, "3.5": path}."""
+    return etcd_binaries()
