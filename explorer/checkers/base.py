@@ -1,0 +1,114 @@
+"""The checker protocol: judge one materialised crash state and say why.
+
+A checker gets the directory a crash state was materialised into (the
+mount root of the trace) and the markers recorded before the crash point,
+and returns a `Verdict` with its evidence. It may keep resources between
+states (a resolved binary, a port pool) and releases them in `close()`.
+A checker must never write outside the state directory and the scratch
+directory it is given, and never leave a process behind when `check`
+returns or raises.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from powercut.explorer.checkers.process import Child, Exit, log_tail, log_text
+from powercut.explorer.checkers.signature import Cause, find_cause, go_cause
+from powercut.explorer.verdict import Verdict
+from powercut.recorder.trace_format import Op
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class Checker(abc.ABC):
+    """Judges crash states. Subclasses implement `check` and `describe`."""
+
+    name: str = "checker"
+
+    @abc.abstractmethod
+    def check(self, directory: Path, markers: Sequence[Op], *,
+              scratch: Path | None = None) -> Verdict:
+        """Run the program on the state in `directory` and judge it.
+
+        `scratch` is a directory of this state's own for logs and files the
+        checker needs (a marker file); without it the checker makes and
+        removes a temporary one.
+        """
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """One line naming the checker and what it runs, e.g. "etcd (/usr/bin/etcd 3.4.23)"."""
+
+    def close(self) -> None:  # noqa: B027 - most checkers hold nothing
+        """Release what the checker holds; it is not used afterwards."""
+
+    def __enter__(self) -> Checker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def scratch_dir(scratch: Path | None) -> Iterator[Path]:
+    """`scratch` itself, or a temporary directory removed on leaving."""
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        yield scratch
+        return
+    with tempfile.TemporaryDirectory(prefix="powercut-check-") as tmp:
+        yield Path(tmp)
+
+
+def write_markers(markers: Sequence[Op], path: Path) -> Path:
+    """The markers as one JSON object a line (the `{markers}` file of the command checker)."""
+    with open(path, "w") as f:
+        for m in markers:
+            record = {"seq": m.seq, "text": m.text, **{k: _plain(v) for k, v in m.extra.items()}}
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+    return path
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def failure_verdict(kind: str, child: Child, exit: Exit | None, *, go: bool,
+                    note: str = "", evidence: dict[str, object] | None = None) -> Verdict:
+    """A failing verdict with the child's evidence: exit, signal, log tail, cause and excerpt.
+
+    `go` says the program is a Go program (etcd): its cause is a panic or
+    fatal line; for other programs the last line of output is the cause.
+    """
+    text = log_text(child.log)
+    cause: Cause | None = go_cause(text) if go else find_cause(text)
+    if cause is None and go:
+        cause = find_cause(text)
+    if kind == "hang":
+        signature = "no answer within the timeout"
+        if cause is not None and go and go_cause(text) is not None:
+            signature = f"hang after: {cause.signature}"
+    elif cause is not None:
+        signature = cause.signature
+    elif exit is not None and exit.signal is not None:
+        signature = exit.describe
+    else:
+        signature = f"{exit.describe if exit else 'failed'} with no output"
+    return Verdict(
+        kind=kind,  # type: ignore[arg-type]
+        signature=signature,
+        exit_status=exit.status if exit else None,
+        signal=exit.signal if exit else None,
+        log_tail=log_tail(child.log),
+        excerpt=cause.excerpt if cause else "",
+        duration=child.elapsed,
+        evidence={"argv": child.argv, **({"note": note} if note else {}), **(evidence or {})},
+    )

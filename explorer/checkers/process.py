@@ -1,0 +1,152 @@
+"""Child processes for checkers: own process group, output to a file, always killed and reaped.
+
+A checker runs a real program (etcd, a user's command) on a crash state.
+That program may panic with a goroutine dump, hang, or fork helpers, so a
+child here always starts in its own session (its own process group, out of
+reach of the terminal's Ctrl-C), writes stdout and stderr to a log file
+(never a pipe nobody reads: a full pipe blocks the writer forever), and is
+killed as a whole group and reaped when its `Child` is left, whatever
+happened. This module must never leave a process running: every live child
+is also registered so that `kill_all()` can end them from another thread
+when an exploration is interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+GRACE = 0.3  # seconds between SIGTERM and SIGKILL when ending a group
+TAIL_BYTES = 8192
+
+_live: set[Child] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How a child ended: its exit status, or the signal that ended it."""
+
+    status: int | None
+    signal: int | None
+
+    @classmethod
+    def from_returncode(cls, code: int) -> Exit:
+        return cls(None, -code) if code < 0 else cls(code, None)
+
+    @property
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by {signal.Signals(self.signal).name}"
+        return f"exit status {self.status}"
+
+
+class Child:
+    """One program started in its own process group with its output going to `log`.
+
+    Use as a context manager: leaving it kills the whole group (SIGTERM,
+    a short grace, SIGKILL) and reaps the leader.
+    """
+
+    def __init__(self, argv: Sequence[str], log: Path, *, cwd: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self.log = log
+        self.started = time.monotonic()
+        with open(log, "wb") as out:
+            # The child holds its own descriptor; ours can close at once.
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True)
+        self.pid = self._proc.pid
+        with _live_lock:
+            _live.add(self)
+
+    def poll(self) -> Exit | None:
+        code = self._proc.poll()
+        return None if code is None else Exit.from_returncode(code)
+
+    def wait(self, timeout: float) -> Exit | None:
+        """The child's exit, or None if it is still running after `timeout` seconds."""
+        try:
+            return Exit.from_returncode(self._proc.wait(timeout))
+        except subprocess.TimeoutExpired:
+            return None
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def kill(self) -> None:
+        """End the whole group and reap the leader; safe to call more than once."""
+        try:
+            if self._proc.poll() is None:
+                _signal_group(self.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(GRACE)
+            # Helpers the leader forked may outlive it in the group: end them too.
+            _signal_group(self.pid, signal.SIGKILL)
+            self._proc.wait()
+        finally:
+            with _live_lock:
+                _live.discard(self)
+
+    def tail(self, limit: int = TAIL_BYTES) -> str:
+        return log_tail(self.log, limit)
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    # The group id is the leader's pid (start_new_session); once every member
+    # is gone the group no longer exists and the kernel says so.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def kill_all() -> None:
+    """Kill every child still running (from any thread); used when interrupted."""
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        _signal_group(child.pid, signal.SIGKILL)
+
+
+def live_children() -> int:
+    with _live_lock:
+        return len(_live)
+
+
+def log_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    """The last `limit` bytes of a log file as text (from a line start when possible)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            data = f.read()
+    except OSError:
+        return ""
+    if size > limit and b"\n" in data:
+        data = data[data.index(b"\n") + 1:]
+    return data.decode("utf-8", "replace")
+
+
+def log_text(path: Path, limit: int = 4 << 20) -> str:
+    """The beginning of a log (up to `limit` bytes), where a cause line is found."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
