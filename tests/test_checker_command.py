@@ -1,0 +1,89 @@
+"""The command checker: exit status is the verdict, a hang is killed with its whole group."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from powercut.explorer.checkers import CommandChecker
+from powercut.explorer.checkers.process import live_children
+from powercut.recorder.trace_format import Op
+
+from powercut.errors import CheckerError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def test_exit_zero_is_ok(tmp_path: Path) -> None:
+    verdict = CommandChecker("test -d {dir}").check(tmp_path, [])
+    assert verdict.kind == "ok"
+    assert verdict.exit_status == 0
+
+
+def test_non_zero_exit_is_unrecoverable_with_last_line(tmp_path: Path) -> None:
+    script = 'import sys; print("checking"); sys.exit("torn at 8192")'
+    cmd = f"{sys.executable} -c '{script}' {{dir}}"
+    verdict = CommandChecker(cmd).check(tmp_path, [])
+    assert verdict.kind == "unrecoverable"
+    assert verdict.exit_status == 1
+    assert verdict.signature == "torn at N"
+    assert "checking" in verdict.log_tail
+
+
+def test_signal_is_unrecoverable(tmp_path: Path) -> None:
+    verdict = CommandChecker("sh -c 'kill -SEGV $$' {dir}").check(tmp_path, [])
+    assert verdict.kind == "unrecoverable"
+    assert verdict.signal == 11
+    assert verdict.signature == "killed by SIGSEGV"
+
+
+def test_hang_is_killed_with_its_helpers(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    cmd = "sh -c 'echo $$ > {dir}/sh.pid; sleep 100 & echo $! > {dir}/sleep.pid; wait' {dir}"
+    verdict = CommandChecker(cmd, timeout=0.5).check(state, [], scratch=tmp_path / "scratch")
+    assert verdict.kind == "hang"
+    assert verdict.signature == "no answer within the timeout"
+    pids = [int((state / name).read_text()) for name in ("sh.pid", "sleep.pid")]
+    assert not [p for p in pids if _alive(p)]
+    assert live_children() == 0
+
+
+def test_sleep_100_hangs_and_leaves_no_process(tmp_path: Path) -> None:
+    verdict = CommandChecker("sleep 100 {dir}", timeout=0.3).check(tmp_path, [])
+    # `sleep 100 DIR` refuses the extra operand; a bare sleep is the hang case.
+    assert verdict.kind == "unrecoverable"
+    verdict = CommandChecker("sh -c 'sleep 100' {dir}", timeout=0.3).check(tmp_path, [])
+    assert verdict.kind == "hang"
+    assert live_children() == 0
+
+
+def test_markers_file_holds_the_markers(tmp_path: Path) -> None:
+    markers = [Op(seq=3, t_ns=1, pid=2, op="marker", text="put acknowledged",
+                  extra={"key": "k", "value": "v"})]
+    verdict = CommandChecker("cp {markers} {dir}/copy.jsonl").check(tmp_path, markers)
+    assert verdict.kind == "ok"
+    copied = tmp_path / "copy.jsonl"
+    records = [json.loads(line) for line in copied.read_text().splitlines()]
+    assert records == [{"seq": 3, "text": "put acknowledged", "key": "k", "value": "v"}]
+
+
+@pytest.mark.parametrize("cmd", ["true", "", "echo 'unclosed {dir}"])
+def test_bad_check_cmd_is_one_clear_error(cmd: str) -> None:
+    with pytest.raises(CheckerError, match="check-cmd"):
+        CommandChecker(cmd)
+
+
+def test_missing_program_is_a_checker_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckerError, match="cannot run"):
+        CommandChecker("/nonexistent/checker {dir}").check(tmp_path, [])
+    assert os.listdir(tmp_path) == []

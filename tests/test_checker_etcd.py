@@ -1,0 +1,81 @@
+"""The etcd checker on real etcd 3.4 and 3.5: a healthy data dir is ok, a torn db is not."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
+from powercut.explorer.checkers.process import live_children
+
+from powercut.errors import CheckerError
+
+PAGE = 4096
+WORKLOAD = {"data_dir": "data.etcd", "member_name": "m1"}
+
+# What the real binaries print when member/snap/db holds only some pages of
+# bbolt's first 16 KiB write (the rest never reached the disk), established
+# by running them: pages 0-1 are the meta pages, 2 the freelist, 3 the root leaf.
+TORN = {
+    "3.4": {(0,): "cannot open database (file size too small)",
+            (1,): "unexpected fault address (SIGBUS)",
+            (2, 3): "cannot open database (invalid database)"},
+    "3.5": {(0,): "failed to open database: file size too small",
+            (1,): "unexpected fault address (SIGBUS)",
+            (2, 3): "failed to open database: invalid database"},
+}
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(tmp_path_factory: pytest.TempPathFactory, etcd_bins: dict[str, Path]) -> Path:
+    """A data dir made by a real etcd 3.4 bootstrap (an empty dir is a fresh start: ok)."""
+    root = tmp_path_factory.mktemp("etcd-healthy")
+    verdict = EtcdChecker(etcd_bins["3.4"], WORKLOAD).check(root, [])
+    assert verdict.kind == "ok", verdict
+    assert (root / "data.etcd" / "member" / "snap" / "db").stat().st_size >= 4 * PAGE
+    return root
+
+
+@pytest.mark.etcd
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_healthy_data_dir_is_ok(version: str, etcd_bins: dict[str, Path], bootstrapped: Path,
+                                tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    shutil.copytree(bootstrapped, state)
+    checker = EtcdChecker(etcd_bins[version], WORKLOAD, timeout=10)
+    assert checker.describe() == f"etcd ({etcd_bins[version]} {checker.version})"
+    assert checker.version.startswith(version)
+    verdict = checker.check(state, [], scratch=tmp_path / "scratch")
+    assert verdict.kind == "ok", verdict
+    assert live_children() == 0
+
+
+@pytest.mark.etcd
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+@pytest.mark.parametrize("kept", [(0,), (1,), (2, 3)])
+def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins: dict[str, Path],
+                                  bootstrapped: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    shutil.copytree(bootstrapped, state)
+    db = state / "data.etcd" / "member" / "snap" / "db"
+    whole = db.read_bytes()
+    torn = bytearray((max(kept) + 1) * PAGE)  # a kept page past the durable end extends the file
+    for page in kept:
+        torn[page * PAGE:(page + 1) * PAGE] = whole[page * PAGE:(page + 1) * PAGE]
+    db.write_bytes(bytes(torn))
+    verdict = EtcdChecker(etcd_bins[version], WORKLOAD).check(state, [], scratch=tmp_path / "s")
+    assert verdict.kind == "unrecoverable"
+    assert verdict.signature == TORN[version][kept]
+    assert verdict.exit_status == 2  # Go exits 2 on panic and on a fatal runtime error
+    assert verdict.excerpt
+    assert live_children() == 0
+
+
+def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckerError, match="--etcd-bin"):
+        resolve_etcd_bin({"etcd_bin": str(tmp_path / "etcd")}, None)
+    with pytest.raises(CheckerError, match="not an executable"):
+        resolve_etcd_bin({}, tmp_path / "etcd")
+    with pytest.raises(CheckerError, match="does not name"):
+        resolve_etcd_bin({}, None)
