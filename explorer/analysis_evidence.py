@@ -1,0 +1,279 @@
+"""Turn one group of failing states into a `Vulnerability` with its evidence.
+
+The analysis (`analysis.py`) decides which failing states belong together;
+this module measures the group (page subsets, signatures, crash points),
+picks its smallest reproducing state and builds its reproducers. Pure: no
+processes, no files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from powercut.explorer.analysis_index import StateIndex, kept_pages, state_size
+from powercut.explorer.verdict import Judged, OpSummary
+from powercut.explorer.vulnerability import (
+    LazyFSFault,
+    SignatureCount,
+    Vulnerability,
+    clear_fault,
+    describe_op,
+    replay_command,
+    torn_op_fault,
+)
+from powercut.replayer.state import CrashState
+
+GroupKey = tuple[object, ...]
+"""What a group of failing states shares, e.g. ("atomicity", 8) or ("hang", signature)."""
+
+
+def signature_counts(judged: list[Judged], indices: Iterable[int]) -> tuple[SignatureCount, ...]:
+    counts: Counter[tuple[str, str]] = Counter()
+    excerpt: dict[tuple[str, str], str] = {}
+    for i in indices:
+        verdict = judged[i].verdict
+        key = (verdict.signature, verdict.kind)
+        counts[key] += 1
+        if not excerpt.get(key):
+            excerpt[key] = verdict.excerpt or verdict.log_tail[-2000:]
+    return tuple(
+        SignatureCount(sig, n, excerpt[(sig, kind)], kind)
+        for (sig, kind), n in counts.most_common()
+    )
+
+
+@dataclass
+class EvidenceBuilder:
+    """Turns one group of failing states into a `Vulnerability`."""
+
+    ctx: StateIndex
+    lazyfs_root: str
+    replay_to: str
+
+    def build(self, key: GroupKey, indices: list[int]) -> Vulnerability:
+        judged = self.ctx.exploration.judged
+        states = [judged[i].state for i in indices]
+        smallest = min(states, key=state_size)
+        points = tuple(sorted({s.point for s in states}))
+        kind = str(key[0])
+        common = {
+            "signatures": signature_counts(judged, indices),
+            "points": points,
+            "states": tuple(indices),
+            "smallest": smallest,
+            "replay": replay_command(self.ctx.exploration.trace, smallest, self.replay_to),
+        }
+        if kind == "atomicity":
+            return self._atomicity(int(key[1]), states, common)  # type: ignore[call-overload]
+        fault, why_not = self._lazyfs_for(sorted(states, key=state_size))
+        first = self.ctx.ops.get(points[0])
+        n = len(indices)
+        at = f"{plural(n, 'state')} at {plural(len(points), 'crash point')}"
+        point_set = set(points)
+        total = sum(1 for j in judged if j.state.point in point_set)
+        if kind == "ordering":
+            a, b = self.ctx.ops.get(int(key[1])), self.ctx.ops.get(int(key[2]))  # type: ignore[call-overload]
+            summary = (
+                f"write #{key[2]} ({describe_op(b)}) reached the disk while earlier "
+                f"write #{key[1]} ({describe_op(a)}) did not: {at} unrecoverable"
+            )
+            ops = tuple(o for o in (a, b) if o is not None)
+            return Vulnerability(
+                "ordering",
+                "unrecoverable",
+                summary,
+                a,
+                ops,
+                n,
+                total,
+                lazyfs=fault,
+                lazyfs_why_not=why_not,
+                **common,
+            )
+        if kind == "durability":
+            summary = self._durability_summary(smallest, points[0], at)
+            ops = (first,) if first is not None else ()
+            return Vulnerability(
+                "durability",
+                "unrecoverable",
+                summary,
+                first,
+                ops,
+                n,
+                total,
+                lazyfs=fault,
+                lazyfs_why_not=why_not,
+                **common,
+            )
+        after = f"first after op #{points[0]} ({describe_op(first)})"
+        ops = (first,) if first is not None else ()
+        if kind == "data-loss":
+            missing = tuple(str(k) for k in key[1])  # type: ignore[union-attr]
+            what = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+            lost = (
+                f"acknowledged keys missing after recovery: {what}"
+                if missing
+                else ("acknowledged data changed or missing after recovery")
+            )
+            summary = f"{lost} ({at}, {after})"
+            return Vulnerability(
+                "data-loss",
+                "data-loss",
+                summary,
+                None,
+                ops,
+                n,
+                total,
+                missing=missing,
+                lazyfs=fault,
+                lazyfs_why_not=why_not,
+                **common,
+            )
+        if kind == "hang":
+            summary = f"no answer within the checker's timeout: {at}, {after}"
+        else:
+            summary = f"the checker could not judge {at}: {key[1] or 'no detail'}"
+        return Vulnerability(
+            kind,
+            kind,
+            summary,
+            None,
+            ops,
+            n,
+            total,  # type: ignore[arg-type]
+            lazyfs=fault,
+            lazyfs_why_not=why_not,
+            **common,
+        )
+
+    def _durability_summary(self, smallest: CrashState, point: int, at: str) -> str:
+        op = self.ctx.ops.get(point)
+        if not smallest.kept:
+            return (
+                f"losing every unsynced page leaves it unrecoverable, "
+                f"from op #{point} ({describe_op(op)}) on: {at}"
+            )
+        if not self.ctx.pending(smallest.point) - kept_pages(smallest.kept):
+            return (
+                f"a crash after op #{point} ({describe_op(op)}) leaves it unrecoverable "
+                f"even with every page persisted: {at}"
+            )
+        return (
+            f"losing the last unsynced writes leaves it unrecoverable, "
+            f"from op #{point} ({describe_op(op)}) on: {at}"
+        )
+
+    def _atomicity(self, seq: int, states: list[CrashState], common: dict) -> Vulnerability:
+        ctx = self.ctx
+        write = ctx.ops[seq]
+        mine = {(s.point, s.kept) for s in states}
+        failing: set[tuple[int, ...]] = set()
+        passing: set[tuple[int, ...]] = set()
+        every: set[tuple[int, ...]] = set()
+        write_pages: set[int] = set()
+        for judged in ctx.exploration.judged:
+            state = judged.state
+            pages = ctx.write_pages(state.point).get(seq)
+            if not pages:
+                continue
+            write_pages |= {page for _, page in pages}
+            subset = tuple(sorted(page for path, page in kept_pages(state.kept) & pages))
+            every.add(subset)
+            if (state.point, state.kept) in mine:
+                failing.add(subset)
+            elif judged.verdict.kind == "ok":
+                passing.add(subset)
+        passing -= failing
+        verdict = "unrecoverable"
+        summary = (
+            f"write #{seq}, {write.length} B at {write.offset} of {write.path}: "
+            f"{len(failing)} of {len(every)} page subsets {verdict}"
+        )
+        fault = self._torn_fault(write, sorted(states, key=state_size))
+        return Vulnerability(
+            "atomicity",
+            verdict,
+            summary,
+            write,
+            (write,),
+            len(failing),
+            len(every),
+            lazyfs=fault,
+            write_pages=tuple(sorted(write_pages)),
+            failing_subsets=tuple(sorted(failing, key=lambda s: (len(s), s))),
+            passing_subsets=tuple(sorted(passing, key=lambda s: (len(s), s))),
+            **common,
+        )
+
+    def _torn_fault(self, write: OpSummary, states: list[CrashState]) -> LazyFSFault:
+        """Tear `write` as the smallest failing state LazyFS can leave exactly, or approximately."""
+        for state in states:
+            fault = self._torn_fault_exact(state)
+            if fault is not None and fault.exact:
+                return fault
+        state = states[0]
+        pages = self.ctx.write_pages(state.point)[write.seq]
+        kept = tuple(sorted(page for _, page in kept_pages(state.kept) & pages))
+        note = (
+            f"approximate: the smallest failing state is at crash point {state.point}; "
+            f"LazyFS crashes right after write #{write.seq}"
+        )
+        return torn_op_fault(
+            self.ctx.exploration.ops,
+            write,
+            kept,
+            self.ctx.exploration.page_size,
+            self.lazyfs_root,
+            point=state.point,
+            kept=state.kept,
+            exact=False,
+            note=note,
+        )
+
+    def _torn_fault_exact(self, state: CrashState) -> LazyFSFault | None:
+        """A torn-op fault when `state` kept only pages of the write it crashed right after."""
+        ctx = self.ctx
+        write = ctx.ops.get(state.point)
+        pages = ctx.write_pages(state.point).get(state.point)
+        kept = kept_pages(state.kept)
+        if write is None or write.op != "write" or not pages or not kept <= pages:
+            return None
+        cp = ctx.points[state.point]
+        # LazyFS persists only this write's bytes of a part; a page that also
+        # held older unsynced bytes of another write would differ.
+        shared = [u for u in cp.units if (u.path, u.page) in pages and u.writes != (write.seq,)]
+        note = "" if not shared else "pages also hold older unsynced writes; LazyFS drops those"
+        return torn_op_fault(
+            ctx.exploration.ops,
+            write,
+            tuple(sorted(p for _, p in kept)),
+            ctx.exploration.page_size,
+            self.lazyfs_root,
+            point=state.point,
+            kept=state.kept,
+            exact=not shared,
+            note=note,
+        )
+
+    def _lazyfs_for(self, states: list[CrashState]) -> tuple[LazyFSFault | None, str]:
+        """A LazyFS fault for the smallest state it can reproduce, or why none fits."""
+        why_not = ""
+        for state in states:
+            if not state.kept:
+                fault, reason = clear_fault(self.ctx.exploration.ops, state.point, self.lazyfs_root)
+            else:
+                fault = self._torn_fault_exact(state)
+                reason = (
+                    "LazyFS cannot keep this set of pages: its faults tear one write "
+                    "or drop everything unsynced"
+                )
+            if fault is not None:
+                return fault, ""
+            why_not = why_not or reason
+        return None, why_not
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
