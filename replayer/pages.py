@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 
 HASH_MOD = 1 << 256
 _ZERO_PAGES: dict[int, bytes] = {}
@@ -33,6 +32,37 @@ def page_hash(index: int, page: bytes | None) -> int:
     return int.from_bytes(digest, "little")
 
 
+class FrozenPages(Mapping[int, bytes]):
+    """A read-only view of a page dict that its owner promises never to change.
+
+    Unlike MappingProxyType it pickles (as a plain dict), so a crash state's
+    image can cross to a worker process.
+    """
+
+    __slots__ = ("_pages",)
+
+    def __init__(self, pages: dict[int, bytes]) -> None:
+        self._pages = pages
+
+    def __getitem__(self, index: int) -> bytes:
+        return self._pages[index]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._pages)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._pages
+
+    def __reduce__(self) -> tuple[type, tuple[dict[int, bytes]]]:
+        return (FrozenPages, (self._pages,))
+
+
+EMPTY_PAGES = FrozenPages({})
+
+
 class PageStore:
     """A file's pages, with `hash_sum` = sum of page_hash over present pages.
 
@@ -47,7 +77,7 @@ class PageStore:
         self.page_size = page_size
         self._pages: dict[int, bytes] = {}
         self._hashes: dict[int, int] = {}
-        self._frozen: Mapping[int, bytes] | None = None
+        self._frozen: FrozenPages | None = None
         self.hash_sum = 0
 
     def copy(self) -> PageStore:
@@ -69,9 +99,9 @@ class PageStore:
     def __len__(self) -> int:
         return len(self._pages)
 
-    def snapshot(self) -> Mapping[int, bytes]:
+    def snapshot(self) -> FrozenPages:
         if self._frozen is None:
-            self._frozen = MappingProxyType(self._pages)
+            self._frozen = FrozenPages(self._pages)
         return self._frozen
 
     def _before_change(self) -> None:

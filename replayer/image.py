@@ -1,0 +1,100 @@
+"""What a crash state looks like on disk, and its content key.
+
+An `Image` is the list of entries (path, kind, mode, size, pages or symlink
+target) that `materialise` writes out. It is built per crash state, so it
+must stay small: page mappings are read-only views over page data shared
+with the model (an `Overlay` puts a state's kept pages over the durable
+ones), never copies.
+
+The content key of a tree is a sum (mod 2**256) of one digest per path, and
+a file's digest takes the sum of its page hashes (see `pages.py`), so a
+state's key follows from the all-lost key by a few additions for the files
+its kept units touch. Equal trees give equal keys whatever crash point or
+model built them; this module must never hash whole files per state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from powercut.replayer.pages import EMPTY_PAGES, HASH_MOD
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One path of a crash state. `link_to` names an earlier path of the same file."""
+
+    path: str
+    kind: Literal["file", "dir", "symlink"]
+    mode: int
+    size: int = 0
+    pages: Mapping[int, bytes] = field(default_factory=lambda: EMPTY_PAGES)
+    target: str = ""
+    link_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A whole crash state: entries with parents before children."""
+
+    page_size: int
+    entries: tuple[Entry, ...]
+
+    @property
+    def files(self) -> int:
+        return sum(1 for e in self.entries if e.kind == "file")
+
+    @property
+    def bytes(self) -> int:
+        return sum(e.size for e in self.entries if e.kind == "file")
+
+
+class Overlay(Mapping[int, bytes]):
+    """Pages of `base` with `top` laid over them; a None in `top` removes the page."""
+
+    __slots__ = ("_base", "_top")
+
+    def __init__(self, base: Mapping[int, bytes], top: Mapping[int, bytes | None]) -> None:
+        self._base = base
+        self._top = top
+
+    def __getitem__(self, index: int) -> bytes:
+        if index in self._top:
+            page = self._top[index]
+            if page is None:
+                raise KeyError(index)
+            return page
+        return self._base[index]
+
+    def __iter__(self) -> Iterator[int]:
+        for index in self._base:
+            if index not in self._top:
+                yield index
+        for index, page in self._top.items():
+            if page is not None:
+                yield index
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __reduce__(self) -> tuple[type, tuple[dict[int, bytes]]]:
+        return (dict, (dict(self),))
+
+
+def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str) -> int:
+    """Digest of one path: `content` is a file's page-hash sum or a symlink's target."""
+    blob = f"{path}\0{kind}\0{mode}\0{size}\0{content}".encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.blake2b(blob, digest_size=32).digest(), "little")
+
+
+def digest_of(entry: Entry, page_sum: int = 0) -> int:
+    content: int | str = entry.target if entry.kind == "symlink" else page_sum
+    return entry_digest(entry.path, entry.kind, entry.mode, entry.size, content)
+
+
+def key_hex(total: int) -> str:
+    """The printable key of a tree whose path digests sum to `total`."""
+    return hashlib.blake2b((total % HASH_MOD).to_bytes(32, "little"), digest_size=16).hexdigest()

@@ -1,0 +1,245 @@
+"""The `lazyfs` persistence model: what LazyFS can leave after a power cut.
+
+Namespace and size operations (create, mkdir, unlink, rmdir, rename, link,
+symlink, truncate, fallocate, chmod) are durable at once, in order. File
+data is durable up to the file's last fsync/fdatasync; a write after that
+dirties pages. At a crash each dirty page independently either reached the
+disk (its latest content) or did not (its durable content). A kept page
+past the durable end of file extends the file to the last byte written in
+that page. With page_size 8192 a 16 KiB write splits in two, as LazyFS's
+own cache does.
+
+The latest contents live in a `Tree`; this module keeps, per inode, the
+durable pages and size and the dirty pages since the last sync. It never
+enumerates subsets (the enumerator does) and never touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from powercut.recorder.trace_format import Op, Trace
+from powercut.replayer.image import Entry, Image, Overlay, digest_of, key_hex
+from powercut.replayer.pages import HASH_MOD, PageStore
+from powercut.replayer.persistence import Pending, PersistenceModel
+from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.tree import (
+    FALLOC_KEEP_SIZE,
+    FALLOC_PUNCH_HOLE,
+    FALLOC_ZERO_RANGE,
+    Node,
+    Tree,
+    is_orphan,
+)
+
+
+@dataclass(slots=True)
+class _Dirty:
+    writes: list[int] = field(default_factory=list)
+    high: int = 0  # one past the last byte written in this page since the last sync
+
+
+@dataclass(slots=True)
+class _Durable:
+    pages: PageStore
+    size: int = 0
+    dirty: dict[int, _Dirty] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _PageChoice:
+    """One dirty page: its file (index into `_LazyPending.files`) and latest content."""
+
+    file: int
+    page: int
+    latest: bytes | None
+    delta: int  # page hash of latest minus page hash of durable content
+    high: int
+
+
+@dataclass(frozen=True, slots=True)
+class _FileAtCrash:
+    """A file with dirty pages, in its all-lost (durable) form."""
+
+    entries: tuple[int, ...]  # indices of its paths in the image entries
+    size: int
+    page_sum: int
+
+
+class _LazyPending(Pending):
+    def __init__(self, seq: int, page_size: int, entries: tuple[Entry, ...], base_total: int,
+                 files: tuple[_FileAtCrash, ...], choices: tuple[_PageChoice, ...],
+                 units: tuple[Unit, ...]) -> None:
+        self.seq = seq
+        self.units = units
+        self._page_size = page_size
+        self._entries = entries
+        self._base_total = base_total
+        self._files = files
+        self._choices = choices
+
+    def _by_file(self, kept: Sequence[int]) -> dict[int, list[_PageChoice]]:
+        grouped: dict[int, list[_PageChoice]] = {}
+        for index in kept:
+            choice = self._choices[index]
+            grouped.setdefault(choice.file, []).append(choice)
+        return grouped
+
+    @staticmethod
+    def _shape(f: _FileAtCrash, chosen: list[_PageChoice]) -> tuple[int, int]:
+        size = max(f.size, max(c.high for c in chosen))
+        page_sum = (f.page_sum + sum(c.delta for c in chosen)) % HASH_MOD
+        return size, page_sum
+
+    def key(self, kept: Sequence[int]) -> str:
+        total = self._base_total
+        for file_index, chosen in self._by_file(kept).items():
+            f = self._files[file_index]
+            size, page_sum = self._shape(f, chosen)
+            for i in f.entries:
+                old = self._entries[i]
+                total += digest_of(Entry(old.path, "file", old.mode, size), page_sum)
+                total -= digest_of(old, f.page_sum)
+        return key_hex(total)
+
+    def image(self, kept: Sequence[int]) -> Image:
+        entries = list(self._entries)
+        for file_index, chosen in self._by_file(kept).items():
+            f = self._files[file_index]
+            size, _ = self._shape(f, chosen)
+            first = self._entries[f.entries[0]]
+            pages = Overlay(first.pages, {c.page: c.latest for c in chosen})
+            for i in f.entries:
+                old = entries[i]
+                entries[i] = Entry(old.path, "file", old.mode, size, pages, link_to=old.link_to)
+        return Image(self._page_size, tuple(entries))
+
+
+class LazyFSModel(PersistenceModel):
+    """LazyFS: durable namespace, each page dirtied since the last fsync kept or lost."""
+
+    name = "lazyfs"
+    summary = ("namespace and size ops durable at once; each page written since the "
+               "file's last fsync independently kept or lost")
+
+    def crash_points(self, trace: Trace,
+                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
+        run = _LazyRun(Tree(trace.initial, self.page_size))
+        if wanted is None or wanted(BEFORE_FIRST):
+            yield run.pending(BEFORE_FIRST)
+        for op in trace.ops():
+            run.apply(op)
+            if wanted is None or wanted(op.seq):
+                yield run.pending(op.seq)
+
+
+class _LazyRun:
+    """The mutable replay behind `LazyFSModel.crash_points`."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.ps = tree.page_size
+        self.durable: dict[int, _Durable] = {}
+        for _, node in tree.walk():
+            if node.kind == "file" and node.ino not in self.durable:
+                assert node.data is not None
+                self.durable[node.ino] = _Durable(node.data.copy(), node.size)
+
+    def apply(self, op: Op) -> None:
+        if is_orphan(op):
+            return
+        node = self.tree.apply(op)
+        if node is None or node.kind != "file":
+            return
+        d = self.durable.get(node.ino)
+        if d is None:  # a file created by this op
+            d = self.durable[node.ino] = _Durable(PageStore(self.ps))
+        if op.op == "write":
+            self._write(op, d)
+        elif op.op == "truncate":
+            assert op.size is not None
+            d.pages.cut(op.size)
+            d.size = op.size
+            self._clip_dirty(d, op.size)
+        elif op.op == "fallocate":
+            self._fallocate(op, node, d)
+        elif op.op == "fsync":
+            self._sync(node, d)
+
+    def _write(self, op: Op, d: _Durable) -> None:
+        assert op.offset is not None and op.data is not None
+        end = op.offset + len(op.data)
+        pos = op.offset
+        while pos < end:
+            page = pos // self.ps
+            page_end = min(end, (page + 1) * self.ps)
+            dirty = d.dirty.setdefault(page, _Dirty())
+            dirty.writes.append(op.seq)
+            dirty.high = max(dirty.high, page_end)
+            pos = page_end
+
+    def _clip_dirty(self, d: _Durable, size: int) -> None:
+        for page in [p for p in d.dirty if p * self.ps >= size]:
+            del d.dirty[page]
+        for dirty in d.dirty.values():
+            dirty.high = min(dirty.high, size)
+
+    def _fallocate(self, op: Op, node: Node, d: _Durable) -> None:
+        assert op.offset is not None and op.length is not None
+        mode = op.mode or 0
+        if mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE):
+            d.pages.zero_range(op.offset, min(op.offset + op.length, node.size) - op.offset)
+        if not mode & FALLOC_KEEP_SIZE:
+            d.size = max(d.size, op.offset + op.length)
+
+    def _sync(self, node: Node, d: _Durable) -> None:
+        assert node.data is not None
+        for page in d.dirty:
+            d.pages.set(page, node.data.get(page), node.data.hash_of(page))
+        d.dirty.clear()
+        d.size = node.size
+
+    def pending(self, seq: int) -> _LazyPending:
+        entries: list[Entry] = []
+        total = 0
+        first_path: dict[int, int] = {}  # ino -> index of its first entry
+        by_ino: dict[int, list[int]] = {}
+        nodes: dict[int, Node] = {}
+        for path, node in self.tree.walk():
+            if node.kind == "file":
+                nodes[node.ino] = node
+                d = self.durable[node.ino]
+                first = first_path.get(node.ino)
+                link_to = None if first is None else entries[first].path
+                if first is None:
+                    first_path[node.ino] = len(entries)
+                by_ino.setdefault(node.ino, []).append(len(entries))
+                entry = Entry(path, "file", node.mode, d.size, d.pages.snapshot(), link_to=link_to)
+                total += digest_of(entry, d.pages.hash_sum)
+            elif node.kind == "symlink":
+                entry = Entry(path, "symlink", node.mode, target=node.target)
+                total += digest_of(entry)
+            else:
+                entry = Entry(path, "dir", node.mode)
+                total += digest_of(entry)
+            entries.append(entry)
+        files: list[_FileAtCrash] = []
+        choices: list[tuple[str, int, _PageChoice, tuple[int, ...]]] = []
+        for ino, where in by_ino.items():
+            d = self.durable[ino]
+            if not d.dirty:
+                continue
+            node_data = nodes[ino].data
+            assert node_data is not None
+            file_index = len(files)
+            files.append(_FileAtCrash(tuple(where), d.size, d.pages.hash_sum))
+            for page, dirty in d.dirty.items():
+                latest = node_data.get(page)
+                delta = node_data.hash_of(page) - d.pages.hash_of(page)
+                choice = _PageChoice(file_index, page, latest, delta, dirty.high)
+                choices.append((entries[where[0]].path, page, choice, tuple(dirty.writes)))
+        choices.sort(key=lambda c: (c[0], c[1]))
+        units = tuple(Unit(path, page, writes) for path, page, _, writes in choices)
+        return _LazyPending(seq, self.ps, tuple(entries), total, tuple(files),
+                            tuple(c[2] for c in choices), units)

@@ -1,0 +1,170 @@
+"""Write a crash state to a real directory, and never anywhere else.
+
+Files stay sparse (only non-zero pages are written, then `ftruncate` sets
+the size: etcd's 64 MB preallocated WAL costs a few blocks), modes are
+kept, hard links and symlinks are recreated. Whatever the trace says, no
+byte lands outside the target: every path is checked again, every step goes
+through directory descriptors opened with O_NOFOLLOW (a symlink in the
+state is never followed, not even one it created itself), files are created
+with O_EXCL, and symlinks whose target would point outside the tree are
+refused. This module must never delete or overwrite anything that exists.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from powercut.recorder.trace_format import check_path
+from powercut.replayer.image import Entry, Image
+from powercut.replayer.state import CrashState
+
+from powercut.errors import PowercutError, TraceError
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# errnos that mean the state's own paths are unsafe or contradictory.
+_PATH_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.ENOENT, errno.EISDIR}
+
+
+@dataclass(frozen=True)
+class Materialised:
+    """What `materialise` wrote: counts for a one-line summary."""
+
+    target: Path
+    files: int
+    dirs: int
+    symlinks: int
+    bytes: int  # sum of file sizes (apparent, not blocks)
+
+
+def check_symlink_target(path: str, target: str) -> None:
+    """Refuse a symlink whose target leaves the tree (absolute, or too many '..')."""
+    if not target or target.startswith("/") or "\0" in target:
+        raise TraceError(f"symlink {path!r} -> {target!r} points outside the state")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    if resolved == ".." or resolved.startswith("../"):
+        raise TraceError(f"symlink {path!r} -> {target!r} points outside the state")
+
+
+def _prepare_target(target: Path) -> int:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise PowercutError(f"cannot use {target} as the target directory: {e.strerror}") from None
+    if os.listdir(fd):
+        os.close(fd)
+        raise PowercutError(f"target directory {target} is not empty; pass an empty or new one")
+    return fd
+
+
+class _Writer:
+    """Creates entries under one root descriptor, one O_NOFOLLOW step at a time."""
+
+    def __init__(self, root_fd: int, page_size: int) -> None:
+        self.root_fd = root_fd
+        self.page_size = page_size
+
+    def _parent(self, path: str) -> tuple[int, str]:
+        """An open descriptor of `path`'s parent (caller closes it unless root) and the name."""
+        *dirs, name = path.split("/")
+        fd = self.root_fd
+        for part in dirs:
+            nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            if fd != self.root_fd:
+                os.close(fd)
+            fd = nxt
+        return fd, name
+
+    def _done(self, fd: int) -> None:
+        if fd != self.root_fd:
+            os.close(fd)
+
+    def add(self, entry: Entry) -> None:
+        parent, name = self._parent(entry.path)
+        try:
+            if entry.kind == "dir":
+                os.mkdir(name, 0o700, dir_fd=parent)
+            elif entry.kind == "symlink":
+                check_symlink_target(entry.path, entry.target)
+                os.symlink(entry.target, name, dir_fd=parent)
+            elif entry.link_to is not None:
+                src_parent, src_name = self._parent(entry.link_to)
+                try:
+                    os.link(src_name, name, src_dir_fd=src_parent, dst_dir_fd=parent,
+                            follow_symlinks=False)
+                finally:
+                    self._done(src_parent)
+            else:
+                self._write_file(parent, name, entry)
+        finally:
+            self._done(parent)
+
+    def _write_file(self, parent: int, name: str, entry: Entry) -> None:
+        fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+        try:
+            ps = self.page_size
+            for index in sorted(entry.pages):
+                start = index * ps
+                if start >= entry.size:
+                    continue
+                page = entry.pages[index][:entry.size - start]
+                view = memoryview(page)
+                while view:
+                    view = view[os.pwrite(fd, view, start + len(page) - len(view)):]
+            os.ftruncate(fd, entry.size)
+            os.fchmod(fd, entry.mode)
+        finally:
+            os.close(fd)
+
+    def set_dir_mode(self, entry: Entry) -> None:
+        parent, name = self._parent(entry.path)
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+            try:
+                os.fchmod(fd, entry.mode)
+            finally:
+                os.close(fd)
+        finally:
+            self._done(parent)
+
+
+def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
+    """Write `state` under `target` (created if missing; must be empty)."""
+    image = state.image if isinstance(state, CrashState) else state
+    if not isinstance(image, Image):
+        raise PowercutError("this crash state carries no image to materialise")
+    target = Path(target)
+    for entry in image.entries:
+        check_path(entry.path, "state path")
+        if entry.kind == "symlink":
+            check_symlink_target(entry.path, entry.target)
+    root_fd = _prepare_target(target)
+    writer = _Writer(root_fd, image.page_size)
+    current = ""
+    try:
+        for entry in image.entries:
+            current = entry.path
+            writer.add(entry)
+        # Directory modes last, deepest first: a read-only directory must not
+        # stop its own children from being written.
+        for entry in sorted((e for e in image.entries if e.kind == "dir"),
+                            key=lambda e: e.path.count("/"), reverse=True):
+            current = entry.path
+            writer.set_dir_mode(entry)
+    except OSError as e:
+        if e.errno in _PATH_ERRNOS:
+            raise TraceError(f"cannot materialise {current!r} under {target}: {e.strerror} "
+                             "(the state's paths are unsafe or contradictory)") from None
+        raise PowercutError(f"cannot materialise {current!r} under {target}: "
+                            f"{e.strerror}") from None
+    finally:
+        os.close(root_fd)
+    entries = image.entries
+    return Materialised(target, sum(e.kind == "file" for e in entries),
+                        sum(e.kind == "dir" for e in entries),
+                        sum(e.kind == "symlink" for e in entries), image.bytes)
