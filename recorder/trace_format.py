@@ -335,10 +335,9 @@ def open_trace(path: Path | str, *, allow_prefix: bool = False) -> Trace:
                     op_from_record(rec, n_ops)
                     n_ops += 1
             except TraceError as e:
-                if header is None:
-                    raise TraceError(f"{path}: {e}") from None
-                cut = str(e)
-                break
+                # A record that decodes but breaks the contract is malformed, not
+                # cut short: refuse it whole, even when a prefix was asked for.
+                raise TraceError(f"{path}: {e}") from None
             last_good = pos
         if header is None:
             raise TraceError(f"{path}: not a powercut trace (no valid header)")

@@ -157,7 +157,7 @@ def test_hostile_paths_in_a_signed_trace_are_refused(tmp_path: Path, path: str) 
     bad = tmp_path / "path.trace"
     bad.write_bytes(_signed([HEADER, {"seq": 0, "t_ns": 0, "pid": 1, "op": "create",
                                       "path": path, "mode": 0o644}]))
-    with pytest.raises(TraceError, match=r"not a relative path|component|cut short"):
+    with pytest.raises(TraceError, match=r"not a relative path|component"):
         open_trace(bad, allow_prefix=False)
 
 
