@@ -1,5 +1,151 @@
-"""`powercut explore` (being built)."""
+"""`powercut explore TRACE`: check every crash state of a trace and report the vulnerabilities.
+
+A thin door over `drive.explore`: parse options, build the model and the
+checker, run the exploration with a live progress bar (stderr, only on a
+terminal), then hand the result to the analysis and the reports. Exit
+status: 0 no vulnerability, 1 vulnerabilities found, 2 bad usage or input,
+130 interrupted (after reporting what was judged). It must hold no logic
+the library does not expose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from powercut.errors import PowercutError
+from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker, CommandChecker, EtcdChecker
+from powercut.explorer.checkers.etcd import resolve_etcd_bin
+from powercut.explorer.cli_explore_output import find_reporter, plain_summary, progress_display
+from powercut.explorer.drive import explore
+from powercut.recorder.trace_format import Trace, open_trace
+from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
+
+
+def parse_points(text: str | None, op_count: int) -> range | None:
+    """`A:B` (inclusive), `A:`, `:B` or `N` as a range of crash points (-1 is before the first)."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            start = int(a) if a.strip() else -1
+            stop = int(b) if b.strip() else op_count - 1
+        else:
+            start = stop = int(text)
+    except ValueError:
+        raise PowercutError(f"--points {text!r}: expected A:B, A:, :B or N "
+                            "(crash point numbers, inclusive)") from None
+    if stop < start:
+        raise PowercutError(f"--points {text!r}: {stop} comes before {start}")
+    return range(start, stop + 1)
+
+
+def make_checker(name: str, trace: Trace, *, check_cmd: str | None, etcd_bin: str | None,
+                 timeout: float) -> Checker:
+    if name == "command":
+        if check_cmd is None:
+            raise PowercutError("--checker command needs --check-cmd 'CMD ... {dir}'")
+        return CommandChecker(check_cmd, timeout=timeout)
+    if check_cmd is not None:
+        raise PowercutError("--check-cmd goes with --checker command")
+    return EtcdChecker(resolve_etcd_bin(trace.workload, etcd_bin), trace.workload,
+                       timeout=timeout)
+
+
+@click.command("explore")
+@click.argument("trace_path", metavar="TRACE", type=click.Path(dir_okay=False))
+@click.option("--checker", "checker_name", type=click.Choice(["etcd", "command"]),
+              help="How a crash state is judged (default: command with --check-cmd, else etcd).")
+@click.option("--check-cmd", help="Command judging a state: exit 0 is ok; {dir} is the state, "
+              "{markers} a file of the markers recorded before the crash point.")
+@click.option("--etcd-bin", help="etcd binary (default: the one the trace was recorded with).")
+@click.option("--model", default=DEFAULT_MODEL, type=click.Choice(sorted(MODELS)),
+              show_default=True, help="Persistence model.")
+@click.option("--page-size", type=int, help="Page size of the model (default: the trace's).")
+@click.option("--workers", type=click.IntRange(min=1), help="States checked at once "
+              "(default: the number of CPUs).")
+@click.option("--max-states", type=int, help="Bound on the states of one crash point.")
+@click.option("--points", help="Only these crash points: A:B (inclusive), A:, :B or N.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds a state has to recover before it is a hang.")
+@click.option("--prefix", is_flag=True, help="Use the valid prefix of a trace cut short.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report.")
+@click.option("--lazyfs-dir", type=click.Path(file_okay=False),
+              help="Write one LazyFS fault config per vulnerability here.")
+@click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
+              "goes to --json (or stdout).")
+def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | None,
+                    etcd_bin: str | None, model: str, page_size: int | None,
+                    workers: int | None, max_states: int | None, points: str | None,
+                    timeout: float, prefix: bool, json_path: str | None, html_path: str | None,
+                    lazyfs_dir: str | None, dry_run: bool) -> int:
+    """Check every crash state of TRACE and report the ones it cannot recover from."""
+    trace = open_trace(trace_path, allow_prefix=prefix)
+    persistence = get_model(model, page_size or trace.page_size)
+    wanted = parse_points(points, trace.op_count)
+    if dry_run:
+        from powercut.replayer.dry_run import dry_run as enumerate_only
+
+        document = enumerate_only(trace, persistence, max_states=max_states, points=wanted)
+        _write_document(document, json_path)
+        return 0
+    writers = _writers(json_path=json_path, html_path=html_path, lazyfs_dir=lazyfs_dir)
+    checker = make_checker(checker_name or ("command" if check_cmd else "etcd"), trace,
+                           check_cmd=check_cmd, etcd_bin=etcd_bin, timeout=timeout)
+    with checker, progress_display(sys.stderr) as on_progress:
+        exploration = explore(trace, checker, persistence, workers=workers or os.cpu_count(),
+                              max_states=max_states, points=wanted, on_progress=on_progress)
+    from powercut.explorer.analysis import find_vulnerabilities
+
+    vulns = find_vulnerabilities(exploration)
+    render = find_reporter("render_terminal")
+    if render is not None:
+        from rich.console import Console
+
+        render(exploration, vulns, Console())
+    else:
+        click.echo(plain_summary(exploration, vulns))
+    for write in writers:
+        write(exploration, vulns)
+    if exploration.interrupted:
+        click.echo("powercut: interrupted; the report covers the states judged so far", err=True)
+        return 130
+    return 1 if vulns else 0
+
+
+def _writers(*, json_path: str | None, html_path: str | None,
+             lazyfs_dir: str | None) -> list[Callable[[Any, Any], None]]:
+    """The report writers asked for, found before any state is checked."""
+    wanted = [("write_json", json_path), ("write_html", html_path),
+              ("write_lazyfs_dir", lazyfs_dir)]
+    writers: list[Callable[[Any, Any], None]] = []
+    for name, target in wanted:
+        if target is None:
+            continue
+        write = find_reporter(name)
+        if write is None:
+            raise PowercutError(f"this powercut cannot {name.replace('_', ' ')} yet")
+        writers.append(lambda e, v, write=write, target=target: write(target, e, v))
+    return writers
+
+
+def _write_document(document: dict[str, Any], json_path: str | None) -> None:
+    text = json.dumps(document, indent=1) + "\n"
+    if json_path is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(json_path).write_text(text)
+    except OSError as e:
+        raise PowercutError(f"cannot write {json_path}: {e.strerror}") from None
+
+
+COMMANDS: list[click.Command] = [explore_command]

