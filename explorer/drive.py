@@ -156,6 +156,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
     enumeration = Enumeration(trace, model, max_states=max_states, points=points)
     order: list[CrashState] = []
     interrupted = False
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="powercut-explore-", dir=workdir))
     pool = _Pool(checker, facts, root, workers)
 
