@@ -63,7 +63,13 @@ class EvidenceBuilder:
             "points": points,
             "states": tuple(indices),
             "smallest": smallest,
-            "replay": replay_command(self.ctx.exploration.trace, smallest, self.replay_to),
+            "replay": replay_command(
+                self.ctx.exploration.trace,
+                smallest,
+                self.replay_to,
+                model=self.ctx.exploration.model,
+                page_size=self.ctx.exploration.page_size,
+            ),
         }
         if kind == "atomicity":
             return self._atomicity(int(key[1]), states, common)  # type: ignore[call-overload]

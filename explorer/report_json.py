@@ -1,0 +1,170 @@
+"""The JSON report (`powercut explore --json FILE`), schema `powercut-report/1`.
+
+Turns an `Exploration` and its vulnerabilities into plain JSON values and
+writes them. The schema below is a public contract: add a field only with a
+new schema version. This module never runs anything and never reads state
+directories; it only writes the one file it is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from powercut.errors import PowercutError
+from powercut.explorer.verdict import Exploration, OpSummary
+from powercut.explorer.vulnerability import Vulnerability
+
+SCHEMA = "powercut-report/1"
+
+SCHEMA_DOC = """\
+`powercut explore --json FILE` writes one JSON object, schema `powercut-report/1`:
+
+    {
+      "schema": "powercut-report/1",
+      "trace": str,            # the trace file as given
+      "model": str,            # persistence model, e.g. "lazyfs"
+      "page_size": int,
+      "checker": str,          # e.g. "etcd (/usr/bin/etcd 3.4.23)"
+      "summary": {
+        "crash_points": int,
+        "states_enumerated": int,  # every state of every crash point, duplicates included
+        "states_distinct": int,    # states with a content key not seen before
+        "states_checked": int,     # distinct states the checker actually ran on
+        "verdicts": {kind: int},   # over enumerated states: ok, unrecoverable,
+                                   # data-loss, hang, error
+        "coverage": {
+          "exhaustive": bool,      # false when some crash point was bounded
+          "bounded_points": int,   # crash points with more states than --max-states
+          "possible": int,         # states the model allows, summed over crash points
+          "enumerated": int        # states enumerated, summed over crash points
+        },
+        "elapsed_s": float, "workers": int,
+        "interrupted": bool        # true when the exploration was stopped early
+      },
+      "states": [                  # every enumerated state, in enumeration order
+        {"point": int,             # crash point: power failed right after op `point`
+                                   # (-1: before the first op)
+         "kept": {path: [page]},   # pending pages that reached the disk
+         "key": str,               # content key: equal keys, equal trees
+         "verdict": str, "signature": str}
+      ],
+      "vulnerabilities": [         # most severe first
+        {"kind": "atomicity" | "ordering" | "durability" | "data-loss" | "hang" | "error",
+         "op": {"seq", "path", "offset", "length"} | null,   # the write torn / not
+                                   # persisted in time / first failing op
+         "failing": int, "total": int,  # atomicity: page subsets of the write that
+                                   # fail / were judged; otherwise failing states /
+                                   # states judged at the same crash points
+         "signatures": [{"signature": str, "count": int, "excerpt": str}],
+         "failing_subsets": [[page]], "passing_subsets": [[page]],  # atomicity only
+         "points": [int],          # crash points with a failing state
+         "reproducer": {
+           "replay": str,          # `powercut replay ...` of the smallest failing state
+           "lazyfs": str | null    # a LazyFS [[injection]] table (TOML) or null
+         },
+         "summary": str}
+      ]
+    }
+"""
+
+
+def summary_dict(exploration: Exploration) -> dict[str, Any]:
+    """The `summary` object (also what the terminal and HTML reports show)."""
+    points = exploration.crash_points
+    verdicts = Counter(j.verdict.kind for j in exploration.judged)
+    bounded = sum(1 for cp in points if cp.bounded)
+    return {
+        "crash_points": len(points),
+        "states_enumerated": exploration.enumerated,
+        "states_distinct": exploration.distinct,
+        "states_checked": exploration.checked,
+        "verdicts": dict(sorted(verdicts.items())),
+        "coverage": {
+            "exhaustive": bounded == 0 and not exploration.interrupted,
+            "bounded_points": bounded,
+            "possible": sum(cp.possible for cp in points),
+            "enumerated": sum(cp.enumerated for cp in points),
+        },
+        "elapsed_s": round(exploration.elapsed, 3),
+        "workers": exploration.workers,
+        "interrupted": exploration.interrupted,
+    }
+
+
+def _op_dict(op: OpSummary | None) -> dict[str, Any] | None:
+    if op is None:
+        return None
+    return {"seq": op.seq, "path": op.path, "offset": op.offset, "length": op.length}
+
+
+def vulnerability_dict(v: Vulnerability) -> dict[str, Any]:
+    return {
+        "kind": v.kind,
+        "op": _op_dict(v.op),
+        "failing": v.failing,
+        "total": v.total,
+        "signatures": [
+            {"signature": s.signature, "count": s.count, "excerpt": s.excerpt} for s in v.signatures
+        ],
+        "failing_subsets": [list(s) for s in v.failing_subsets],
+        "passing_subsets": [list(s) for s in v.passing_subsets],
+        "points": list(v.points),
+        "reproducer": {
+            "replay": v.replay,
+            "lazyfs": v.lazyfs.toml() if v.lazyfs is not None else None,
+        },
+        "summary": v.summary,
+    }
+
+
+def to_json_dict(exploration: Exploration, vulns: list[Vulnerability]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "trace": exploration.trace,
+        "model": exploration.model,
+        "page_size": exploration.page_size,
+        "checker": exploration.checker,
+        "summary": summary_dict(exploration),
+        "states": [
+            {
+                "point": j.state.point,
+                "kept": {path: list(pages) for path, pages in j.state.kept},
+                "key": j.state.key,
+                "verdict": j.verdict.kind,
+                "signature": j.verdict.signature,
+            }
+            for j in exploration.judged
+        ],
+        "vulnerabilities": [vulnerability_dict(v) for v in vulns],
+    }
+
+
+def write_json(
+    path: str | os.PathLike[str], exploration: Exploration, vulns: list[Vulnerability]
+) -> None:
+    data = json.dumps(to_json_dict(exploration, vulns), indent=1, ensure_ascii=False)
+    write_text_atomic(path, data + "\n", "JSON report")
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, what: str) -> None:
+    """Write `text` to `path` whole or not at all: a reader never sees half a report."""
+    target = Path(path)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as e:
+        raise PowercutError(f"cannot write the {what} to {target}: {e.strerror or e}") from e
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

@@ -1,0 +1,159 @@
+"""The reports render what the analysis found: terminal, JSON (pure, no etcd)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from powercut.explorer.analysis import find_vulnerabilities
+from powercut.explorer.report_json import SCHEMA, to_json_dict, write_json
+from powercut.explorer.report_terminal import make_console, print_report
+from powercut.explorer.verdict import Verdict
+from powercut.replayer.state import CrashPoint
+from tests.test_analysis import OK, build_exploration, etcd_like, op, write
+
+
+def render(exploration, vulns, width: int = 100) -> str:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    print_report(exploration, vulns, Console(file=out, width=width))
+    return out.getvalue()
+
+
+def test_terminal_report_shows_the_key_facts_without_a_terminal() -> None:
+    exploration = etcd_like()
+    vulns = find_vulnerabilities(exploration)
+    text = render(exploration, vulns)
+    assert "\x1b[" not in text
+    for fact in [
+        "write #3, 16384 B at 0 of member/snap/db: 13 of 16 page subsets unrecoverable",
+        "exhaustive",
+        "21 enumerated",
+        "unrecoverable 13",
+        "1 vulnerability found",
+        "▮▯▯▯",  # a failing subset as a page map
+        "▮▮▮▮",  # the passing "everything persisted" subset
+        "panic: freepages: failed to get all reachable pages",
+        "powercut replay traces/etcd.trace --point 3 --keep member/snap/db:0 --to crash-state",
+        'type="torn-op"',
+        "occurrence=1",
+        "fsync member/snap/db",  # the barrier
+        "✗ crash after #3: 13 of 16 states fail",
+    ]:
+        assert fact in text, fact
+    assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_terminal_report_says_plainly_when_coverage_was_bounded() -> None:
+    exploration = etcd_like()
+    cp = exploration.crash_points[4]
+    exploration.crash_points[4] = CrashPoint(cp.seq, cp.units, cp.possible * 4, cp.enumerated)
+    text = render(exploration, find_vulnerabilities(exploration))
+    assert "BOUNDED: 1 crash point(s) had more states than --max-states" in text
+
+
+def test_terminal_report_with_no_vulnerability_and_a_long_quiet_trace() -> None:
+    ops = [op(0, "create", "f")] + [write(i, "f", 0, 10) for i in range(1, 60)]
+    ops.append(op(60, "fsync", "f", datasync=True))
+    exploration = build_exploration(ops, lambda point, kept: OK)
+    text = render(exploration, [])
+    assert "no vulnerability found" in text
+    assert "… 59 ops …" in text and "fdatasync f" in text
+
+
+def test_plain_console_has_no_colour_codes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CI", "true")
+    out = io.StringIO()
+    exploration = etcd_like()
+    print_report(exploration, find_vulnerabilities(exploration), make_console(out))
+    assert "\x1b[" not in out.getvalue() and "13 of 16" in out.getvalue()
+
+
+def test_log_excerpts_are_not_rich_markup() -> None:
+    ops = [op(0, "create", "f"), write(1, "f", 0, 10)]
+    hostile = "[bold red]boom[/] [link=http://x]y[/link] <script>alert(1)</script>"
+
+    def judge(point, kept):  # type: ignore[no-untyped-def]
+        return Verdict("unrecoverable", hostile, excerpt=hostile) if kept else OK
+
+    exploration = build_exploration(ops, judge)
+    text = render(exploration, find_vulnerabilities(exploration), width=200)
+    assert "[bold red]boom[/]" in text
+
+
+def test_json_report_has_the_schema_and_every_state(tmp_path: Path) -> None:
+    exploration = etcd_like()
+    vulns = find_vulnerabilities(exploration)
+    path = tmp_path / "report.json"
+    write_json(path, exploration, vulns)
+    doc = json.loads(path.read_text())
+    assert doc == json.loads(json.dumps(to_json_dict(exploration, vulns)))
+    assert doc["schema"] == SCHEMA == "powercut-report/1"
+    assert list(doc) == [
+        "schema",
+        "trace",
+        "model",
+        "page_size",
+        "checker",
+        "summary",
+        "states",
+        "vulnerabilities",
+    ]
+    summary = doc["summary"]
+    assert set(summary) == {
+        "crash_points",
+        "states_enumerated",
+        "states_distinct",
+        "states_checked",
+        "verdicts",
+        "coverage",
+        "elapsed_s",
+        "workers",
+        "interrupted",
+    }
+    assert summary["verdicts"] == {"ok": 8, "unrecoverable": 13}
+    assert summary["coverage"] == {
+        "exhaustive": True,
+        "bounded_points": 0,
+        "possible": 21,
+        "enumerated": 21,
+    }
+    assert len(doc["states"]) == exploration.enumerated == 21
+    assert [s["key"] for s in doc["states"]] == [j.state.key for j in exploration.judged]
+    assert doc["states"][-1]["kept"] == {}  # after the fsync nothing is pending
+    assert {"point": 3, "kept": {"member/snap/db": [0]}, "verdict": "unrecoverable"} in [
+        {k: st[k] for k in ("point", "kept", "verdict")} for st in doc["states"]
+    ]
+    (v,) = doc["vulnerabilities"]
+    assert set(v) == {
+        "kind",
+        "op",
+        "failing",
+        "total",
+        "signatures",
+        "failing_subsets",
+        "passing_subsets",
+        "points",
+        "reproducer",
+        "summary",
+    }
+    assert v["op"] == {"seq": 3, "path": "member/snap/db", "offset": 0, "length": 16384}
+    assert (v["kind"], v["failing"], v["total"], v["points"]) == ("atomicity", 13, 16, [3])
+    assert sum(s["count"] for s in v["signatures"]) == 13
+    assert [] in v["passing_subsets"] and [0, 1, 2, 3] in v["passing_subsets"]
+    assert v["reproducer"]["replay"].startswith("powercut replay traces/etcd.trace --point 3")
+    assert 'type="torn-op"' in v["reproducer"]["lazyfs"]
+
+
+def test_json_report_to_an_unwritable_place_is_one_clear_error(tmp_path: Path) -> None:
+    exploration = etcd_like()
+    target = tmp_path / "missing-dir" / "r.json"
+    try:
+        write_json(target, exploration, [])
+    except Exception as e:
+        assert type(e).__name__ == "PowercutError" and "JSON report" in str(e)
+    else:
+        raise AssertionError("writing into a missing directory must fail")
+    assert not list(tmp_path.iterdir())
