@@ -35,6 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker, process
 from powercut.explorer.drive_order import TraceFacts
 from powercut.explorer.verdict import Exploration, Judged, Verdict
@@ -44,8 +45,6 @@ from powercut.replayer.materialise import materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.persistence import PersistenceModel
 from powercut.replayer.state import CrashState
-
-from powercut.errors import PowercutError
 
 WINDOW = 4096  # distinct states held for ranking before the oldest must be checked
 POLL = 0.1

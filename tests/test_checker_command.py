@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from powercut.errors import CheckerError
 from powercut.explorer.checkers import CommandChecker
 from powercut.explorer.checkers.process import live_children
 from powercut.recorder.trace_format import Op
-
-from powercut.errors import CheckerError
 
 
 def _alive(pid: int) -> bool:

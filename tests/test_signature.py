@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from powercut.explorer.checkers.signature import find_cause, go_cause, last_line_cause, normalise
 
 DATA = Path(__file__).parent / "data"

@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from powercut.errors import CheckerError
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
     Checker,
@@ -25,8 +26,6 @@ from powercut.explorer.checkers.base import (
 from powercut.explorer.checkers.process import Child
 from powercut.explorer.verdict import Verdict
 from powercut.recorder.trace_format import Op
-
-from powercut.errors import CheckerError
 
 
 def parse_check_cmd(command: str) -> list[str]:
