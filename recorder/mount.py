@@ -1,0 +1,168 @@
+"""Mount lifecycle: put a recording file system on a mountpoint, and always take it off.
+
+`mounted(fs, mountpoint)` checks the mountpoint (exists, is an empty
+directory, is not a mount already, is not a stale mount left by a killed
+recorder), mounts, serves requests with trio in a background thread, and in
+`finally`, whatever happened (workload crash, Ctrl-C), stops the loop and
+unmounts, falling back to a lazy `fusermount3 -u -z`. pyfuse3 is a
+process-wide singleton, so one process holds at most one recorder mount.
+
+This module must never leave a mount behind silently: if it cannot remove
+one it raises `MountError` saying how to remove it by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyfuse3
+import trio
+
+from powercut.errors import MountError
+
+FSNAME = "powercut"
+# How long the FUSE loop gets to wind down once asked to stop.
+STOP_SECONDS = 10.0
+_ONE_MOUNT = threading.Lock()
+
+
+def _unescape(field: str) -> str:
+    # /proc/mounts writes space, tab, newline and backslash as octal escapes.
+    return field.encode().decode("unicode_escape")
+
+
+def fuse_mounts() -> list[tuple[str, str]]:
+    """(source, mountpoint) of every FUSE mount, from /proc/mounts."""
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2].startswith("fuse"):
+                out.append((_unescape(fields[0]), _unescape(fields[1])))
+    return out
+
+
+def is_mounted(path: Path | str) -> bool:
+    real = os.path.realpath(path)
+    with open("/proc/mounts") as f:
+        return any(len(fields) > 1 and _unescape(fields[1]) == real
+                   for fields in (line.split() for line in f))
+
+
+def stale_mounts() -> list[str]:
+    """Recorder mounts whose server is gone (a recorder that was killed)."""
+    stale = []
+    for source, mnt in fuse_mounts():
+        if source != FSNAME:
+            continue
+        try:
+            os.stat(mnt)
+        except OSError as e:
+            if e.errno == errno.ENOTCONN:
+                stale.append(mnt)
+    return stale
+
+
+def removal_hint(path: Path | str) -> str:
+    return f"remove it with: fusermount3 -u -z {path}"
+
+
+def check_mountpoint(path: Path) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MountError(f"mountpoint {path} does not exist") from None
+    except OSError as e:
+        if e.errno == errno.ENOTCONN:
+            raise MountError(f"{path} is a stale FUSE mount left by a killed recorder; "
+                             f"{removal_hint(path)}") from None
+        raise MountError(f"mountpoint {path}: {e.strerror}") from None
+    if not os.path.isdir(path):
+        raise MountError(f"mountpoint {path} is not a directory")
+    if is_mounted(path) or os.path.ismount(path) or st.st_dev != os.stat(Path(path).parent).st_dev:
+        raise MountError(f"{path} is already a mount point; {removal_hint(path)}")
+    if os.listdir(path):
+        raise MountError(f"mountpoint {path} is not empty")
+
+
+def lazy_unmount(path: Path | str) -> bool:
+    """Detach a mount even if busy; True if it is gone afterwards."""
+    subprocess.run(["fusermount3", "-u", "-z", str(path)], capture_output=True,
+                   stdin=subprocess.DEVNULL, timeout=30, check=False)
+    return not is_mounted(path)
+
+
+@dataclass
+class _Loop:
+    token: trio.lowlevel.TrioToken | None = None
+    error: BaseException | None = None
+
+
+def _serve(loop: _Loop, ready: threading.Event) -> None:
+    async def main() -> None:
+        loop.token = trio.lowlevel.current_trio_token()
+        ready.set()
+        await pyfuse3.main()
+
+    try:
+        trio.run(main)
+    except BaseException as e:  # reported by the mounting thread, never lost
+        loop.error = e
+    finally:
+        ready.set()
+
+
+def _stop(loop: _Loop, thread: threading.Thread) -> None:
+    if loop.token is not None and thread.is_alive():
+        with contextlib.suppress(trio.RunFinishedError, RuntimeError):
+            trio.from_thread.run_sync(pyfuse3.terminate, trio_token=loop.token)
+    thread.join(STOP_SECONDS)
+
+
+@contextlib.contextmanager
+def mounted(fs: pyfuse3.Operations, mountpoint: Path | str) -> Iterator[Path]:
+    """Serve `fs` on `mountpoint` for the duration of the `with` block."""
+    mnt = Path(os.path.abspath(mountpoint))
+    if not _ONE_MOUNT.acquire(blocking=False):
+        raise MountError("this process already serves a recorder mount (pyfuse3 allows one)")
+    try:
+        check_mountpoint(mnt)
+        options = set(pyfuse3.default_options) | {f"fsname={FSNAME}", f"subtype={FSNAME}"}
+        try:
+            pyfuse3.init(fs, str(mnt), options)
+        except RuntimeError as e:
+            with contextlib.suppress(Exception):
+                pyfuse3.close(unmount=False)
+            raise MountError(f"cannot mount on {mnt}: {e} (is /dev/fuse usable?)") from None
+        loop = _Loop()
+        ready = threading.Event()
+        thread = threading.Thread(target=_serve, args=(loop, ready), name="powercut-fuse",
+                                  daemon=True)
+        try:
+            thread.start()
+            ready.wait()
+            if loop.error is not None:
+                raise MountError(f"the FUSE loop failed to start: {loop.error!r}")
+            yield mnt
+        finally:
+            _stop(loop, thread)
+            _unmount(mnt, stopped=not thread.is_alive())
+        if loop.error is not None:
+            raise MountError(f"the FUSE loop failed: {loop.error!r}")
+    finally:
+        _ONE_MOUNT.release()
+
+
+def _unmount(mnt: Path, stopped: bool) -> None:
+    if stopped:
+        with contextlib.suppress(Exception):  # the lazy unmount below still runs
+            pyfuse3.close(unmount=True)
+    if is_mounted(mnt) and not lazy_unmount(mnt):
+        raise MountError(f"could not unmount {mnt}; {removal_hint(mnt)}")

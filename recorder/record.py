@@ -1,0 +1,131 @@
+"""Record one workload into a trace: the library behind `powercut record`.
+
+`record(output, workload)` makes a backing directory and a mountpoint (temp
+ones unless given), writes the trace header with the backing tree as
+`initial`, mounts the recording file system, runs the workload, and then,
+whatever happened, stops the workload, unmounts, writes the footer
+(`complete`, `workload-failed`, or `interrupted` on Ctrl-C) and removes its
+temp directories. Operations recorded before an interruption are kept.
+
+It must never delete anything through a mount: temp directories are removed
+only once the mountpoint is no longer mounted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from powercut.errors import MountError, TraceError
+from powercut.recorder.fs import RecorderFS
+from powercut.recorder.mount import is_mounted, mounted, removal_hint
+from powercut.recorder.trace_format import Status, TraceWriter, initial_tree
+from powercut.recorder.workloads import Workload
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What a recording produced."""
+
+    path: Path
+    status: Status
+    ops: int
+    bytes_written: int
+    seconds: float
+    detail: str
+
+    def summary(self) -> str:
+        return (f"{self.path}: {self.status}, {self.ops} ops, "
+                f"{self.bytes_written} bytes written, {self.seconds:.1f}s")
+
+
+@contextlib.contextmanager
+def _interrupt_once() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored so cleanup finishes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _check_output(output: Path, *dirs: Path) -> None:
+    if not output.parent.is_dir():
+        raise TraceError(f"cannot write trace {output}: {output.parent} is not a directory")
+    for d in dirs:
+        if output.resolve().is_relative_to(d.resolve()):
+            raise TraceError(f"the trace {output} must not be inside {d}")
+
+
+def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_TIMEOUT,
+           backing: Path | str | None = None, mountpoint: Path | str | None = None,
+           argv: list[str] | None = None) -> RecordResult:
+    """Run `workload` on a recording mount and write its trace to `output`.
+
+    `backing` (kept afterwards; its contents become the trace's initial
+    tree) and `mountpoint` default to fresh temp directories. Raises
+    KeyboardInterrupt after writing an `interrupted` trace on Ctrl-C.
+    """
+    output = Path(output)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="powercut-record-"))
+    mnt = Path(mountpoint) if mountpoint is not None else workdir / "mnt"
+    try:
+        with _interrupt_once():
+            back = Path(backing) if backing is not None else workdir / "backing"
+            back.mkdir(parents=True, exist_ok=True)
+            mnt.mkdir(exist_ok=mountpoint is not None)
+            _check_output(output, back, mnt)
+            writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
+                                 workload=workload.header(), initial=initial_tree(back))
+            fs = RecorderFS(back, writer)
+            status: Status = "interrupted"
+            try:
+                with mounted(fs, mnt):
+                    outcome = workload.run(mnt, workdir, timeout)
+                status = "complete" if outcome.ok else "workload-failed"
+                detail = outcome.detail
+            finally:
+                if fs.trace_failure is not None:
+                    status = "interrupted"
+                with contextlib.suppress(OSError):
+                    writer.close(status)
+    finally:
+        _remove_workdir(workdir, mnt)
+    if fs.trace_failure is not None:
+        raise TraceError(f"writing {output} failed ({fs.trace_failure}); "
+                         f"the {writer.ops} ops before it are kept, marked interrupted")
+    if fs.errors:
+        detail += f"; recorder errors: {'; '.join(fs.errors)}"
+    return RecordResult(output, status, writer.ops, fs.bytes_written,
+                        time.monotonic() - started, detail)
+
+
+def _remove_workdir(workdir: Path, mnt: Path) -> None:
+    if is_mounted(mnt):
+        # Never rmtree through a live mount: it would delete the backing files.
+        raise MountError(f"{mnt} is still mounted; {removal_hint(mnt)}, then remove {workdir}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
