@@ -51,7 +51,7 @@ def test_order_is_deterministic_size_then_lexicographic(tmp_path: Path) -> None:
     again = [(s.point, s.kept, s.key) for s in Enumeration(trace, get_model())]
     assert first == again
     at_one = [kept for point, kept, _ in first if point == 1]
-    assert at_one == [(), (("f", (0,)),), (("f", (1,)),), (("f", (2,)),), (("f", (0,)),),
+    assert at_one == [(), (("f", (0,)),), (("f", (1,)),), (("f", (2,)),), (("f", (0, 1)),),
                       (("f", (0, 2)),), (("f", (1, 2)),), (("f", (0, 1, 2)),)]
 
 
