@@ -1,0 +1,54 @@
+"""The live progress display counts right and stays out of pipes and CI logs."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pytest
+
+from powercut.explorer.progress import LiveProgress
+from tests.test_analysis import etcd_like
+
+
+@dataclass
+class Snapshot:
+    enumerated: int
+    distinct: int
+    checked: int
+    failing: int
+    enumeration_done: bool
+
+
+def test_not_a_terminal_draws_nothing_but_counts() -> None:
+    out = io.StringIO()
+    with LiveProgress(out) as progress:
+        progress.started(None)
+        for judged in etcd_like().judged:
+            progress.judged(judged)
+    assert out.getvalue() == ""
+    assert (progress.enumerated, progress.checked, progress.failing) == (21, 21, 13)
+    assert progress.first_failure_at is not None
+    assert progress.status.startswith("13 failing (first after ")
+
+
+def test_ci_disables_the_display_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("CI", "true")
+    assert not LiveProgress(Terminal()).enabled
+    monkeypatch.delenv("CI")
+    assert LiveProgress(Terminal()).enabled
+
+
+def test_driver_snapshots_and_a_drawn_bar_that_goes_away() -> None:
+    out = io.StringIO()
+    with LiveProgress(out, enabled=True) as progress:
+        progress(Snapshot(10, 8, 3, 0, False))
+        assert progress.total is None and progress.first_failure_at is None
+        progress(Snapshot(20, 12, 12, 2, True))
+    assert progress.total == 12 and progress.failing == 2
+    assert progress.first_failure_at is not None
+    assert "checking" in out.getvalue()
