@@ -18,11 +18,10 @@ import math
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
+from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
 from powercut.replayer.persistence import Pending, PersistenceModel
 from powercut.replayer.state import BEFORE_FIRST, CrashPoint, CrashState, Kept
-
-from powercut.errors import PowercutError
 
 # Counting the legal subsets under constraints is done by brute force; past
 # this many units a model with constraints must bring its own counting.

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from powercut.errors import PowercutError, TraceError
 from powercut.recorder.trace_format import check_path
 from powercut.replayer.image import Entry, Image
 from powercut.replayer.state import CrashState
-
-from powercut.errors import PowercutError, TraceError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -41,13 +39,60 @@ class Materialised:
     bytes: int  # sum of file sizes (apparent, not blocks)
 
 
-def check_symlink_target(path: str, target: str) -> None:
-    """Refuse a symlink whose target leaves the tree (absolute, or too many '..')."""
+_MAX_HOPS = 40  # as the kernel: past this a lookup fails with ELOOP, so goes nowhere
+
+
+def check_symlinks(entries: tuple[Entry, ...]) -> None:
+    """Refuse a state in which some symlink resolves outside the tree.
+
+    Resolution follows the kernel's, over the state's own symlinks: a '..'
+    after a symlink climbs from where the symlink points, not from where it
+    sits, so a lexical check of each target alone would be fooled by chains
+    (`d/s -> ..` and `x -> d/s/..`).
+    """
+    links = {e.path: e.target for e in entries if e.kind == "symlink"}
+    for path, target in links.items():
+        if _escapes(path.split("/")[:-1], target, links):
+            raise TraceError(f"symlink {path!r} -> {target!r} points outside the state")
+
+
+def check_entries(entries: tuple[Entry, ...]) -> None:
+    """Every path safe, and a hard link only to a regular file written before it."""
+    files: set[str] = set()
+    for entry in entries:
+        check_path(entry.path, "state path")
+        if entry.link_to is not None and entry.link_to not in files:
+            raise TraceError(f"{entry.path!r} links to {entry.link_to!r}, "
+                             "which is not a file written before it")
+        if entry.kind == "file":
+            files.add(entry.path)
+    check_symlinks(entries)
+
+
+def _escapes(start: list[str], target: str, links: dict[str, str]) -> bool:
     if not target or target.startswith("/") or "\0" in target:
-        raise TraceError(f"symlink {path!r} -> {target!r} points outside the state")
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-    if resolved == ".." or resolved.startswith("../"):
-        raise TraceError(f"symlink {path!r} -> {target!r} points outside the state")
+        return True
+    stack, parts, hops = list(start), target.split("/"), 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return True
+            stack.pop()
+            continue
+        link = links.get("/".join([*stack, part]))
+        if link is None:
+            stack.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_HOPS:
+            return False
+        if link.startswith("/"):
+            return True
+        parts = link.split("/") + parts
+    return False
 
 
 def _prepare_target(target: Path) -> int:
@@ -90,7 +135,6 @@ class _Writer:
             if entry.kind == "dir":
                 os.mkdir(name, 0o700, dir_fd=parent)
             elif entry.kind == "symlink":
-                check_symlink_target(entry.path, entry.target)
                 os.symlink(entry.target, name, dir_fd=parent)
             elif entry.link_to is not None:
                 src_parent, src_name = self._parent(entry.link_to)
@@ -139,10 +183,7 @@ def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
     if not isinstance(image, Image):
         raise PowercutError("this crash state carries no image to materialise")
     target = Path(target)
-    for entry in image.entries:
-        check_path(entry.path, "state path")
-        if entry.kind == "symlink":
-            check_symlink_target(entry.path, entry.target)
+    check_entries(image.entries)
     root_fd = _prepare_target(target)
     writer = _Writer(root_fd, image.page_size)
     current = ""

@@ -7,10 +7,9 @@ hold model logic itself.
 
 from __future__ import annotations
 
+from powercut.errors import PowercutError
 from powercut.replayer.lazyfs import LazyFSModel
 from powercut.replayer.persistence import Pending, PersistenceModel, Requires
-
-from powercut.errors import PowercutError
 
 MODELS: dict[str, type[PersistenceModel]] = {LazyFSModel.name: LazyFSModel}
 DEFAULT_MODEL = LazyFSModel.name

@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
 from powercut.replayer.image import Image
 from powercut.replayer.state import Unit
-
-from powercut.errors import PowercutError
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
 from powercut.replayer.enumerate import check_points, kept_of
 from powercut.replayer.persistence import Pending, PersistenceModel
 from powercut.replayer.state import CrashState
-
-from powercut.errors import PowercutError
 
 
 def dirty_listing(pending: Pending) -> str:
