@@ -23,6 +23,10 @@ DATA = Path(__file__).parent / "data"
      '{"level": "panic"'),
     ("etcd35-db-invalid.log", "failed to open database: invalid database", '{"level": "panic"'),
     ("etcd35-db-sigbus.log", "unexpected fault address (SIGBUS)", "unexpected fault address 0x"),
+    ("etcd34-db-invalid-freelist.log", "invalid freelist page: N, page type is unknown<N>",
+     "panic: invalid freelist page: 0, page type is unknown<00>"),
+    ("etcd35-db-invalid-freelist.log", "invalid freelist page: N, page type is unknown<N>",
+     "panic: invalid freelist page: 0, page type is unknown<00>"),
 ])
 def test_real_etcd_logs(log: str, signature: str, first_line: str) -> None:
     cause = go_cause((DATA / log).read_text())

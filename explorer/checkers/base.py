@@ -93,9 +93,14 @@ def failure_verdict(kind: str, child: Child, exit: Exit | None, *, go: bool,
     if cause is None and go:
         cause = find_cause(text)
     if kind == "hang":
+        # What a hung program printed last depends on when it was stopped, so
+        # it goes in the excerpt, not in the signature that groups hangs.
         signature = "no answer within the timeout"
         if cause is not None and go and go_cause(text) is not None:
             signature = f"hang after: {cause.signature}"
+        else:
+            lines = [x for x in log_tail(child.log).splitlines() if x.strip()]
+            cause = Cause("", signature, "\n".join(lines[-6:]))
     elif cause is not None:
         signature = cause.signature
     elif exit is not None and exit.signal is not None:
