@@ -1,0 +1,71 @@
+"""End to end on the committed etcd 3.4 bootstrap trace with the real etcd 3.4 and 3.5.
+
+Restricted to the crash point right after bbolt's first 16 KiB write to
+`member/snap/db` (the write of etcd issue 16596): its 4 pages give exactly
+16 page subsets, and what each binary says about each was established by
+running them (pages 0-1 are bbolt's meta pages, 2 the freelist, 3 the root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
+from powercut.explorer.checkers.process import live_children
+from powercut.explorer.drive import explore
+from powercut.recorder.trace_format import open_trace
+from tests.realparts import TRACES
+
+TRACE = TRACES / "etcd-3.4-bootstrap.trace"
+DB = "data.etcd/member/snap/db"
+
+SIZE = {"3.4": "cannot open database (file size too small)",
+        "3.5": "failed to open database: file size too small"}
+INVALID = {"3.4": "cannot open database (invalid database)",
+           "3.5": "failed to open database: invalid database"}
+SIGBUS = "unexpected fault address (SIGBUS)"
+FREELIST = "invalid freelist page: N, page type is unknown<N>"
+
+
+def expected(version: str) -> dict[tuple[int, ...], str]:
+    """Kept pages -> signature ("" for ok), the same shape for both binaries."""
+    return {
+        (): "", (0, 2, 3): "", (1, 2, 3): "", (0, 1, 2, 3): "",
+        (0,): SIZE[version],
+        (2,): INVALID[version], (3,): INVALID[version], (2, 3): INVALID[version],
+        (1,): SIGBUS, (0, 1): SIGBUS, (0, 2): SIGBUS, (1, 2): SIGBUS, (0, 1, 2): SIGBUS,
+        (0, 3): FREELIST, (1, 3): FREELIST, (0, 1, 3): FREELIST,
+    }
+
+
+def first_big_db_write() -> int:
+    for op in open_trace(TRACE).ops():
+        if op.op == "write" and op.path == DB and op.data is not None and len(op.data) == 16384:
+            return op.seq
+    raise AssertionError(f"{TRACE} has no 16 KiB write to {DB}")
+
+
+@pytest.mark.etcd
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path: Path) -> None:
+    trace = open_trace(TRACE)
+    point = first_big_db_write()
+    binary = resolve_etcd_bin(trace.workload, etcd_bins[version])
+    with EtcdChecker(binary, trace.workload) as checker:
+        exploration = explore(trace, checker, "lazyfs", workers=2, points=range(point, point + 1),
+                              workdir=tmp_path / "work")
+    assert [cp.seq for cp in exploration.crash_points] == [point]
+    assert exploration.enumerated == exploration.distinct == exploration.checked == 16
+    got = {}
+    for judged in exploration.judged:
+        assert judged.state.point == point
+        pages = judged.state.kept_map.get(DB, [])
+        assert set(judged.state.kept_map) <= {DB}
+        assert judged.verdict.kind == ("unrecoverable" if judged.verdict.signature else "ok")
+        got[tuple(pages)] = judged.verdict.signature
+    assert got == expected(version)
+    assert version in exploration.checker
+    assert live_children() == 0
+    assert list((tmp_path / "work").iterdir()) == []
