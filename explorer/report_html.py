@@ -14,6 +14,8 @@ from html import escape
 
 from powercut.explorer.report_json import summary_dict, write_text_atomic
 from powercut.explorer.report_timeline import (
+    crash_text,
+    gap_text,
     kept_text,
     point_ranges,
     subset_maps,
@@ -170,18 +172,14 @@ def _timeline(exploration: Exploration, vulns: list[Vulnerability]) -> str:
     lines = []
     for row in timeline_rows(exploration, vulns):
         if row.kind == "gap":
-            lines.append(f'<div class="gap">      … {row.count} op(s) …</div>')
+            lines.append(f'<div class="gap">      {escape(gap_text(row))}</div>')
         elif row.kind == "barrier":
             lines.append(f'<div class="barrier">{row.seq:>5} {escape(row.text)}</div>')
         elif row.kind == "op":
             lines.append(f"<div>{row.seq:>5} {escape(row.text)}</div>")
         else:
-            kinds = ", ".join(f"{escape(k)} {n}" for k, n in sorted(row.failing.items()))
-            where = "before the first op" if row.seq == -1 else f"after #{row.seq}"
             links = ", ".join(f'<a href="#vuln-{n}">#{n}</a>' for n in row.vulns)
-            lines.append(
-                f'<div class="crash">  ✗ crash {where}: {row.count} of {row.total} '
-                f"states fail ({kinds}){' → ' + links if links else ''}</div>"
-            )
+            text = escape(crash_text(row, with_vulns=False)) + (f" → {links}" if links else "")
+            lines.append(f'<div class="crash">  {text}</div>')
     body = "".join(lines) or "<div>(no operations)</div>"
     return f'<h2>Trace timeline</h2><div class="timeline">{body}</div>'

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -155,9 +155,13 @@ def write_json(
 def write_text_atomic(path: str | os.PathLike[str], text: str, what: str) -> None:
     """Write `text` to `path` whole or not at all: a reader never sees half a report."""
     target = Path(path)
-    tmp: str | None = None
+    tmp: Path | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        # Not mkstemp: its 0600 mode would hide the report from other users;
+        # a fresh name created exclusively with the umask's mode is as safe.
+        name = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        tmp = name
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, target)

@@ -27,7 +27,9 @@ from rich.text import Text
 
 from powercut.explorer.report_json import summary_dict
 from powercut.explorer.report_timeline import (
+    crash_text,
     excerpt_lines,
+    gap_text,
     kept_text,
     point_ranges,
     subset_maps,
@@ -133,17 +135,15 @@ def summary_panel(exploration: Exploration, vulns: list[Vulnerability]) -> Panel
 
 def vulnerability_table(vulns: list[Vulnerability]) -> Table:
     table = Table(title="Vulnerabilities", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
-    table.add_column("#", justify="right")
-    table.add_column("kind")
-    table.add_column("verdict")
-    table.add_column("states", justify="right")
-    table.add_column("crash points")
-    table.add_column("summary", ratio=1)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("states", justify="right", no_wrap=True)
+    table.add_column("points", no_wrap=True)
+    table.add_column("summary", ratio=1, min_width=30)
     for n, v in enumerate(vulns, 1):
         table.add_row(
             str(n),
-            v.kind,
-            Text(v.verdict, style=STYLE.get(v.verdict, "")),
+            Text(v.kind, style=STYLE.get(v.verdict, "")),
             str(len(v.states)),
             point_ranges(v.points),
             Text(v.summary),
@@ -222,9 +222,7 @@ def timeline(exploration: Exploration, vulns: list[Vulnerability]) -> Group:
     lines: list[RenderableType] = [Rule(Text("Trace timeline", style="bold"), align="left")]
     for row in timeline_rows(exploration, vulns):
         if row.kind == "gap":
-            lines.append(
-                Text(f"      … {row.count} op{'s' if row.count != 1 else ''} …", style="dim")
-            )
+            lines.append(Text(f"      {gap_text(row)}", style="dim"))
         elif row.kind == "barrier":
             lines.append(
                 Rule(
@@ -237,15 +235,7 @@ def timeline(exploration: Exploration, vulns: list[Vulnerability]) -> Group:
         elif row.kind == "op":
             lines.append(Text(f"{row.seq:>5} {row.text}"))
         else:
-            kinds = ", ".join(f"{k} {n}" for k, n in sorted(row.failing.items()))
-            where = "before the first op" if row.seq == -1 else f"after #{row.seq}"
-            mark = Text(
-                f"  ✗ crash {where}: {row.count} of {row.total} states fail ({kinds})",
-                style="bold red",
-            )
-            if row.vulns:
-                mark.append(" → " + ", ".join(f"#{n}" for n in row.vulns))
-            lines.append(mark)
+            lines.append(Text(f"  {crash_text(row)}", style="bold red"))
     if len(lines) == 1:
         lines.append(Text("(no operations)", style="dim"))
     return Group(*lines)

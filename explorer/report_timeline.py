@@ -18,7 +18,8 @@ from powercut.explorer.verdict import Exploration, OpSummary
 from powercut.explorer.vulnerability import Vulnerability, describe_op
 
 BARRIERS = frozenset({"fsync", "fdatasync", "fsyncdir"})
-CONTEXT = 1  # ops shown either side of a failing crash point
+MAX_QUIET_BARRIERS = 6  # sync barriers drawn in a run without failures before folding some
+SHORT_RUN = 3  # failing crash points drawn one by one up to this many in a row
 MAX_SUBSETS_SHOWN = 24
 
 
@@ -27,9 +28,10 @@ class Row:
     """One line of the timeline.
 
     kind `op`: an operation; `barrier`: an fsync-like op, drawn as a rule;
-    `gap`: `count` ops folded away; `crash`: the crash point right after the
-    row above, with its failing states (`failing` by verdict kind, `vulns`:
-    the numbers of the vulnerabilities they belong to, 1-based).
+    `gap`: `count` ops folded away (`syncs` of them barriers); `crash`: the
+    crash points `seq`..`last` right after the rows above, with their failing
+    states (`count` of `total`, `failing` by verdict kind) and `vulns`, the
+    1-based numbers of the vulnerabilities they belong to.
     """
 
     kind: Literal["op", "barrier", "gap", "crash"]
@@ -39,6 +41,8 @@ class Row:
     total: int = 0
     failing: dict[str, int] = field(default_factory=dict)
     vulns: tuple[int, ...] = ()
+    last: int = -1
+    syncs: int = 0
 
 
 def is_barrier(op: OpSummary) -> bool:
@@ -46,7 +50,13 @@ def is_barrier(op: OpSummary) -> bool:
 
 
 def timeline_rows(exploration: Exploration, vulns: list[Vulnerability]) -> list[Row]:
-    """The trace as rows, folding ops far from failures and barriers."""
+    """The trace as rows: failing crash points marked, quiet stretches folded.
+
+    A run of consecutive failing crash points that belong to the same
+    vulnerabilities is one mark; between failures only the sync barriers
+    (at most MAX_QUIET_BARRIERS per stretch), the first and last op and the
+    ops next to a failure are drawn, the rest is "… n ops …".
+    """
     failing: dict[int, Counter[str]] = {}
     totals: Counter[int] = Counter()
     for j in exploration.judged:
@@ -57,43 +67,103 @@ def timeline_rows(exploration: Exploration, vulns: list[Vulnerability]) -> list[
     for n, v in enumerate(vulns, 1):
         for point in v.points:
             owners.setdefault(point, set()).add(n)
-    ops = exploration.ops
-    shown = {i for i, op in enumerate(ops) if is_barrier(op)}
-    if ops:
-        shown |= {0, len(ops) - 1}
-    position = {op.seq: i for i, op in enumerate(ops)}
-    for point in failing:
-        i = position.get(point, -1)
-        shown |= {k for k in range(i - CONTEXT, i + CONTEXT + 1) if 0 <= k < len(ops)}
 
-    def crash_row(point: int) -> Row:
+    def crash_row(first: int, last: int, points: list[int]) -> Row:
+        kinds: Counter[str] = Counter()
+        for p in points:
+            kinds.update(failing[p])
         return Row(
             "crash",
-            point,
-            count=sum(failing[point].values()),
-            total=totals[point],
-            failing=dict(failing[point]),
-            vulns=tuple(sorted(owners.get(point, ()))),
+            first,
+            count=sum(kinds.values()),
+            total=sum(totals[p] for p in points),
+            failing=dict(kinds),
+            vulns=tuple(sorted(set().union(*(owners.get(p, set()) for p in points)))),
+            last=last,
         )
 
+    rows: list[Row] = [crash_row(-1, -1, [-1])] if -1 in failing else []
+    ops = exploration.ops
+    runs = _runs(
+        [tuple(sorted(owners.get(op.seq, {0}))) if op.seq in failing else None for op in ops]
+    )
+    for a, b, key in runs:
+        if key is None:
+            rows += _quiet_rows(ops, a, b)
+        elif b - a + 1 <= SHORT_RUN:
+            for op in ops[a : b + 1]:
+                rows += [_op_row(op), crash_row(op.seq, op.seq, [op.seq])]
+        else:
+            middle = ops[a + 1 : b]
+            rows += [
+                _op_row(ops[a]),
+                Row("gap", count=len(middle), syncs=sum(map(is_barrier, middle))),
+                _op_row(ops[b]),
+                crash_row(ops[a].seq, ops[b].seq, [op.seq for op in ops[a : b + 1]]),
+            ]
+    return rows
+
+
+def _runs(keys: list[tuple[int, ...] | None]) -> list[tuple[int, int, tuple[int, ...] | None]]:
+    """Maximal runs of equal keys as (first index, last index, key)."""
+    runs: list[tuple[int, int, tuple[int, ...] | None]] = []
+    for i, key in enumerate(keys):
+        if runs and runs[-1][2] == key:
+            runs[-1] = (runs[-1][0], i, key)
+        else:
+            runs.append((i, i, key))
+    return runs
+
+
+def _op_row(op: OpSummary) -> Row:
+    return Row("barrier" if is_barrier(op) else "op", op.seq, describe_op(op))
+
+
+def _quiet_rows(ops: list[OpSummary], a: int, b: int) -> list[Row]:
+    """Ops a..b (no failing crash point among them), most folded away."""
+    barriers = [i for i in range(a, b + 1) if is_barrier(ops[i])]
+    if len(barriers) > MAX_QUIET_BARRIERS:
+        keep = MAX_QUIET_BARRIERS // 2
+        barriers = barriers[:keep] + barriers[-keep:]
+    # Each end of a quiet stretch is either an end of the trace or next to a
+    # failing crash point: both are worth seeing.
+    shown = {*barriers, a, b}
     rows: list[Row] = []
-    if -1 in failing:
-        rows.append(crash_row(-1))
-    folded = 0
-    for i, op in enumerate(ops):
+    folded: list[OpSummary] = []
+    for i in range(a, b + 1):
         if i not in shown:
-            folded += 1
+            folded.append(ops[i])
             continue
         if folded:
-            rows.append(Row("gap", count=folded))
-            folded = 0
-        kind: Literal["op", "barrier"] = "barrier" if is_barrier(op) else "op"
-        rows.append(Row(kind, op.seq, describe_op(op)))
-        if op.seq in failing:
-            rows.append(crash_row(op.seq))
+            rows.append(Row("gap", count=len(folded), syncs=sum(map(is_barrier, folded))))
+            folded = []
+        rows.append(_op_row(ops[i]))
     if folded:
-        rows.append(Row("gap", count=folded))
+        rows.append(Row("gap", count=len(folded), syncs=sum(map(is_barrier, folded))))
     return rows
+
+
+def gap_text(row: Row) -> str:
+    ops = f"{row.count} op{'s' if row.count != 1 else ''}"
+    return (
+        f"… {ops} ({row.syncs} sync{'s' if row.syncs != 1 else ''}) …"
+        if row.syncs
+        else (f"… {ops} …")
+    )
+
+
+def crash_text(row: Row, *, with_vulns: bool = True) -> str:
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(row.failing.items()))
+    if row.seq == -1:
+        where = "before the first op"
+    elif row.last != row.seq:
+        where = f"after each of #{row.seq}..#{row.last}"
+    else:
+        where = f"after #{row.seq}"
+    text = f"✗ crash {where}: {row.count} of {row.total} states fail ({kinds})"
+    if not with_vulns or not row.vulns:
+        return text
+    return text + " → " + ", ".join(f"#{n}" for n in row.vulns)
 
 
 def page_map(subset: Iterable[int], pages: tuple[int, ...]) -> str:

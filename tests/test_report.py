@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -157,3 +158,33 @@ def test_json_report_to_an_unwritable_place_is_one_clear_error(tmp_path: Path) -
     else:
         raise AssertionError("writing into a missing directory must fail")
     assert not list(tmp_path.iterdir())
+
+
+def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs() -> None:
+    from powercut.explorer.report_timeline import crash_text, gap_text, timeline_rows
+
+    ops = [op(0, "create", "f")]
+    for i in range(1, 41, 2):  # 20 write+fsync pairs
+        ops += [write(i, "f", 0, 10), op(i + 1, "fsync", "f", datasync=False)]
+    ops += [op(41, "rename", "f", dst="g")] + [op(s, "create", f"h{s}") for s in range(42, 50)]
+
+    def judge(point, kept):  # type: ignore[no-untyped-def]
+        return Verdict("hang", "no answer") if point >= 41 else OK
+
+    exploration = build_exploration(ops, judge)
+    rows = timeline_rows(exploration, find_vulnerabilities(exploration))
+    crashes = [crash_text(r) for r in rows if r.kind == "crash"]
+    assert crashes == ["✗ crash after each of #41..#49: 9 of 9 states fail (hang 9) → #1"]
+    gaps = [gap_text(r) for r in rows if r.kind == "gap"]
+    assert "… 7 ops …" in gaps  # between the first and last op of the failing run
+    assert sum(r.kind == "barrier" for r in rows) == 6  # of 20 quiet syncs
+    assert any("(14 syncs)" in g for g in gaps)
+    text = render(exploration, find_vulnerabilities(exploration))
+    assert "after each of #41..#49" in text and "rename f → g" in text
+
+
+def test_json_report_is_readable_by_others_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    write_json(path, etcd_like(), [])
+    assert path.stat().st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
