@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from powercut.explorer.analysis import find_vulnerabilities
 from powercut.explorer.verdict import Exploration, Judged, OpSummary, Verdict
 from powercut.replayer.state import CrashPoint, CrashState, Unit, kept_from_mapping
@@ -173,6 +174,28 @@ def test_later_write_persisted_before_earlier_is_ordering() -> None:
     assert (table["file"], table["parts"], table["persist"]) == ("/tmp/lazyfs.root/wal", 1, [1])
 
 
+def test_state_lazyfs_cannot_leave_says_why() -> None:
+    ops = [
+        op(0, "create", "a"),
+        op(1, "create", "b"),
+        op(2, "create", "c"),
+        write(3, "a", 0, 100),
+        write(4, "b", 0, 100),
+        write(5, "c", 0, 100),
+    ]
+
+    def judge(point: int, kept: frozenset[tuple[str, int]]) -> Verdict:
+        if {("a", 0), ("c", 0)} <= kept and ("b", 0) not in kept:
+            return unrecoverable("c ahead of b")
+        return OK
+
+    exploration = build_exploration(ops, judge)
+    (v,) = find_vulnerabilities(exploration)
+    assert v.kind == "ordering" and [o.seq for o in v.ops] == [4, 5]
+    assert v.lazyfs is None and "LazyFS cannot keep this set of pages" in v.lazyfs_why_not
+    assert v.replay.endswith("--point 5 --keep a:0 --keep c:0 --to crash-state")
+
+
 def test_failure_with_nothing_pending_is_durability_with_clear_cache_fault() -> None:
     ops = [op(0, "mkdir", "member"), op(1, "create", "member/x"), write(2, "member/x", 0, 10)]
 
@@ -283,3 +306,8 @@ def test_every_failing_state_is_in_exactly_one_vulnerability(exploration: Explor
             owners[i] = n
     failing = {i for i, j in enumerate(exploration.judged) if j.verdict.failing}
     assert set(owners) == failing
+    for v in vulns:  # the smallest state is the smallest, and subsets do not overlap
+        sizes = [sum(len(p) for _, p in exploration.judged[i].state.kept) for i in v.states]
+        assert sum(len(p) for _, p in v.smallest.kept) == min(sizes)
+        assert not set(v.failing_subsets) & set(v.passing_subsets)
+        assert v.failing <= v.total
