@@ -1,0 +1,110 @@
+"""`powercut explore` as a user runs it: exit statuses, one-line errors, dry run, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.realparts import TRACES
+
+TRACE = TRACES / "etcd-3.4-bootstrap.trace"
+
+
+def powercut(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def processes_mentioning(text: str) -> dict[int, str]:
+    """Living processes whose command line holds `text`, as {pid: command line}."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if text in cmdline and state != "Z":
+            found[int(entry)] = cmdline
+    return found
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["missing.trace"], "cannot read trace"),
+    ([str(TRACE), "--etcd-bin", "/nonexistent/etcd"], "--etcd-bin /nonexistent/etcd"),
+    ([str(TRACE), "--check-cmd", "true"], "has no {dir}"),
+    ([str(TRACE), "--checker", "command"], "needs --check-cmd"),
+    ([str(TRACE), "--points", "9:3"], "--points"),
+    ([str(TRACE), "--points", "500"], "does not exist"),
+    ([str(TRACE), "--max-states", "1"], "--max-states"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    done = powercut("explore", *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_not_a_trace_is_exit_2(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.trace"
+    bogus.write_bytes(b"not a trace")
+    done = powercut("explore", str(bogus))
+    assert done.returncode == 2
+    assert "not a powercut trace" in done.stderr
+
+
+def test_dry_run_enumerates_without_checking(tmp_path: Path) -> None:
+    out = tmp_path / "dry.json"
+    done = powercut("explore", str(TRACE), "--dry-run", "--points", "8:9", "--json", str(out),
+                    "--etcd-bin", "/nonexistent/etcd")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    assert document["kind"] == "powercut-dry-run"
+    assert [cp["point"] for cp in document["crash_points"]] == [8, 9]
+    assert document["counts"]["states_enumerated"] == 16 + 1
+
+
+@pytest.mark.etcd
+def test_sigint_stops_everything_and_leaves_nothing(tmp_path: Path,
+                                                     etcd_bins: dict[str, Path]) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "powercut", "explore", str(TRACE), "--workers", "2",
+             "--etcd-bin", str(etcd_bins["3.4"])], stdout=out, stderr=err, env=env)
+        seen: set[int] = set()
+        try:
+            deadline = time.monotonic() + 120
+            running: dict[int, str] = {}
+            # Interrupt once some checks are done and an etcd is running right now.
+            while time.monotonic() < deadline and not (len(seen) >= 3 and running):
+                running = {p: c for p, c in processes_mentioning(str(tmp)).items()
+                           if "etcd" in c.split()[0]}
+                seen.update(running)
+                assert proc.poll() is None, Path(tmp_path / "err").read_text()
+                time.sleep(0.02)
+            assert running, "no etcd was seen running under the exploration"
+            proc.send_signal(signal.SIGINT)
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stderr = (tmp_path / "err").read_text()
+    assert status == 130, stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert processes_mentioning(str(tmp)) == {}
+    assert list(tmp.iterdir()) == []
