@@ -13,17 +13,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from powercut.errors import PowercutError
+from powercut.explorer.analysis import find_vulnerabilities
 from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker, CommandChecker, EtcdChecker
 from powercut.explorer.checkers.etcd import resolve_etcd_bin
-from powercut.explorer.cli_explore_output import find_reporter, plain_summary, progress_display
 from powercut.explorer.drive import explore
+from powercut.explorer.progress import LiveProgress
+from powercut.explorer.report_html import write_html
+from powercut.explorer.report_json import write_json, write_text_atomic
+from powercut.explorer.report_lazyfs import write_lazyfs_dir
+from powercut.explorer.report_terminal import render_terminal
 from powercut.recorder.trace_format import Trace, open_trace
 from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
 
@@ -97,55 +101,34 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
         document = enumerate_only(trace, persistence, max_states=max_states, points=wanted)
         _write_document(document, json_path)
         return 0
-    writers = _writers(json_path=json_path, html_path=html_path, lazyfs_dir=lazyfs_dir)
+    for option, target in (("--json", json_path), ("--html", html_path)):
+        if target is not None and not Path(target).resolve().parent.is_dir():
+            raise PowercutError(f"{option} {target}: its directory does not exist")
     checker = make_checker(checker_name or ("command" if check_cmd else "etcd"), trace,
                            check_cmd=check_cmd, etcd_bin=etcd_bin, timeout=timeout)
-    with checker, progress_display(sys.stderr) as on_progress:
+    with checker, LiveProgress(sys.stderr) as progress:
         exploration = explore(trace, checker, persistence, workers=workers or os.cpu_count(),
-                              max_states=max_states, points=wanted, on_progress=on_progress)
-    from powercut.explorer.analysis import find_vulnerabilities
-
+                              max_states=max_states, points=wanted, on_progress=progress)
     vulns = find_vulnerabilities(exploration)
-    render = find_reporter("render_terminal")
-    if render is not None:
-        from rich.console import Console
-
-        render(exploration, vulns, Console())
-    else:
-        click.echo(plain_summary(exploration, vulns))
-    for write in writers:
-        write(exploration, vulns)
+    render_terminal(exploration, vulns)
+    if json_path is not None:
+        write_json(json_path, exploration, vulns)
+    if html_path is not None:
+        write_html(html_path, exploration, vulns)
+    if lazyfs_dir is not None:
+        write_lazyfs_dir(lazyfs_dir, exploration, vulns)
     if exploration.interrupted:
         click.echo("powercut: interrupted; the report covers the states judged so far", err=True)
         return 130
     return 1 if vulns else 0
 
 
-def _writers(*, json_path: str | None, html_path: str | None,
-             lazyfs_dir: str | None) -> list[Callable[[Any, Any], None]]:
-    """The report writers asked for, found before any state is checked."""
-    wanted = [("write_json", json_path), ("write_html", html_path),
-              ("write_lazyfs_dir", lazyfs_dir)]
-    writers: list[Callable[[Any, Any], None]] = []
-    for name, target in wanted:
-        if target is None:
-            continue
-        write = find_reporter(name)
-        if write is None:
-            raise PowercutError(f"this powercut cannot {name.replace('_', ' ')} yet")
-        writers.append(lambda e, v, write=write, target=target: write(target, e, v))
-    return writers
-
-
 def _write_document(document: dict[str, Any], json_path: str | None) -> None:
     text = json.dumps(document, indent=1) + "\n"
     if json_path is None:
         click.echo(text, nl=False)
-        return
-    try:
-        Path(json_path).write_text(text)
-    except OSError as e:
-        raise PowercutError(f"cannot write {json_path}: {e.strerror}") from None
+    else:
+        write_text_atomic(json_path, text, "dry-run document")
 
 
 COMMANDS: list[click.Command] = [explore_command]

@@ -148,7 +148,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
     if isinstance(model, str):
         model = get_model(model, trace.page_size)
     if timeout is not None:
-        checker.timeout = timeout  # type: ignore[attr-defined]
+        checker.timeout = timeout
     workers = max(1, workers or os.cpu_count() or 1)
     started = time.monotonic()
     facts = TraceFacts.scan(trace.ops(), model.page_size)

@@ -75,6 +75,20 @@ def test_dry_run_enumerates_without_checking(tmp_path: Path) -> None:
 
 
 @pytest.mark.etcd
+def test_reports_of_the_torn_db_write(tmp_path: Path, etcd_bins: dict[str, Path]) -> None:
+    done = powercut("explore", str(TRACE), "--points", "8", "--etcd-bin", str(etcd_bins["3.5"]),
+                    "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"),
+                    "--lazyfs-dir", str(tmp_path / "lazyfs"))
+    assert done.returncode == 1, done.stderr
+    assert "atomicity" in done.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["states_checked"] == 16
+    assert report["vulnerabilities"]
+    assert (tmp_path / "r.html").read_text().lstrip().lower().startswith("<!doctype html")
+    assert list((tmp_path / "lazyfs").iterdir())
+
+
+@pytest.mark.etcd
 def test_sigint_stops_everything_and_leaves_nothing(tmp_path: Path,
                                                      etcd_bins: dict[str, Path]) -> None:
     tmp = tmp_path / "tmp"

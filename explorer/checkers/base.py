@@ -30,6 +30,7 @@ class Checker(abc.ABC):
     """Judges crash states. Subclasses implement `check` and `describe`."""
 
     name: str = "checker"
+    timeout: float = DEFAULT_TIMEOUT  # seconds a state has to recover before it is a hang
 
     @abc.abstractmethod
     def check(self, directory: Path, markers: Sequence[Op], *,
