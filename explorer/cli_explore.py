@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +109,7 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
             raise PowercutError(f"{option} {target}: its directory does not exist")
     checker = make_checker(checker_name or ("command" if check_cmd else "etcd"), trace,
                            check_cmd=check_cmd, etcd_bin=etcd_bin, timeout=timeout)
-    with checker, LiveProgress(sys.stderr) as progress:
+    with checker, _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
         exploration = explore(trace, checker, persistence, workers=workers or os.cpu_count(),
                               max_states=max_states, points=wanted, on_progress=progress)
     vulns = find_vulnerabilities(exploration)
@@ -121,6 +124,25 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
         click.echo("powercut: interrupted; the report covers the states judged so far", err=True)
         return 130
     return 1 if vulns else 0
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop an exploration as Ctrl-C does, so its etcds are killed too.
+
+    The checkers' children run in their own sessions (a terminal's Ctrl-C
+    never reaches them); only the driver can end them, so it must get the
+    chance to.
+    """
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _write_document(document: dict[str, Any], json_path: str | None) -> None:

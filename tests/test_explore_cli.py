@@ -89,8 +89,9 @@ def test_reports_of_the_torn_db_write(tmp_path: Path, etcd_bins: dict[str, Path]
 
 
 @pytest.mark.etcd
-def test_sigint_stops_everything_and_leaves_nothing(tmp_path: Path,
-                                                     etcd_bins: dict[str, Path]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_everything_and_leaves_nothing(sig: int, tmp_path: Path,
+                                                       etcd_bins: dict[str, Path]) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
@@ -110,7 +111,7 @@ def test_sigint_stops_everything_and_leaves_nothing(tmp_path: Path,
                 assert proc.poll() is None, Path(tmp_path / "err").read_text()
                 time.sleep(0.02)
             assert running, "no etcd was seen running under the exploration"
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             status = proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
