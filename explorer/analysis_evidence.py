@@ -77,8 +77,7 @@ class EvidenceBuilder:
         first = self.ctx.ops.get(points[0])
         n = len(indices)
         at = f"{plural(n, 'state')} at {plural(len(points), 'crash point')}"
-        point_set = set(points)
-        total = sum(1 for j in judged if j.state.point in point_set)
+        total = sum(len(self.ctx.judged_at[p]) for p in points)
         if kind == "ordering":
             a, b = self.ctx.ops.get(int(key[1])), self.ctx.ops.get(int(key[2]))  # type: ignore[call-overload]
             summary = (
@@ -179,11 +178,10 @@ class EvidenceBuilder:
         passing: set[tuple[int, ...]] = set()
         every: set[tuple[int, ...]] = set()
         write_pages: set[int] = set()
-        for judged in ctx.exploration.judged:
+        points = ctx.pending_at[seq]
+        for judged in (j for point in points for j in ctx.judged_at[point]):
             state = judged.state
-            pages = ctx.write_pages(state.point).get(seq)
-            if not pages:
-                continue
+            pages = ctx.write_pages(state.point)[seq]
             write_pages |= {page for _, page in pages}
             subset = tuple(sorted(page for path, page in kept_pages(state.kept) & pages))
             every.add(subset)

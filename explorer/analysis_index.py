@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from powercut.explorer.verdict import Exploration, OpSummary
+from powercut.explorer.verdict import Exploration, Judged, OpSummary
 from powercut.replayer.state import CrashPoint, CrashState, Kept, kept_from_mapping
 
 Page = tuple[str, int]
@@ -39,6 +39,23 @@ class StateIndex:
         found: dict[tuple[int, Kept], str] = {}
         for judged in self.exploration.judged:
             found.setdefault((judged.state.point, judged.state.kept), judged.verdict.kind)
+        return found
+
+    @cached_property
+    def judged_at(self) -> dict[int, list[Judged]]:
+        """Crash point -> its judged states, in enumeration order."""
+        found: dict[int, list[Judged]] = defaultdict(list)
+        for judged in self.exploration.judged:
+            found[judged.state.point].append(judged)
+        return found
+
+    @cached_property
+    def pending_at(self) -> dict[int, list[int]]:
+        """Write seq -> the crash points where some page it dirtied is pending."""
+        found: dict[int, list[int]] = defaultdict(list)
+        for point, writes in self._write_pages.items():
+            for seq in writes:
+                found[seq].append(point)
         return found
 
     @cached_property

@@ -39,6 +39,7 @@ from powercut.explorer.verdict import Exploration
 from powercut.explorer.vulnerability import Vulnerability, describe_op
 
 PLAIN_WIDTH = 100
+MAX_PANELS = 30  # the JSON and HTML reports hold every vulnerability; a terminal has limits
 STYLE = {"unrecoverable": "bold red", "data-loss": "red", "hang": "yellow", "error": "magenta"}
 
 
@@ -75,7 +76,15 @@ def report_renderables(
     parts: list[RenderableType] = [summary_panel(exploration, vulns)]
     if vulns:
         parts.append(vulnerability_table(vulns))
-        parts += [vulnerability_panel(n, v) for n, v in enumerate(vulns, 1)]
+        parts += [vulnerability_panel(n, v) for n, v in enumerate(vulns[:MAX_PANELS], 1)]
+        if len(vulns) > MAX_PANELS:
+            parts.append(
+                Text(
+                    f"… {len(vulns) - MAX_PANELS} more vulnerabilities, less severe: "
+                    "every one is in the --json and --html reports",
+                    style="bold",
+                )
+            )
     parts.append(timeline(exploration, vulns))
     return parts
 
