@@ -56,8 +56,11 @@ SCHEMA_DOC = """\
       ],
       "vulnerabilities": [         # most severe first
         {"kind": "atomicity" | "ordering" | "durability" | "data-loss" | "hang" | "error",
-         "op": {"seq", "path", "offset", "length"} | null,   # the write torn / not
-                                   # persisted in time / first failing op
+         "op": {"seq", "path", "offset", "length"} | null,
+                                   # atomicity: the torn write; ordering: the earlier
+                                   # write that did not persist; durability: the op
+                                   # right before the first failing crash point;
+                                   # data-loss, hang, error: null
          "failing": int, "total": int,  # atomicity: page subsets of the write that
                                    # fail / were judged; otherwise failing states /
                                    # states judged at the same crash points

@@ -188,3 +188,20 @@ def test_json_report_is_readable_by_others_and_leaves_no_temp_file(tmp_path: Pat
     write_json(path, etcd_like(), [])
     assert path.stat().st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_terminal_report_caps_panels_and_says_where_the_rest_are() -> None:
+    from powercut.explorer.report_terminal import MAX_PANELS
+
+    ops = [op(0, "create", "f")]
+    ops += [op(i, "create", f"g{i}") for i in range(1, MAX_PANELS + 6)]
+
+    def judge(point, kept):  # type: ignore[no-untyped-def]
+        return Verdict("error", f"checker broke {point}") if point >= 0 else OK
+
+    exploration = build_exploration(ops, judge)
+    vulns = find_vulnerabilities(exploration)
+    assert len(vulns) == MAX_PANELS + 6
+    text = render(exploration, vulns)
+    assert f"#{MAX_PANELS} error" in text and f"#{MAX_PANELS + 1} error" not in text
+    assert "… 6 more vulnerabilities" in text
