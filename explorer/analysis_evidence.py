@@ -75,46 +75,20 @@ class EvidenceBuilder:
             return self._atomicity(int(key[1]), states, common)  # type: ignore[call-overload]
         fault, why_not = self._lazyfs_for(sorted(states, key=state_size))
         first = self.ctx.ops.get(points[0])
-        n = len(indices)
-        at = f"{plural(n, 'state')} at {plural(len(points), 'crash point')}"
-        total = sum(len(self.ctx.judged_at[p]) for p in points)
+        at = f"{plural(len(indices), 'state')} at {plural(len(points), 'crash point')}"
+        after = f"first after op #{points[0]} ({describe_op(first)})"
+        op, ops, verdict, missing = first, (first,) if first else (), "unrecoverable", ()
         if kind == "ordering":
-            a, b = self.ctx.ops.get(int(key[1])), self.ctx.ops.get(int(key[2]))  # type: ignore[call-overload]
+            a, b = (self.ctx.ops.get(int(seq)) for seq in key[1:3])  # type: ignore[call-overload]
+            op, ops = a, tuple(o for o in (a, b) if o is not None)
             summary = (
                 f"write #{key[2]} ({describe_op(b)}) reached the disk while earlier "
                 f"write #{key[1]} ({describe_op(a)}) did not: {at} unrecoverable"
             )
-            ops = tuple(o for o in (a, b) if o is not None)
-            return Vulnerability(
-                "ordering",
-                "unrecoverable",
-                summary,
-                a,
-                ops,
-                n,
-                total,
-                lazyfs=fault,
-                lazyfs_why_not=why_not,
-                **common,
-            )
-        if kind == "durability":
+        elif kind == "durability":
             summary = self._durability_summary(smallest, points[0], at)
-            ops = (first,) if first is not None else ()
-            return Vulnerability(
-                "durability",
-                "unrecoverable",
-                summary,
-                first,
-                ops,
-                n,
-                total,
-                lazyfs=fault,
-                lazyfs_why_not=why_not,
-                **common,
-            )
-        after = f"first after op #{points[0]} ({describe_op(first)})"
-        ops = (first,) if first is not None else ()
-        if kind == "data-loss":
+        elif kind == "data-loss":
+            op, verdict = None, "data-loss"
             missing = tuple(str(k) for k in key[1])  # type: ignore[union-attr]
             what = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
             lost = (
@@ -123,31 +97,22 @@ class EvidenceBuilder:
                 else ("acknowledged data changed or missing after recovery")
             )
             summary = f"{lost} ({at}, {after})"
-            return Vulnerability(
-                "data-loss",
-                "data-loss",
-                summary,
-                None,
-                ops,
-                n,
-                total,
-                missing=missing,
-                lazyfs=fault,
-                lazyfs_why_not=why_not,
-                **common,
-            )
-        if kind == "hang":
+        elif kind == "hang":
+            op, verdict = None, "hang"
             summary = f"no answer within the checker's timeout: {at}, {after}"
         else:
+            op, verdict = None, "error"
             summary = f"the checker could not judge {at}: {key[1] or 'no detail'}"
+        total = sum(len(self.ctx.judged_at[p]) for p in points)
         return Vulnerability(
-            kind,
-            kind,
+            kind,  # type: ignore[arg-type]
+            verdict,
             summary,
-            None,
+            op,
             ops,
-            n,
-            total,  # type: ignore[arg-type]
+            len(indices),
+            total,
+            missing=missing,
             lazyfs=fault,
             lazyfs_why_not=why_not,
             **common,

@@ -7,14 +7,16 @@ import json
 import os
 from pathlib import Path
 
+from hypothesis import given, settings
 from rich.console import Console
 
 from powercut.explorer.analysis import find_vulnerabilities
+from powercut.explorer.report_html import render_html
 from powercut.explorer.report_json import SCHEMA, to_json_dict, write_json
 from powercut.explorer.report_terminal import make_console, print_report
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Exploration, Verdict
 from powercut.replayer.state import CrashPoint
-from tests.test_analysis import OK, build_exploration, etcd_like, op, write
+from tests.test_analysis import OK, build_exploration, etcd_like, explorations, op, write
 
 
 def render(exploration, vulns, width: int = 100) -> str:  # type: ignore[no-untyped-def]
@@ -205,3 +207,16 @@ def test_terminal_report_caps_panels_and_says_where_the_rest_are() -> None:
     text = render(exploration, vulns)
     assert f"#{MAX_PANELS} error" in text and f"#{MAX_PANELS + 1} error" not in text
     assert "… 6 more vulnerabilities" in text
+
+
+@settings(max_examples=40, deadline=None)
+@given(explorations())
+def test_every_report_renders_any_exploration(exploration: Exploration) -> None:
+    vulns = find_vulnerabilities(exploration)
+    text = render(exploration, vulns)
+    assert ("no vulnerability found" in text) == (not vulns)
+    doc = json.loads(json.dumps(to_json_dict(exploration, vulns)))
+    assert len(doc["states"]) == exploration.enumerated
+    assert len(doc["vulnerabilities"]) == len(vulns)
+    page = render_html(exploration, vulns)
+    assert page.count('<section class="vuln') == len(vulns)
