@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from html import escape
 
-from powercut.explorer.report_json import summary_dict, write_text_atomic
+from powercut.explorer.report_json import coverage_notes, summary_dict, write_text_atomic
 from powercut.explorer.report_timeline import (
     crash_text,
     gap_text,
@@ -72,20 +72,9 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
 
 def _summary(exploration: Exploration, vulns: list[Vulnerability]) -> str:
     s = summary_dict(exploration)
-    cov = s["coverage"]
-    if exploration.interrupted:
-        coverage = (
-            f'<span class="warn">PARTIAL: interrupted; {cov["enumerated"]} of '
-            f"{cov['possible']} possible states enumerated</span>"
-        )
-    elif cov["bounded_points"]:
-        coverage = (
-            f'<span class="warn">BOUNDED: {cov["bounded_points"]} crash point(s) had '
-            f"more states than --max-states; {cov['enumerated']} of {cov['possible']} "
-            "possible states enumerated</span>"
-        )
-    else:
-        coverage = f'<span class="ok">exhaustive: all {cov["possible"]} states</span>'
+    notes = coverage_notes(exploration)
+    style = "ok" if notes[0].startswith("EXHAUSTIVE") else "warn"
+    coverage = "<br>".join(f'<span class="{style}">{escape(n)}</span>' for n in notes)
     verdicts = ", ".join(f"{escape(k)} {n}" for k, n in s["verdicts"].items())
     found = (
         f'<span class="fail">{len(vulns)} vulnerabilit{"ies" if len(vulns) > 1 else "y"} '

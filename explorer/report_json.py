@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from powercut.errors import PowercutError
+from powercut.explorer.report_timeline import point_ranges
 from powercut.explorer.verdict import Exploration, OpSummary
 from powercut.explorer.vulnerability import Vulnerability
 
@@ -39,7 +40,8 @@ SCHEMA_DOC = """\
         "verdicts": {kind: int},   # over enumerated states: ok, unrecoverable,
                                    # data-loss, hang, error
         "coverage": {
-          "exhaustive": bool,      # false when some crash point was bounded
+          "exhaustive": bool,      # false when a crash point was bounded, only some
+                                   # crash points were explored, or it was interrupted
           "bounded_points": int,   # crash points with more states than --max-states
           "possible": int,         # states the model allows, summed over crash points
           "enumerated": int        # states enumerated, summed over crash points
@@ -89,7 +91,9 @@ def summary_dict(exploration: Exploration) -> dict[str, Any]:
         "states_checked": exploration.checked,
         "verdicts": dict(sorted(verdicts.items())),
         "coverage": {
-            "exhaustive": bounded == 0 and not exploration.interrupted,
+            "exhaustive": bounded == 0
+            and not exploration.interrupted
+            and not missing_points(exploration),
             "bounded_points": bounded,
             "possible": sum(cp.possible for cp in points),
             "enumerated": sum(cp.enumerated for cp in points),
@@ -98,6 +102,38 @@ def summary_dict(exploration: Exploration) -> dict[str, Any]:
         "workers": exploration.workers,
         "interrupted": exploration.interrupted,
     }
+
+
+def missing_points(exploration: Exploration) -> list[int]:
+    """Crash points of the trace that were not explored (e.g. left out by --points)."""
+    last = max((op.seq for op in exploration.ops), default=-1)
+    explored = {cp.seq for cp in exploration.crash_points}
+    return [p for p in range(-1, last + 1) if p not in explored]
+
+
+def coverage_notes(exploration: Exploration) -> list[str]:
+    """The coverage in plain sentences; the first word is EXHAUSTIVE, PARTIAL or BOUNDED."""
+    cov = summary_dict(exploration)["coverage"]
+    notes = []
+    if exploration.interrupted:
+        notes.append(
+            f"PARTIAL: the exploration was interrupted; {exploration.enumerated} "
+            "states judged before it stopped"
+        )
+    missing = missing_points(exploration)
+    if missing:
+        explored = point_ranges(cp.seq for cp in exploration.crash_points) or "none"
+        last = max((op.seq for op in exploration.ops), default=-1)
+        notes.append(f"PARTIAL: only crash points {explored} of -1..{last} were explored")
+    if cov["bounded_points"]:
+        notes.append(
+            f"BOUNDED: {cov['bounded_points']} crash point(s) had more states than "
+            f"--max-states; {cov['enumerated']} of {cov['possible']} possible states "
+            "enumerated (all subsets of at most k lost or k kept pages there)"
+        )
+    if not notes:
+        notes.append(f"EXHAUSTIVE: all {cov['possible']} states of every crash point")
+    return notes
 
 
 def _op_dict(op: OpSummary | None) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from powercut.explorer.report_json import summary_dict
+from powercut.explorer.report_json import coverage_notes, summary_dict
 from powercut.explorer.report_timeline import (
     crash_text,
     excerpt_lines,
@@ -90,21 +90,9 @@ def report_renderables(
 
 
 def coverage_text(exploration: Exploration) -> Text:
-    cov = summary_dict(exploration)["coverage"]
-    if exploration.interrupted:
-        return Text(
-            f"PARTIAL: the exploration was interrupted; {cov['enumerated']} of "
-            f"{cov['possible']} possible states enumerated",
-            style="bold yellow",
-        )
-    if cov["bounded_points"]:
-        return Text(
-            f"BOUNDED: {cov['bounded_points']} crash point(s) had more states than "
-            f"--max-states; {cov['enumerated']} of {cov['possible']} possible states "
-            "enumerated (all subsets of at most k lost or k kept pages there)",
-            style="bold yellow",
-        )
-    return Text(f"exhaustive: all {cov['possible']} states of every crash point", style="green")
+    notes = coverage_notes(exploration)
+    exhaustive = notes[0].startswith("EXHAUSTIVE")
+    return Text("\n".join(notes), style="green" if exhaustive else "bold yellow")
 
 
 def summary_panel(exploration: Exploration, vulns: list[Vulnerability]) -> Panel:

@@ -32,7 +32,7 @@ def test_terminal_report_shows_the_key_facts_without_a_terminal() -> None:
     assert "\x1b[" not in text
     for fact in [
         "write #3, 16384 B at 0 of member/snap/db: 13 of 16 page subsets unrecoverable",
-        "exhaustive",
+        "EXHAUSTIVE",
         "21 enumerated",
         "unrecoverable 13",
         "1 vulnerability found",
@@ -220,3 +220,13 @@ def test_every_report_renders_any_exploration(exploration: Exploration) -> None:
     assert len(doc["vulnerabilities"]) == len(vulns)
     page = render_html(exploration, vulns)
     assert page.count('<section class="vuln') == len(vulns)
+
+
+def test_coverage_says_when_only_some_crash_points_were_explored() -> None:
+    exploration = etcd_like()
+    exploration.crash_points = exploration.crash_points[3:5]  # points 2 and 3, as --points 2:3
+    exploration.judged = [j for j in exploration.judged if j.state.point in (2, 3)]
+    vulns = find_vulnerabilities(exploration)
+    text = render(exploration, vulns)
+    assert "PARTIAL: only crash points 2..3 of -1..4 were explored" in text
+    assert to_json_dict(exploration, vulns)["summary"]["coverage"]["exhaustive"] is False

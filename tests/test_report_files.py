@@ -45,7 +45,7 @@ def test_html_has_the_terminal_reports_content() -> None:
     for fact in [
         "13 of 16 page subsets unrecoverable",
         "▮▯▯▯",
-        "exhaustive",
+        "EXHAUSTIVE",
         "powercut replay traces/etcd.trace --point 3",
         "fsync member/snap/db",
         "crash after #3: 13 of 16 states fail",
