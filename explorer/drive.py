@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import os
 import shutil
 import tempfile
@@ -48,6 +49,7 @@ from powercut.replayer.state import CrashState
 
 WINDOW = 4096  # distinct states held for ranking before the oldest must be checked
 POLL = 0.1
+_pools = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class _Pool:
         self.root = root
         self.workers = workers
         self.stop = threading.Event()
-        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="powercut-check")
+        self.name = f"powercut-check-{next(_pools)}"
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
         self.running: dict[Future[Verdict | None], CrashState] = {}
         self.verdicts: dict[str, Verdict] = {}
 
@@ -121,12 +124,11 @@ class _Pool:
         while True:
             try:
                 while self.running:
-                    process.kill_all()
+                    process.kill_all(self.name + "_")
                     done, _ = wait(list(self.running), timeout=POLL)
                     for future in done:
                         self.running.pop(future)
                 self.executor.shutdown(wait=True, cancel_futures=True)
-                process.kill_all()
                 return
             except KeyboardInterrupt:  # a second Ctrl-C must not skip the cleanup
                 continue

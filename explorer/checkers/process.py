@@ -66,6 +66,9 @@ class Child:
                 self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True)
         self.pid = self._proc.pid
+        # The thread that started it: an interrupted exploration kills only
+        # the children of its own worker threads.
+        self.owner = threading.current_thread().name
         with _live_lock:
             _live.add(self)
 
@@ -115,10 +118,13 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def kill_all() -> None:
-    """Kill every child still running (from any thread); used when interrupted."""
+def kill_all(owner_prefix: str = "") -> None:
+    """Kill every child still running that a thread named `owner_prefix`... started.
+
+    Called from any thread, when an exploration is interrupted.
+    """
     with _live_lock:
-        children = list(_live)
+        children = [c for c in _live if c.owner.startswith(owner_prefix)]
     for child in children:
         _signal_group(child.pid, signal.SIGKILL)
 
