@@ -87,6 +87,7 @@ class EvidenceBuilder:
             )
         elif kind == "durability":
             summary = self._durability_summary(smallest, points[0], at)
+            ops += tuple(o for o in self._lost_writes(smallest) if o not in ops)
         elif kind == "data-loss":
             op, verdict = None, "data-loss"
             missing = tuple(str(k) for k in key[1])  # type: ignore[union-attr]
@@ -117,6 +118,13 @@ class EvidenceBuilder:
             lazyfs_why_not=why_not,
             **common,
         )
+
+    def _lost_writes(self, state: CrashState, limit: int = 4) -> tuple[OpSummary, ...]:
+        """The first writes whose pages `state` lost: what the program relied on unsynced."""
+        lost = self.ctx.pending(state.point) - kept_pages(state.kept)
+        writes = self.ctx.write_pages(state.point)
+        seqs = sorted(seq for seq, pages in writes.items() if pages & lost)[:limit]
+        return tuple(self.ctx.ops[seq] for seq in seqs if seq in self.ctx.ops)
 
     def _durability_summary(self, smallest: CrashState, point: int, at: str) -> str:
         op = self.ctx.ops.get(point)

@@ -204,7 +204,8 @@ def test_failure_with_nothing_pending_is_durability_with_clear_cache_fault() -> 
 
     (v,) = find_vulnerabilities(build_exploration(ops, judge), lazyfs_root="/r")
     assert v.kind == "durability" and v.points == (1, 2)
-    assert v.op is not None and v.op.seq == 1
+    assert v.op is not None and v.op.seq == 1 and [o.seq for o in v.ops] == [1]
+    assert "losing every unsynced page" in v.summary and "op #1 (create member/x)" in v.summary
     assert v.lazyfs is not None
     assert tomllib.loads(v.lazyfs.toml())["injection"][0] == {
         "type": "clear-cache",
@@ -214,6 +215,18 @@ def test_failure_with_nothing_pending_is_durability_with_clear_cache_fault() -> 
         "occurrence": 1,
         "crash": True,
     }
+
+
+def test_losing_unsynced_writes_names_them() -> None:
+    ops = [op(0, "create", "log"), write(1, "log", 0, 4096), write(2, "log", 4096, 4096)]
+
+    def judge(point: int, kept: frozenset[tuple[str, int]]) -> Verdict:
+        # Needs page 1 (write #2) whenever it exists; page 0 alone is not enough.
+        return unrecoverable("log tail lost") if point == 2 and ("log", 1) not in kept else OK
+
+    (v,) = find_vulnerabilities(build_exploration(ops, judge))
+    assert v.kind == "durability" and v.smallest.kept == ()
+    assert [o.seq for o in v.ops] == [2, 1]  # the first failing op, then the lost writes
 
 
 def test_data_loss_grouped_by_missing_keys_and_sorted_after_unrecoverable() -> None:
