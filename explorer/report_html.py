@@ -117,7 +117,7 @@ def _vulnerability(n: int, v: Vulnerability) -> str:
     rows = [(f"op #{op.seq}", escape(describe_op(op))) for op in v.ops]
     if v.write_pages:
         rows += [
-            ("pages", escape(", ".join(map(str, v.write_pages))) + " (▮ kept, ▯ lost)"),
+            ("pages", escape(point_ranges(v.write_pages)) + " (▮ kept, ▯ lost)"),
             (
                 "failing",
                 f'<span class="map fail">{len(v.failing_subsets)}: '

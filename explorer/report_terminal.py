@@ -162,7 +162,7 @@ def vulnerability_panel(n: int, v: Vulnerability) -> Panel:
             "pages",
             Text(
                 f"{len(v.write_pages)} of the write: "
-                f"{', '.join(map(str, v.write_pages))}  (▮ kept, ▯ lost)"
+                f"{point_ranges(v.write_pages)}  (▮ kept, ▯ lost)"
             ),
         )
         facts.add_row(

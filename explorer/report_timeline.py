@@ -21,6 +21,7 @@ BARRIERS = frozenset({"fsync", "fdatasync", "fsyncdir"})
 MAX_QUIET_BARRIERS = 6  # sync barriers drawn in a run without failures before folding some
 SHORT_RUN = 3  # failing crash points drawn one by one up to this many in a row
 MAX_SUBSETS_SHOWN = 24
+MAX_MAP_PAGES = 32
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,18 @@ def page_map(subset: Iterable[int], pages: tuple[int, ...]) -> str:
 
 
 def subset_maps(subsets: tuple[tuple[int, ...], ...], pages: tuple[int, ...]) -> str:
-    """Page maps of up to MAX_SUBSETS_SHOWN subsets, then how many were left out."""
-    maps = [page_map(s, pages) for s in subsets[:MAX_SUBSETS_SHOWN]]
+    """Up to MAX_SUBSETS_SHOWN subsets, then how many were left out.
+
+    Page maps while a write has at most MAX_MAP_PAGES pages; past that a map
+    is unreadable, so each subset is its kept pages, e.g. `{0..3, 9}`.
+    """
+    shown = subsets[:MAX_SUBSETS_SHOWN]
+    if len(pages) <= MAX_MAP_PAGES:
+        texts = [page_map(s, pages) for s in shown]
+    else:
+        texts = ["{" + point_ranges(s) + "}" for s in shown]
     more = len(subsets) - MAX_SUBSETS_SHOWN
-    return " ".join(maps) + (f" … {more} more" if more > 0 else "")
+    return " ".join(texts) + (f" … {more} more" if more > 0 else "")
 
 
 def point_ranges(points: Iterable[int]) -> str:

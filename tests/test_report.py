@@ -230,3 +230,13 @@ def test_coverage_says_when_only_some_crash_points_were_explored() -> None:
     text = render(exploration, vulns)
     assert "PARTIAL: only crash points 2..3 of -1..4 were explored" in text
     assert to_json_dict(exploration, vulns)["summary"]["coverage"]["exhaustive"] is False
+
+
+def test_subsets_of_a_large_write_are_page_ranges_not_maps() -> None:
+    from powercut.explorer.report_timeline import point_ranges, subset_maps
+
+    assert subset_maps(((0, 3), ()), (0, 1, 2, 3)) == "▮▯▯▮ ▯▯▯▯"
+    pages = tuple(range(64))
+    assert subset_maps(((0, 1, 2, 3, 9),), pages) == "{0..3, 9}"
+    assert subset_maps(tuple((i,) for i in range(30)), pages).endswith("{23} … 6 more")
+    assert point_ranges([-1, 0, 1, 5]) == "-1..1, 5"
