@@ -22,6 +22,7 @@ in none. The rules, applied to each failing state in order:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from powercut.explorer.analysis_evidence import EvidenceBuilder, GroupKey
 from powercut.explorer.analysis_index import StateIndex, kept_pages
@@ -72,7 +73,15 @@ def _other_key(judged: Judged) -> GroupKey:
         missing = verdict.evidence.get("missing") or ()
         if isinstance(missing, str | bytes):
             missing = (missing,)
-        keys = tuple(sorted({str(k) for k in missing}))
+        # A checker may name a key plainly or as {"key": ..., "value": ...}.
+        keys = tuple(
+            sorted(
+                {
+                    str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k)
+                    for k in missing
+                }
+            )
+        )
         return ("data-loss", keys) if keys else ("data-loss", (), verdict.signature)
     return (verdict.kind, verdict.signature)
 

@@ -245,7 +245,9 @@ def test_data_loss_grouped_by_missing_keys_and_sorted_after_unrecoverable() -> N
             if point >= seq and ("wal", page) not in kept
         ]
         if missing:
-            return Verdict("data-loss", "acknowledged key missing", evidence={"missing": missing})
+            # Either form a checker may use: plain keys or {"key", "value"} records.
+            named = missing if point % 2 else [{"key": k, "value": "v"} for k in missing]
+            return Verdict("data-loss", "acknowledged key missing", evidence={"missing": named})
         if point == 1 and kept == {("wal", 1)}:
             return unrecoverable("torn wal")
         return OK
