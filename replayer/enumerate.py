@@ -2,9 +2,11 @@
 
 For each crash point the model names the pending units; this module chooses
 which of them persisted: every subset (kept-set size ascending, then
-lexicographic), or, when 2**n exceeds `max_states`, the bounded strategy
-(every subset with at most k units lost and every one with at most k kept,
-the largest k that fits), recorded in the `CrashPoint` as enumerated vs
+lexicographic over the smaller side: kept units, or lost units once more
+than half are kept, which is also what keeps large states cheap), or,
+when 2**n exceeds `max_states`, the bounded strategy (every subset with
+at most k units lost and every one with at most k kept, the largest k that
+fits), recorded in the `CrashPoint` as enumerated vs
 possible so a cut is never silent. Each state carries a content key and is
 marked `duplicate` when an earlier state had the same tree. Memory grows
 with the number of distinct keys and crash points, never with the number of
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
-from powercut.replayer.persistence import Pending, PersistenceModel
-from powercut.replayer.state import BEFORE_FIRST, CrashPoint, CrashState, Kept
+from powercut.replayer.persistence import Choice, Pending, PersistenceModel, StateImage
+from powercut.replayer.state import BEFORE_FIRST, CrashPoint, CrashState
 
 # Counting the legal subsets under constraints is done by brute force; past
 # this many units a model with constraints must bring its own counting.
@@ -54,9 +56,16 @@ class Plan:
     def exhaustive(self) -> bool:
         return len(self.sizes) == self.n + 1
 
-    def subsets(self) -> Iterator[tuple[int, ...]]:
+    def subsets(self) -> Iterator[Choice]:
+        """Kept-set size ascending; within a size, lexicographic over the smaller side."""
+        n = self.n
         for size in self.sizes:
-            yield from itertools.combinations(range(self.n), size)
+            if size <= n - size:
+                for kept in itertools.combinations(range(n), size):
+                    yield Choice(n, kept)
+            else:
+                for lost in itertools.combinations(range(n), n - size):
+                    yield Choice(n, lost, lost=True)
 
 
 def plan(n: int, max_states: int | None) -> Plan:
@@ -98,14 +107,6 @@ def check_points(points: Iterable[int] | None, op_count: int) -> frozenset[int] 
     return wanted
 
 
-def kept_of(pending: Pending, kept: tuple[int, ...]) -> Kept:
-    by_path: dict[str, list[int]] = {}
-    for index in kept:
-        unit = pending.units[index]
-        by_path.setdefault(unit.path, []).append(unit.page)
-    return tuple(sorted((path, tuple(sorted(pages))) for path, pages in by_path.items()))
-
-
 def count_legal(pending: Pending) -> int:
     n = len(pending.units)
     if not pending.constraints:
@@ -113,8 +114,8 @@ def count_legal(pending: Pending) -> int:
     if n > _MAX_BRUTE_FORCE_UNITS:
         raise PowercutError(f"crash point {pending.seq}: {n} units with constraints is more "
                             f"than this enumerator can count ({_MAX_BRUTE_FORCE_UNITS})")
-    return sum(1 for kept in Plan(n, tuple(range(n + 1)), 1 << n).subsets()
-               if pending.legal(kept))
+    return sum(1 for choice in Plan(n, tuple(range(n + 1)), 1 << n).subsets()
+               if pending.legal(choice))
 
 
 class Enumeration:
@@ -131,39 +132,47 @@ class Enumeration:
         self.max_states = max_states
         self.points = check_points(points, trace.op_count)
         self.crash_points: list[CrashPoint] = []
-        self.stats = EnumerationStats()
+        self._stats: Callable[[], EnumerationStats] = EnumerationStats
+
+    @property
+    def stats(self) -> EnumerationStats:
+        """Counts so far (final once iteration has ended)."""
+        return self._stats()
 
     def __iter__(self) -> Iterator[CrashState]:
         self.crash_points = []
-        self.stats = EnumerationStats()
         seen: set[str] = set()
+        counts = [0, 0, 0]  # enumerated, possible, bounded points (finished points)
+        here = 0
+        legal = 0
+
+        def stats() -> EnumerationStats:
+            return EnumerationStats(len(self.crash_points) + (here > 0), counts[0], len(seen),
+                                    counts[1] + (legal if here else 0),
+                                    counts[2] + (here > 0 and here < legal))
+
+        self._stats = stats
         wanted = self.points
         last = None if wanted is None else max(wanted, default=BEFORE_FIRST - 1)
         if last is not None and last < BEFORE_FIRST:
             return
-        enumerated = possible = bounded = 0
         for pending in self.model.crash_points(
                 self.trace, None if wanted is None else wanted.__contains__):
-            n = len(pending.units)
             legal = count_legal(pending)
-            states = plan(n, self.max_states)
             here = 0
-            for kept in states.subsets():
-                if not pending.legal(kept):
+            for choice in plan(len(pending.units), self.max_states).subsets():
+                if not pending.legal(choice):
                     continue
-                key = pending.key(kept)
+                key = pending.key(choice)
                 duplicate = key in seen
                 seen.add(key)
                 here += 1
-                enumerated += 1
-                self.stats = EnumerationStats(len(self.crash_points) + 1, enumerated, len(seen),
-                                              possible + legal, bounded + (here < legal))
-                yield CrashState(pending.seq, kept_of(pending, kept), key, duplicate,
-                                 pending.image(kept))
+                counts[0] += 1
+                yield CrashState(pending.seq, pending.kept(choice), key, duplicate,
+                                 StateImage(pending, choice))
             self.crash_points.append(CrashPoint(pending.seq, pending.units, legal, here))
-            possible += legal
-            bounded += here < legal
-            self.stats = EnumerationStats(len(self.crash_points), enumerated, len(seen),
-                                          possible, bounded)
+            counts[1] += legal
+            counts[2] += here < legal
+            here = 0
             if last is not None and pending.seq >= last:
                 break

@@ -16,11 +16,12 @@ enumerates subsets (the enumerator does) and never touches the disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from powercut.recorder.trace_format import Op, Trace
-from powercut.replayer.image import Entry, Image, Overlay, digest_of, key_hex
+from powercut.replayer.image import Entry, digest_of
+from powercut.replayer.lazyfs_pending import FileAtCrash, LazyPending, PageChoice
 from powercut.replayer.pages import HASH_MOD, PageStore
 from powercut.replayer.persistence import Pending, PersistenceModel
 from powercut.replayer.state import BEFORE_FIRST, Unit
@@ -45,75 +46,6 @@ class _Durable:
     pages: PageStore
     size: int = 0
     dirty: dict[int, _Dirty] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _PageChoice:
-    """One dirty page: its file (index into `_LazyPending.files`) and latest content."""
-
-    file: int
-    page: int
-    latest: bytes | None
-    delta: int  # page hash of latest minus page hash of durable content
-    high: int
-
-
-@dataclass(frozen=True, slots=True)
-class _FileAtCrash:
-    """A file with dirty pages, in its all-lost (durable) form."""
-
-    entries: tuple[int, ...]  # indices of its paths in the image entries
-    size: int
-    page_sum: int
-
-
-class _LazyPending(Pending):
-    def __init__(self, seq: int, page_size: int, entries: tuple[Entry, ...], base_total: int,
-                 files: tuple[_FileAtCrash, ...], choices: tuple[_PageChoice, ...],
-                 units: tuple[Unit, ...]) -> None:
-        self.seq = seq
-        self.units = units
-        self._page_size = page_size
-        self._entries = entries
-        self._base_total = base_total
-        self._files = files
-        self._choices = choices
-
-    def _by_file(self, kept: Sequence[int]) -> dict[int, list[_PageChoice]]:
-        grouped: dict[int, list[_PageChoice]] = {}
-        for index in kept:
-            choice = self._choices[index]
-            grouped.setdefault(choice.file, []).append(choice)
-        return grouped
-
-    @staticmethod
-    def _shape(f: _FileAtCrash, chosen: list[_PageChoice]) -> tuple[int, int]:
-        size = max(f.size, max(c.high for c in chosen))
-        page_sum = (f.page_sum + sum(c.delta for c in chosen)) % HASH_MOD
-        return size, page_sum
-
-    def key(self, kept: Sequence[int]) -> str:
-        total = self._base_total
-        for file_index, chosen in self._by_file(kept).items():
-            f = self._files[file_index]
-            size, page_sum = self._shape(f, chosen)
-            for i in f.entries:
-                old = self._entries[i]
-                total += digest_of(Entry(old.path, "file", old.mode, size), page_sum)
-                total -= digest_of(old, f.page_sum)
-        return key_hex(total)
-
-    def image(self, kept: Sequence[int]) -> Image:
-        entries = list(self._entries)
-        for file_index, chosen in self._by_file(kept).items():
-            f = self._files[file_index]
-            size, _ = self._shape(f, chosen)
-            first = self._entries[f.entries[0]]
-            pages = Overlay(first.pages, {c.page: c.latest for c in chosen})
-            for i in f.entries:
-                old = entries[i]
-                entries[i] = Entry(old.path, "file", old.mode, size, pages, link_to=old.link_to)
-        return Image(self._page_size, tuple(entries))
 
 
 class LazyFSModel(PersistenceModel):
@@ -200,7 +132,7 @@ class _LazyRun:
         d.dirty.clear()
         d.size = node.size
 
-    def pending(self, seq: int) -> _LazyPending:
+    def pending(self, seq: int) -> LazyPending:
         entries: list[Entry] = []
         total = 0
         first_path: dict[int, int] = {}  # ino -> index of its first entry
@@ -224,22 +156,25 @@ class _LazyRun:
                 entry = Entry(path, "dir", node.mode)
                 total += digest_of(entry)
             entries.append(entry)
-        files: list[_FileAtCrash] = []
-        choices: list[tuple[str, int, _PageChoice, tuple[int, ...]]] = []
-        for ino, where in by_ino.items():
-            d = self.durable[ino]
-            if not d.dirty:
-                continue
-            node_data = nodes[ino].data
-            assert node_data is not None
-            file_index = len(files)
-            files.append(_FileAtCrash(tuple(where), d.size, d.pages.hash_sum))
-            for page, dirty in d.dirty.items():
-                latest = node_data.get(page)
-                delta = node_data.hash_of(page) - d.pages.hash_of(page)
-                choice = _PageChoice(file_index, page, latest, delta, dirty.high)
-                choices.append((entries[where[0]].path, page, choice, tuple(dirty.writes)))
-        choices.sort(key=lambda c: (c[0], c[1]))
-        units = tuple(Unit(path, page, writes) for path, page, _, writes in choices)
-        return _LazyPending(seq, self.ps, tuple(entries), total, tuple(files),
-                            tuple(c[2] for c in choices), units)
+        dirty = sorted((entries[where[0]].path, ino) for ino, where in by_ino.items()
+                       if self.durable[ino].dirty)
+        files: list[FileAtCrash] = []
+        choices: list[PageChoice] = []
+        units: list[Unit] = []
+        for path, ino in dirty:  # files in path order: each file's units are contiguous
+            d, latest = self.durable[ino], nodes[ino].data
+            assert latest is not None
+            first = len(choices)
+            for page in sorted(d.dirty):
+                delta = latest.hash_of(page) - d.pages.hash_of(page)
+                choices.append(PageChoice(len(files), page, latest.get(page), delta,
+                                          d.dirty[page].high))
+                units.append(Unit(path, page, tuple(d.dirty[page].writes)))
+            mine = choices[first:]
+            files.append(FileAtCrash(
+                path, tuple(by_ino[ino]), d.size, d.pages.hash_sum, first,
+                tuple(c.page for c in mine), max([d.size] + [c.high for c in mine]),
+                (d.pages.hash_sum + sum(c.delta for c in mine)) % HASH_MOD,
+                tuple(sorted(range(first, len(choices)), key=lambda i: -choices[i].high))))
+        return LazyPending(seq, self.ps, tuple(entries), total, tuple(files), tuple(choices),
+                           tuple(units))

@@ -20,6 +20,7 @@ from pathlib import Path
 from powercut.errors import PowercutError, TraceError
 from powercut.recorder.trace_format import check_path
 from powercut.replayer.image import Entry, Image
+from powercut.replayer.persistence import StateImage
 from powercut.replayer.state import CrashState
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -180,6 +181,8 @@ class _Writer:
 def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
     """Write `state` under `target` (created if missing; must be empty)."""
     image = state.image if isinstance(state, CrashState) else state
+    if isinstance(image, StateImage):
+        image = image.build()
     if not isinstance(image, Image):
         raise PowercutError("this crash state carries no image to materialise")
     target = Path(target)

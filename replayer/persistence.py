@@ -18,8 +18,8 @@ from typing import ClassVar
 
 from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
-from powercut.replayer.image import Image
-from powercut.replayer.state import Unit
+from powercut.replayer.image import Entry, Image
+from powercut.replayer.state import Kept, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,30 @@ class Requires:
     needs: int
 
 
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Which units of a point persisted: `indices` are the kept ones, or with
+    `lost` set the lost ones (ascending either way).
+
+    Naming the smaller side keeps a state with 4000 dirty pages and 2 lost
+    cheap to key: a model may work from its all-kept form.
+    """
+
+    n: int
+    indices: tuple[int, ...]
+    lost: bool = False
+
+    def kept(self) -> tuple[int, ...]:
+        if not self.lost:
+            return self.indices
+        gone = set(self.indices)
+        return tuple(i for i in range(self.n) if i not in gone)
+
+    @classmethod
+    def keeping(cls, n: int, kept: Sequence[int]) -> Choice:
+        return cls(n, tuple(sorted(kept)))
+
+
 class Pending(ABC):
     """What is undecided at one crash point (after op `seq`; -1 before the first)."""
 
@@ -37,20 +61,57 @@ class Pending(ABC):
     units: tuple[Unit, ...]
     constraints: tuple[Requires, ...] = ()
 
-    def legal(self, kept: Sequence[int]) -> bool:
-        """Whether keeping exactly these units (indices) respects every constraint."""
+    def legal(self, choice: Choice) -> bool:
+        """Whether the choice respects every constraint."""
         if not self.constraints:
             return True
-        chosen = set(kept)
+        chosen = set(choice.kept())
         return all(c.unit not in chosen or c.needs in chosen for c in self.constraints)
 
-    @abstractmethod
-    def key(self, kept: Sequence[int]) -> str:
-        """Content key of the state that keeps exactly units `kept` (ascending indices)."""
+    def kept(self, choice: Choice) -> Kept:
+        """The choice as `CrashState.kept`: pages per path."""
+        by_path: dict[str, list[int]] = {}
+        for index in choice.kept():
+            unit = self.units[index]
+            by_path.setdefault(unit.path, []).append(unit.page)
+        return tuple(sorted((path, tuple(sorted(pages))) for path, pages in by_path.items()))
 
     @abstractmethod
-    def image(self, kept: Sequence[int]) -> Image:
+    def key(self, choice: Choice) -> str:
+        """Content key of the state of that choice."""
+
+    @abstractmethod
+    def image(self, choice: Choice) -> Image:
         """The on-disk tree of that state, for `materialise`."""
+
+
+class StateImage:
+    """A crash state's image, built only when asked for (materialise, pickling).
+
+    Most states are never written out (duplicates, dry runs), so building
+    their image eagerly would be wasted work. Pickles as the built `Image`.
+    """
+
+    __slots__ = ("_choice", "_pending")
+
+    def __init__(self, pending: Pending, choice: Choice) -> None:
+        self._pending = pending
+        self._choice = choice
+
+    def build(self) -> Image:
+        return self._pending.image(self._choice)
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self.build().entries
+
+    @property
+    def page_size(self) -> int:
+        return self.build().page_size
+
+    def __reduce__(self) -> tuple[type, tuple[int, tuple[Entry, ...]]]:
+        image = self.build()
+        return (Image, (image.page_size, image.entries))
 
 
 class PersistenceModel(ABC):

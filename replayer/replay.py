@@ -13,8 +13,8 @@ from typing import Literal
 
 from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace
-from powercut.replayer.enumerate import check_points, kept_of
-from powercut.replayer.persistence import Pending, PersistenceModel
+from powercut.replayer.enumerate import check_points
+from powercut.replayer.persistence import Choice, Pending, PersistenceModel, StateImage
 from powercut.replayer.state import CrashState
 
 
@@ -55,17 +55,18 @@ def state_at(trace: Trace, model: PersistenceModel, point: int,
                         f"dirty pages there: {dirty_listing(pending)}")
                 picked.add(i)
         chosen = tuple(sorted(picked))
-    if not pending.legal(chosen):
+    choice = Choice(len(pending.units), chosen)
+    if not pending.legal(choice):
         raise PowercutError(f"keeping {_describe(pending, chosen)} at crash point {point} "
                             f"breaks the {type(model).__name__} model's ordering constraints")
-    return CrashState(point, kept_of(pending, chosen), pending.key(chosen), False,
-                      pending.image(chosen))
+    return CrashState(point, pending.kept(choice), pending.key(choice), False,
+                      StateImage(pending, choice))
 
 
 def _aliases(pending: Pending) -> dict[str, str]:
     """Other names (hard links) of files with units -> the name the units use."""
     unit_paths = {u.path for u in pending.units}
-    image = pending.image(())
+    image = pending.image(Choice(len(pending.units), ()))
     aliases = {}
     for entry in image.entries:
         if entry.link_to in unit_paths:

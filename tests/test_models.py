@@ -11,6 +11,7 @@ from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
 from powercut.replayer.lazyfs import LazyFSModel
 from powercut.replayer.models import MODELS, Pending, PersistenceModel, get_model
 from powercut.replayer.pages import read_pages
+from powercut.replayer.persistence import Choice
 from powercut.replayer.replay import state_at
 
 
@@ -82,7 +83,7 @@ def test_namespace_and_size_ops_are_durable_at_once(tmp_path: Path) -> None:
     ])
     pending = _pending(trace, 5)
     assert pending.units == ()
-    entries = {e.path: e for e in pending.image(()).entries}
+    entries = {e.path: e for e in pending.image(Choice(0, ())).entries}
     assert entries.keys() == {"e", "e/f"}
     assert (entries["e/f"].size, entries["e/f"].mode, len(entries["e/f"].pages)) == (
         (64 << 20) + 1, 0o640, 0)  # sparse: a 64 MB file holds no page
@@ -116,4 +117,4 @@ def test_orphan_writes_change_nothing(tmp_path: Path) -> None:
         ("fsync", {"path": "f", "datasync": True, "orphan": True}),
     ])
     assert _pending(trace, 3).units == ()
-    assert _pending(trace, 3).image(()).entries == ()
+    assert _pending(trace, 3).image(Choice(0, ())).entries == ()
