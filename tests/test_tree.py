@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from powercut.recorder.trace_format import TraceWriter, open_trace
-from powercut.replayer.tree import final_tree
 
 from powercut.errors import TraceError
+from powercut.recorder.trace_format import TraceWriter, open_trace
+from powercut.replayer.tree import final_tree
 
 
 def _trace(tmp_path: Path, ops: list[tuple[str, dict]], initial=None):
