@@ -8,12 +8,15 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
 from powercut.replayer.dry_run import dry_run
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumerate import Enumeration, plan
 from powercut.replayer.models import get_model
+from powercut.replayer.persistence import Choice, Pending
 
 
 def _many_pages(tmp_path: Path, pages: int = 10) -> Trace:
@@ -105,3 +108,42 @@ def test_dry_run_document(tmp_path: Path) -> None:
     assert doc["states"][3]["kept"] == {"f": [0, 1, 2]}
     assert dry_run(trace, get_model(), max_states=None, points=[1])["counts"][
         "states_enumerated"] == 8
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 14), max_states=st.integers(2, 5000))
+def test_plan_is_the_largest_bounded_k_without_repeats(n: int, max_states: int) -> None:
+    p = plan(n, max_states)
+    kept_sets = [c.kept() for c in p.subsets()]
+    assert len(kept_sets) == len(set(kept_sets)) == p.count <= max(max_states, 2)
+    if 2 ** n <= max_states:
+        assert p.exhaustive and p.count == 2 ** n
+        return
+    k = max(s for s in p.sizes if s <= n // 2)
+    assert all(len(kept) <= k or n - len(kept) <= k for kept in kept_sets)
+    bigger = {*range(k + 2), *range(n - k - 1, n + 1)}
+    assert sum(math.comb(n, s) for s in bigger) > max_states  # k + 1 would not fit
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_naming_the_lost_side_gives_the_same_state(tmp_path: Path, data) -> None:
+    path = tmp_path / "c.trace"
+    with TraceWriter(path, argv=["t"], workload={}) as w:
+        for name in ("a", "b"):
+            w.append("create", 1, path=name, mode=0o600)
+            w.append("write", 1, path=name, offset=100, data=b"x" * 5 * 4096)
+            w.append("fsync", 1, path=name, datasync=True)
+            w.append("write", 1, path=name, offset=3000, data=b"y" * 3 * 4096)
+        w.append("link", 1, src="b", dst="c")
+    trace = open_trace(path)
+    pending = next(iter(get_model().crash_points(trace, lambda s: s == trace.op_count - 1)))
+    n = len(pending.units)
+    kept = tuple(sorted(data.draw(st.sets(st.integers(0, n - 1)))))
+    lost = tuple(i for i in range(n) if i not in kept)
+    by_kept, by_lost = Choice(n, kept), Choice(n, lost, lost=True)
+    assert by_lost.kept() == kept
+    assert pending.key(by_kept) == pending.key(by_lost)
+    assert pending.kept(by_kept) == pending.kept(by_lost)
+    assert pending.kept(by_kept) == Pending.kept(pending, by_kept)  # the generic form
