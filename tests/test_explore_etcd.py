@@ -69,3 +69,23 @@ def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path:
     assert version in exploration.checker
     assert live_children() == 0
     assert list((tmp_path / "work").iterdir()) == []
+
+
+@pytest.mark.etcd
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_wal_without_members_hangs(version: str, etcd_bins: dict[str, Path],
+                                   tmp_path: Path) -> None:
+    """After `wal.tmp` is renamed to `wal` and before the first raft entries are synced, the
+    member restarts with no voters and never elects itself: both binaries hang (found by
+    exploring the whole trace; a short timeout keeps this test fast)."""
+    trace = open_trace(TRACE)
+    rename = next(op.seq for op in trace.ops() if op.op == "rename" and op.dst is not None
+                  and op.dst.endswith("member/wal"))
+    with EtcdChecker(etcd_bins[version], trace.workload) as checker:
+        exploration = explore(trace, checker, "lazyfs", workers=1, timeout=1.5,
+                              points=range(rename, rename + 1))
+    [judged] = exploration.judged
+    assert judged.verdict.kind == "hang"
+    assert judged.verdict.signature == "no answer within the timeout"
+    assert judged.verdict.excerpt
+    assert live_children() == 0

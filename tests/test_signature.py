@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from powercut.explorer.checkers.signature import find_cause, go_cause, last_line_cause, normalise
+from powercut.explorer.checkers.signature import (
+    find_cause,
+    go_cause,
+    last_line_cause,
+    normalise,
+    tail_excerpt,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -79,6 +85,14 @@ def test_panic_wins_over_earlier_critical_line() -> None:
     cause = go_cause(text)
     assert cause is not None
     assert cause.excerpt.startswith("panic:")
+
+
+def test_tail_excerpt_shortens_json_lines() -> None:
+    line = '{"level":"info","msg":"serving peer traffic","stacktrace":"x"}'
+    log = "first\n\n" + "\n".join([line] * 3) + "\n" + "y" * 1000 + "\n"
+    excerpt = tail_excerpt(log, lines=2).splitlines()
+    assert excerpt[0] == '{"level": "info", "msg": "serving peer traffic"}'
+    assert excerpt[1] == "y" * 300 + "…"
 
 
 def test_no_go_cause_in_healthy_output() -> None:

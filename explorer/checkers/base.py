@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercut.explorer.checkers.process import Child, Exit, log_tail, log_text
-from powercut.explorer.checkers.signature import Cause, find_cause, go_cause
+from powercut.explorer.checkers.signature import Cause, find_cause, go_cause, tail_excerpt
 from powercut.explorer.verdict import Verdict
 from powercut.recorder.trace_format import Op
 
@@ -100,8 +100,7 @@ def failure_verdict(kind: str, child: Child, exit: Exit | None, *, go: bool,
         if cause is not None and go and go_cause(text) is not None:
             signature = f"hang after: {cause.signature}"
         else:
-            lines = [x for x in log_tail(child.log).splitlines() if x.strip()]
-            cause = Cause("", signature, "\n".join(lines[-6:]))
+            cause = Cause("", signature, tail_excerpt(log_tail(child.log)))
     elif cause is not None:
         signature = cause.signature
     elif exit is not None and exit.signal is not None:

@@ -149,6 +149,12 @@ def last_line_cause(log: str) -> Cause | None:
     return Cause(last, normalise(last), "\n".join(_excerpt_line(x) for x in lines[-8:]))
 
 
+def tail_excerpt(log: str, lines: int = EXCERPT_AFTER) -> str:
+    """The last non-empty lines of `log`, shortened as excerpts are (for a hang)."""
+    kept = [x for x in log.splitlines() if x.strip()][-lines:]
+    return "\n".join(_excerpt_line(x) for x in kept)
+
+
 def find_cause(log: str) -> Cause | None:
     """The cause of a failure in `log`: a Go/zap failure line if any, else the last line."""
     return go_cause(log) or last_line_cause(log)
