@@ -78,3 +78,30 @@ def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
     with pytest.raises(CheckerError, match="not an executable"):
         resolve_etcd_bin({}, tmp_path / "etcd")
     assert resolve_etcd_bin({}, None) == default_etcd_bin()
+
+
+@pytest.mark.etcd
+def test_port_taken_by_another_program_is_retried(etcd_bins: dict[str, Path], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from powercut.explorer.checkers import etcd as etcd_module
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        real_take = etcd_module._PORTS.take
+        calls: list[list[int]] = []
+
+        def take(n: int) -> list[int]:
+            ports = [taken, *real_take(n)[1:]] if not calls else real_take(n)
+            calls.append(ports)
+            return ports
+
+        monkeypatch.setattr(etcd_module._PORTS, "take", take)
+        verdict = EtcdChecker(etcd_bins["3.5"], WORKLOAD).check(tmp_path / "state", [],
+                                                                 scratch=tmp_path / "s")
+    assert verdict.kind == "ok", verdict
+    assert len(calls) == 2
+    assert "address already in use" in (tmp_path / "s" / "etcd-0.log").read_text()
