@@ -87,3 +87,16 @@ def test_missing_program_is_a_checker_error(tmp_path: Path) -> None:
     with pytest.raises(CheckerError, match="cannot run"):
         CommandChecker("/nonexistent/checker {dir}").check(tmp_path, [])
     assert os.listdir(tmp_path) == []
+
+
+def test_signal_after_output_names_the_signal(tmp_path: Path) -> None:
+    verdict = CommandChecker("sh -c 'echo working on it; kill -KILL $$' {dir}").check(tmp_path, [])
+    assert verdict.signature == "killed by SIGKILL"
+    assert "working on it" in verdict.excerpt
+
+
+def test_go_panic_from_a_command_is_its_cause(tmp_path: Path) -> None:
+    panic = "panic: runtime error: index out of range [5] with length 3"
+    script = f"printf '{panic}\\n\\ngoroutine 1:\\n'"
+    verdict = CommandChecker(f"sh -c \"{script}; exit 2\" {{dir}}").check(tmp_path, [])
+    assert verdict.signature == "runtime error: index out of range [N] with length N"

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercut.explorer.checkers.process import Child, Exit, log_tail, log_text
-from powercut.explorer.checkers.signature import Cause, find_cause, go_cause, tail_excerpt
+from powercut.explorer.checkers.signature import Cause, go_cause, last_line_cause, tail_excerpt
 from powercut.explorer.verdict import Verdict
 from powercut.recorder.trace_format import Op
 
@@ -82,31 +82,31 @@ def _plain(value: object) -> object:
     return value
 
 
-def failure_verdict(kind: str, child: Child, exit: Exit | None, *, go: bool,
-                    note: str = "", evidence: dict[str, object] | None = None) -> Verdict:
+def failure_verdict(kind: str, child: Child, exit: Exit | None, *,
+                    evidence: dict[str, object] | None = None) -> Verdict:
     """A failing verdict with the child's evidence: exit, signal, log tail, cause and excerpt.
 
-    `go` says the program is a Go program (etcd): its cause is a panic or
-    fatal line; for other programs the last line of output is the cause.
+    The cause is a Go panic or fatal line when there is one (etcd, or any Go
+    program a command runs); else a signal that killed the program; else the
+    last line it printed. A hang is grouped as one, whatever it printed last.
     """
     text = log_text(child.log)
-    cause: Cause | None = go_cause(text) if go else find_cause(text)
-    if cause is None and go:
-        cause = find_cause(text)
+    go = go_cause(text)
+    last = last_line_cause(text)
+    cause: Cause | None
     if kind == "hang":
         # What a hung program printed last depends on when it was stopped, so
         # it goes in the excerpt, not in the signature that groups hangs.
-        signature = "no answer within the timeout"
-        if cause is not None and go and go_cause(text) is not None:
-            signature = f"hang after: {cause.signature}"
-        else:
-            cause = Cause("", signature, tail_excerpt(log_tail(child.log)))
-    elif cause is not None:
-        signature = cause.signature
+        signature = f"hang after: {go.signature}" if go else "no answer within the timeout"
+        cause = go or Cause("", signature, tail_excerpt(log_tail(child.log)))
+    elif go is not None:
+        cause, signature = go, go.signature
     elif exit is not None and exit.signal is not None:
-        signature = exit.describe
+        cause, signature = last, exit.describe
+    elif last is not None:
+        cause, signature = last, last.signature
     else:
-        signature = f"{exit.describe if exit else 'failed'} with no output"
+        cause, signature = None, f"{exit.describe if exit else 'failed'} with no output"
     return Verdict(
         kind=kind,  # type: ignore[arg-type]
         signature=signature,
@@ -115,5 +115,5 @@ def failure_verdict(kind: str, child: Child, exit: Exit | None, *, go: bool,
         log_tail=log_tail(child.log),
         excerpt=cause.excerpt if cause else "",
         duration=child.elapsed,
-        evidence={"argv": child.argv, **({"note": note} if note else {}), **(evidence or {})},
+        evidence={"argv": child.argv, **(evidence or {})},
     )

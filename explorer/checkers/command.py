@@ -71,8 +71,8 @@ class CommandChecker(Checker):
                 exit = child.wait(self.timeout)
                 if exit is None:
                     child.kill()
-                    return failure_verdict("hang", child, None, go=False)
+                    return failure_verdict("hang", child, None)
                 if exit.status == 0:
                     return Verdict("ok", exit_status=0, duration=child.elapsed,
                                    evidence={"argv": argv})
-                return failure_verdict("unrecoverable", child, exit, go=False)
+                return failure_verdict("unrecoverable", child, exit)

@@ -173,10 +173,10 @@ class EtcdChecker(Checker):
                 if exit is not None:
                     if _BIND_FAILED.search(log_text(log, 1 << 16)):
                         return None
-                    return failure_verdict("unrecoverable", child, exit, go=True)
+                    return failure_verdict("unrecoverable", child, exit)
                 if _health(client):
                     return Verdict("ok", duration=child.elapsed, evidence={"argv": child.argv})
                 if time.monotonic() - started > self.timeout:
                     child.kill()
-                    return failure_verdict("hang", child, None, go=True)
+                    return failure_verdict("hang", child, None)
                 time.sleep(POLL)
