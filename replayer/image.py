@@ -15,6 +15,7 @@ model built them; this module must never hash whole files per state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -90,9 +91,14 @@ def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str)
     return int.from_bytes(hashlib.blake2b(blob, digest_size=32).digest(), "little")
 
 
+# Most paths are unchanged from one crash point to the next: the per-point
+# (not per-state) digests go through this bounded cache.
+point_digest = functools.lru_cache(maxsize=1 << 14)(entry_digest)
+
+
 def digest_of(entry: Entry, page_sum: int = 0) -> int:
     content: int | str = entry.target if entry.kind == "symlink" else page_sum
-    return entry_digest(entry.path, entry.kind, entry.mode, entry.size, content)
+    return point_digest(entry.path, entry.kind, entry.mode, entry.size, content)
 
 
 def key_hex(total: int) -> str:

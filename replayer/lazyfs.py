@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from powercut.recorder.trace_format import Op, Trace
 from powercut.replayer.image import Entry, digest_of
-from powercut.replayer.lazyfs_pending import FileAtCrash, LazyPending, PageChoice
+from powercut.replayer.lazyfs_pending import DirtyFile, FileAtCrash, LazyPending, PageChoice
 from powercut.replayer.pages import HASH_MOD, PageStore
 from powercut.replayer.persistence import Pending, PersistenceModel
 from powercut.replayer.state import BEFORE_FIRST, Unit
@@ -46,6 +46,8 @@ class _Durable:
     pages: PageStore
     size: int = 0
     dirty: dict[int, _Dirty] = field(default_factory=dict)
+    version: int = 0  # bumped by every op on the file's data, durable or not
+    cached: tuple[int, str, DirtyFile] | None = None  # (version, unit path, units)
 
 
 class LazyFSModel(PersistenceModel):
@@ -87,6 +89,7 @@ class _LazyRun:
         d = self.durable.get(node.ino)
         if d is None:  # a file created by this op
             d = self.durable[node.ino] = _Durable(PageStore(self.ps))
+        d.version += 1
         if op.op == "write":
             self._write(op, d)
         elif op.op == "truncate":
@@ -159,22 +162,27 @@ class _LazyRun:
         dirty = sorted((entries[where[0]].path, ino) for ino, where in by_ino.items()
                        if self.durable[ino].dirty)
         files: list[FileAtCrash] = []
-        choices: list[PageChoice] = []
-        units: list[Unit] = []
+        first = 0
         for path, ino in dirty:  # files in path order: each file's units are contiguous
-            d, latest = self.durable[ino], nodes[ino].data
-            assert latest is not None
-            first = len(choices)
-            for page in sorted(d.dirty):
-                delta = latest.hash_of(page) - d.pages.hash_of(page)
-                choices.append(PageChoice(len(files), page, latest.get(page), delta,
-                                          d.dirty[page].high))
-                units.append(Unit(path, page, tuple(d.dirty[page].writes)))
-            mine = choices[first:]
-            files.append(FileAtCrash(
-                path, tuple(by_ino[ino]), d.size, d.pages.hash_sum, first,
-                tuple(c.page for c in mine), max([d.size] + [c.high for c in mine]),
-                (d.pages.hash_sum + sum(c.delta for c in mine)) % HASH_MOD,
-                tuple(sorted(range(first, len(choices)), key=lambda i: -choices[i].high))))
-        return LazyPending(seq, self.ps, tuple(entries), total, tuple(files), tuple(choices),
-                           tuple(units))
+            d = self.durable[ino]
+            if d.cached is None or d.cached[:2] != (d.version, path):
+                d.cached = (d.version, path, self._dirty_file(path, d, nodes[ino]))
+            files.append(FileAtCrash(path, tuple(by_ino[ino]), d.size, d.pages.hash_sum, first,
+                                     d.cached[2]))
+            first += len(d.cached[2].units)
+        return LazyPending(seq, self.ps, tuple(entries), total, tuple(files))
+
+    def _dirty_file(self, path: str, d: _Durable, node: Node) -> DirtyFile:
+        """A file's dirty pages as units; cached until the file's data changes."""
+        latest = node.data
+        assert latest is not None
+        pages = tuple(sorted(d.dirty))
+        choices = tuple(
+            PageChoice(page, latest.get(page), latest.hash_of(page) - d.pages.hash_of(page),
+                       d.dirty[page].high)
+            for page in pages)
+        units = tuple(Unit(path, page, tuple(d.dirty[page].writes)) for page in pages)
+        return DirtyFile(
+            units, choices, pages, max([d.size] + [c.high for c in choices]),
+            (d.pages.hash_sum + sum(c.delta for c in choices)) % HASH_MOD,
+            tuple(sorted(range(len(pages)), key=lambda j: -choices[j].high)))

@@ -9,10 +9,10 @@ here copies page data or hashes a whole file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from powercut.replayer.image import Entry, Image, Overlay, entry_digest, key_hex
+from powercut.replayer.image import Entry, Image, Overlay, entry_digest, key_hex, point_digest
 from powercut.replayer.pages import HASH_MOD
 from powercut.replayer.persistence import Choice, Pending
 from powercut.replayer.state import Kept, Unit
@@ -20,9 +20,8 @@ from powercut.replayer.state import Kept, Unit
 
 @dataclass(frozen=True, slots=True)
 class PageChoice:
-    """One dirty page: its file (index into `files`) and its latest content."""
+    """One dirty page and its latest content."""
 
-    file: int
     page: int
     latest: bytes | None
     delta: int  # page hash of latest minus page hash of durable content
@@ -30,48 +29,61 @@ class PageChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class DirtyFile:
+    """A file's dirty pages, independent of the crash point (cached while it is unchanged)."""
+
+    units: tuple[Unit, ...]
+    choices: tuple[PageChoice, ...]  # one per unit, same order (pages ascending)
+    pages: tuple[int, ...]
+    all_size: int  # size with every dirty page kept
+    all_sum: int  # page-hash sum with every dirty page kept
+    by_high: tuple[int, ...]  # positions in `choices`, highest `high` first
+
+
+@dataclass(frozen=True, slots=True)
 class FileAtCrash:
-    """A file with dirty pages. Its units are contiguous (units sort by path, page)."""
+    """A file with dirty pages at one crash point. Its units are contiguous (units
+    sort by path, page), from `first_unit` on."""
 
     path: str  # the name its units use (its first path)
     entries: tuple[int, ...]  # indices of all its paths (hard links) in the image entries
     size: int  # durable (all-lost) size
     page_sum: int  # durable (all-lost) page-hash sum
     first_unit: int
-    pages: tuple[int, ...]  # the dirty page numbers, ascending
-    all_size: int  # size with every dirty page kept
-    all_sum: int
-    by_high: tuple[int, ...]  # its unit indices, highest `high` first
+    dirty: DirtyFile
 
 
 class LazyPending(Pending):
     def __init__(self, seq: int, page_size: int, entries: tuple[Entry, ...], base_total: int,
-                 files: tuple[FileAtCrash, ...], choices: tuple[PageChoice, ...],
-                 units: tuple[Unit, ...]) -> None:
+                 files: tuple[FileAtCrash, ...]) -> None:
         self.seq = seq
-        self.units = units
+        self.units = tuple(u for f in files for u in f.dirty.units)
         self._page_size = page_size
         self._entries = entries
         self._files = files
-        self._choices = choices
+        self._choices = tuple(c for f in files for c in f.dirty.choices)
+        self._unit_file = tuple(fi for fi, f in enumerate(files) for _ in f.dirty.units)
         self._base_total = base_total
-        self._lost_digest = [self._digest(f, f.size, f.page_sum) for f in files]
-        self._all_digest = [self._digest(f, f.all_size, f.all_sum) for f in files]
+        self._lost_digest = [self._digest(f, f.size, f.page_sum, point_digest) for f in files]
+        self._all_digest = [
+            self._digest(f, max(f.size, f.dirty.all_size), f.dirty.all_sum, point_digest)
+            for f in files]
         self._all_total = base_total + sum(self._all_digest) - sum(self._lost_digest)
-        self._all_kept: Kept = tuple((f.path, f.pages) for f in files)
+        self._all_kept: Kept = tuple((f.path, f.dirty.pages) for f in files)
 
-    def _digest(self, f: FileAtCrash, size: int, page_sum: int) -> int:
+    def _digest(self, f: FileAtCrash, size: int, page_sum: int,
+                digest: Callable[..., int] = entry_digest) -> int:
         total = 0
         for i in f.entries:
             e = self._entries[i]
-            total += entry_digest(e.path, "file", e.mode, size, page_sum % HASH_MOD)
+            total += digest(e.path, "file", e.mode, size, page_sum % HASH_MOD)
         return total
 
     def _by_file(self, indices: Iterable[int]) -> dict[int, list[int]]:
         grouped: dict[int, list[int]] = {}
-        choices = self._choices
+        unit_file = self._unit_file
         for index in indices:
-            grouped.setdefault(choices[index].file, []).append(index)
+            grouped.setdefault(unit_file[index], []).append(index)
         return grouped
 
     def key(self, choice: Choice) -> str:
@@ -87,10 +99,10 @@ class LazyPending(Pending):
         total = self._all_total
         for fi, lost in self._by_file(choice.indices).items():
             f = self._files[fi]
-            gone = set(lost)
-            top = next((i for i in f.by_high if i not in gone), None)
-            size = f.size if top is None else max(f.size, choices[top].high)
-            page_sum = f.all_sum - sum(choices[i].delta for i in lost)
+            gone = {i - f.first_unit for i in lost}
+            top = next((j for j in f.dirty.by_high if j not in gone), None)
+            size = f.size if top is None else max(f.size, f.dirty.choices[top].high)
+            page_sum = f.dirty.all_sum - sum(choices[i].delta for i in lost)
             total += self._digest(f, size, page_sum) - self._all_digest[fi]
         return key_hex(total)
 
@@ -102,16 +114,16 @@ class LazyPending(Pending):
         out = []
         for fi, f in enumerate(self._files):
             if fi not in lost:
-                out.append((f.path, f.pages))
+                out.append((f.path, f.dirty.pages))
                 continue
             # Cut the lost pages out of the file's page tuple by slicing (no per-page loop).
             pages: tuple[int, ...] = ()
             start = 0
             for i in lost[fi]:
                 cut = i - f.first_unit
-                pages += f.pages[start:cut]
+                pages += f.dirty.pages[start:cut]
                 start = cut + 1
-            pages += f.pages[start:]
+            pages += f.dirty.pages[start:]
             if pages:
                 out.append((f.path, pages))
         return tuple(out)
