@@ -11,7 +11,7 @@ import pytest
 
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import CommandChecker
-from powercut.explorer.checkers.process import live_children
+from powercut.explorer.checkers.process import group_members, live_children
 from powercut.recorder.trace_format import Op
 
 
@@ -50,11 +50,12 @@ def test_hang_is_killed_with_its_helpers(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     cmd = "sh -c 'echo $$ > {dir}/sh.pid; sleep 100 & echo $! > {dir}/sleep.pid; wait' {dir}"
-    verdict = CommandChecker(cmd, timeout=0.5).check(state, [], scratch=tmp_path / "scratch")
+    verdict = CommandChecker(cmd, timeout=2).check(state, [], scratch=tmp_path / "scratch")
     assert verdict.kind == "hang"
     assert verdict.signature == "no answer within the timeout"
     pids = [int((state / name).read_text()) for name in ("sh.pid", "sleep.pid")]
     assert not [p for p in pids if _alive(p)]
+    assert group_members(pids[0]) == []
     assert live_children() == 0
 
 

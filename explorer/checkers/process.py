@@ -94,9 +94,11 @@ class Child:
                 _signal_group(self.pid, signal.SIGTERM)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self._proc.wait(GRACE)
-            # Helpers the leader forked may outlive it in the group: end them too.
+            # Helpers the leader forked may outlive it in the group: end them too,
+            # and wait until the kernel has them gone (SIGKILL is asynchronous).
             _signal_group(self.pid, signal.SIGKILL)
             self._proc.wait()
+            _wait_group_gone(self.pid)
         finally:
             with _live_lock:
                 _live.discard(self)
@@ -116,6 +118,30 @@ def _signal_group(pgid: int, sig: int) -> None:
     # is gone the group no longer exists and the kernel says so.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Living (not zombie) processes of process group `pgid`, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _wait_group_gone(pgid: int, limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
+    while group_members(pgid) and time.monotonic() < deadline:
+        _signal_group(pgid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def kill_all(owner_prefix: str = "") -> None:
