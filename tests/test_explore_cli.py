@@ -123,3 +123,14 @@ def test_interrupt_stops_everything_and_leaves_nothing(sig: int, tmp_path: Path,
     assert "Traceback" not in stderr
     assert processes_mentioning(str(tmp)) == {}
     assert list(tmp.iterdir()) == []
+
+
+def test_trace_cut_short_needs_prefix(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.trace"
+    cut.write_bytes(TRACE.read_bytes()[:-200])
+    done = powercut("explore", str(cut), "--dry-run")
+    assert done.returncode == 2
+    assert "--prefix" in done.stderr
+    done = powercut("explore", str(cut), "--dry-run", "--prefix", "--points", "8")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["states_enumerated"] == 16
