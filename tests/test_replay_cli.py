@@ -109,3 +109,15 @@ def test_replay_cli_process_errors_are_one_line(trace: Trace, tmp_path: Path) ->
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"crash point {seq}: ")
     assert "4 kept pages" in ok.stdout
+
+
+def test_replay_of_a_cut_trace_needs_prefix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    whole = TRACES[1].read_bytes()
+    cut = tmp_path / "cut.trace"
+    cut.write_bytes(whole[:len(whole) // 2])
+    args = ["replay", str(cut), "--point", "3", "--keep-all", "--to"]
+    assert main([*args, str(tmp_path / "a")]) == 2
+    assert "pass --prefix" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    assert main([*args, str(tmp_path / "b"), "--prefix"]) == 0
+    assert (tmp_path / "b/data.etcd/member").is_dir()  # seq 3 made it
