@@ -8,11 +8,14 @@ import pytest
 
 from powercut.errors import PowercutError
 from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
+from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.image import Entry, Image
 from powercut.replayer.lazyfs import LazyFSModel
 from powercut.replayer.models import MODELS, Pending, PersistenceModel, get_model
 from powercut.replayer.pages import read_pages
-from powercut.replayer.persistence import Choice
+from powercut.replayer.persistence import Choice, Requires
 from powercut.replayer.replay import state_at
+from powercut.replayer.state import Unit
 
 
 def _trace(tmp_path: Path, ops: list[tuple[str, dict]], initial=None) -> Trace:
@@ -118,3 +121,36 @@ def test_orphan_writes_change_nothing(tmp_path: Path) -> None:
     ])
     assert _pending(trace, 3).units == ()
     assert _pending(trace, 3).image(Choice(0, ())).entries == ()
+
+
+class _OrderedOps(PersistenceModel):
+    """A toy model with namespace units: unit 1 may persist only after unit 0."""
+
+    name = "toy"
+    summary = "three pending renames, the second ordered after the first"
+
+    def crash_points(self, trace, wanted=None):
+        class _P(Pending):
+            seq = 0
+            units = tuple(Unit(f"d{i}", 0, (i,), kind="rename") for i in range(3))
+            constraints = (Requires(1, 0),)
+
+            def key(self, choice: Choice) -> str:
+                return ",".join(map(str, choice.kept()))
+
+            def image(self, choice: Choice) -> Image:
+                return Image(4096, tuple(Entry(f"d{i}", "dir", 0o755) for i in choice.kept()))
+
+        yield _P()
+
+
+def test_enumerator_combines_any_units_under_constraints(tmp_path: Path) -> None:
+    trace = _trace(tmp_path, [("mkdir", {"path": "x", "mode": 0o755})])
+    enumeration = Enumeration(trace, _OrderedOps(), points=[0])
+    keys = [s.key for s in enumeration]
+    assert keys == ["", "0", "2", "0,2", "0,1", "0,1,2"]  # never 1 without 0
+    assert enumeration.crash_points[0].possible == 6
+    bounded = Enumeration(trace, _OrderedOps(), max_states=4, points=[0])
+    assert [s.key for s in bounded] == ["", "0,1,2"]  # k=0: all lost, all kept
+    assert (bounded.crash_points[0].enumerated, bounded.crash_points[0].possible) == (2, 6)
+    assert [s.kept for s in bounded][-1] == (("d0", (0,)), ("d1", (0,)), ("d2", (0,)))
