@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
+from powercut.errors import PowercutError
 from powercut.recorder.trace_format import open_trace
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
 from powercut.replayer.replay import state_at
-
-from powercut.errors import PowercutError
 
 
 def parse_keep(values: tuple[str, ...]) -> dict[str, list[int]]:
