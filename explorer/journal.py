@@ -1,0 +1,277 @@
+"""A crash-safe, content-keyed store of verdicts: the exploration journal and the results cache.
+
+A journal is an append-only file of msgpack records. The first is a header
+`{"powercut": "journal", "version": 1}`; each later one is
+`{"key", "checker_id", "verdict", "crc"}` where `key` is a crash state's
+content key, `checker_id` names the checker that judged it (its identity:
+binary, command, timeout...) and `crc` is the CRC-32 of the packed
+`[key, checker_id, verdict]`, so a record torn by a power cut can never pass
+for a verdict. `Journal.append` returns only once the record is on disk
+(written and fdatasync'd); threads appending at once share one fdatasync
+(group commit), so a verdict may be *reported* as soon as `append` returns.
+
+Loading stops at the first record that is cut short or fails its CRC: that
+is the tail a crash tore, and nothing in it was ever reported (fdatasync
+covers every earlier write). A writer that opens the file alone truncates
+that tail so its own records follow valid ones. Records of other checkers
+are kept in the file and ignored by `get`.
+
+It must never lose a record `append` returned for, never report a torn
+record as a verdict, and never truncate a file that is not a journal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import os
+import threading
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from powercut.errors import PowercutError
+from powercut.explorer.verdict import Verdict
+
+HEADER = {"powercut": "journal", "version": 1}
+_HEADER_BYTES = msgpack.packb(HEADER)
+_VERDICT_FIELDS = frozenset(f.name for f in dataclasses.fields(Verdict))
+_READ_CHUNK = 1 << 20
+
+
+class JournalError(PowercutError):
+    """A journal that cannot be used (not a journal, unreadable, in the way)."""
+
+
+def encode_verdict(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as plain msgpack-able values (evidence made JSON-like)."""
+    fields = {f: getattr(verdict, f) for f in _VERDICT_FIELDS}
+    fields["evidence"] = _plain(dict(verdict.evidence))
+    return fields
+
+
+def decode_verdict(fields: Mapping[str, Any]) -> Verdict:
+    """The verdict `encode_verdict` made; fields a newer powercut added are ignored."""
+    known = {k: v for k, v in fields.items() if k in _VERDICT_FIELDS}
+    known["evidence"] = dict(known.get("evidence") or {})
+    return Verdict(**known)
+
+
+def _plain(value: Any) -> Any:
+    # Evidence is JSON-like by contract; anything else is kept as its text
+    # rather than failing the append of a verdict already judged.
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    return str(value)
+
+
+def _pack_record(key: str, checker_id: str, verdict: dict[str, Any]) -> bytes:
+    body = msgpack.packb([key, checker_id, verdict], use_bin_type=True)
+    return msgpack.packb({"key": key, "checker_id": checker_id, "verdict": verdict,
+                          "crc": zlib.crc32(body)}, use_bin_type=True)
+
+
+def _valid(record: object) -> bool:
+    if not isinstance(record, dict) or set(record) != {"key", "checker_id", "verdict", "crc"}:
+        return False
+    key, checker_id, verdict = record["key"], record["checker_id"], record["verdict"]
+    if not (isinstance(key, str) and isinstance(checker_id, str) and isinstance(verdict, dict)):
+        return False
+    body = msgpack.packb([key, checker_id, verdict], use_bin_type=True)
+    return record["crc"] == zlib.crc32(body)
+
+
+def scan(path: Path | str) -> tuple[list[tuple[str, str, dict[str, Any]]], int, int]:
+    """Read a journal file: its valid records, the end of the last one, and the file size.
+
+    Raises JournalError for a file that is not a journal (a torn header,
+    all zeros or a cut-short header, counts as an empty journal).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except IsADirectoryError:
+        raise JournalError(f"journal {path} is a directory; give a file path") from None
+    except OSError as e:
+        raise JournalError(f"cannot read journal {path}: {e.strerror}") from None
+    if not data.startswith(_HEADER_BYTES):
+        head = data[:len(_HEADER_BYTES)]
+        if _HEADER_BYTES.startswith(head.rstrip(b"\0")) or not data.strip(b"\0"):
+            return [], 0, len(data)  # the header itself was torn: nothing was ever reported
+        raise JournalError(f"{path} is not a powercut journal; choose another --journal path "
+                           "or remove the file")
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1 << 16),
+                                strict_map_key=False)
+    unpacker.feed(data[len(_HEADER_BYTES):])
+    records: list[tuple[str, str, dict[str, Any]]] = []
+    end = len(_HEADER_BYTES)
+    while True:
+        try:
+            record = next(unpacker)
+        except StopIteration:
+            break  # out of data: a record cut short, or none left
+        except (ValueError, msgpack.exceptions.UnpackException):
+            break  # garbage: the torn tail
+        if not _valid(record):
+            break
+        records.append((record["key"], record["checker_id"], record["verdict"]))
+        end = len(_HEADER_BYTES) + unpacker.tell()
+    return records, end, len(data)
+
+
+class Journal:
+    """Verdicts of one checker, keyed by crash-state content key, durable on `append`."""
+
+    def __init__(self, path: Path, checker_id: str, fd: int,
+                 verdicts: dict[str, dict[str, Any]], loaded: int) -> None:
+        self.path = path
+        self.checker_id = checker_id
+        self._fd = fd
+        self._verdicts = verdicts
+        self.loaded = loaded  # verdicts of this checker found on open
+        self._write_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
+        self._broken: str | None = None
+
+    @classmethod
+    def open(cls, path: Path | str, checker_id: str) -> Journal:
+        """Open (or create) the journal at `path` for the verdicts of `checker_id`."""
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise JournalError(f"journal {path}: its directory does not exist")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except IsADirectoryError:
+            raise JournalError(f"journal {path} is a directory; give a file path") from None
+        except OSError as e:
+            raise JournalError(f"cannot open journal {path}: {e.strerror}") from None
+        try:
+            alone = _lock(fd)
+            records, end, size = scan(path)
+            if alone and end != size:
+                # Ours alone: cut the torn tail (or torn header) so appends follow valid records.
+                os.ftruncate(fd, end)
+            if alone and end == 0:
+                os.write(fd, _HEADER_BYTES)
+                os.fsync(fd)
+                _sync_dir(path.parent)
+            if alone:
+                _downgrade(fd)  # from now on other writers may share the file
+            verdicts = {k: v for k, c, v in records if c == checker_id}
+            return cls(path, checker_id, fd, verdicts, len(verdicts))
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def get(self, key: str) -> Verdict | None:
+        """The verdict this checker gave the state with content key `key`, if any."""
+        fields = self._verdicts.get(key)
+        return None if fields is None else decode_verdict(fields)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._verdicts
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def keys(self) -> Iterator[str]:
+        return iter(list(self._verdicts))
+
+    def append(self, key: str, verdict: Verdict) -> None:
+        """Store `verdict` for `key`; returns once it is durable (safe to report)."""
+        fields = encode_verdict(verdict)
+        record = _pack_record(key, self.checker_id, fields)
+        with self._write_lock:
+            if self._fd < 0:
+                raise JournalError(f"journal {self.path} is closed")
+            if self._broken is not None:
+                raise JournalError(self._broken)
+            try:
+                _write_all(self._fd, record, self.path)
+            except JournalError as e:
+                # Records after a torn one would be unreadable: refuse them all.
+                self._broken = str(e)
+                raise
+            self._written += 1
+            mine = self._written
+            self._verdicts[key] = fields
+        self._sync_until(mine)
+
+    def _sync_until(self, mine: int) -> None:
+        # Group commit: whoever holds the sync lock syncs everything written so
+        # far; threads queued behind it find their record already covered.
+        with self._sync_lock:
+            if self._synced >= mine:
+                return
+            with self._write_lock:
+                upto, fd = self._written, self._fd
+            try:
+                os.fdatasync(fd)
+            except OSError as e:
+                raise JournalError(f"cannot make journal {self.path} durable: "
+                                   f"{e.strerror}") from None
+            self._synced = upto
+
+    def close(self) -> None:
+        with self._sync_lock, self._write_lock:
+            if self._fd >= 0:
+                os.close(self._fd)  # closing drops the flock
+                self._fd = -1
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lock(fd: int) -> bool:
+    """Share the file with other live writers; True when no other process has it open.
+
+    O_APPEND writes of whole records do not interleave, so live writers can
+    share a journal; only one alone may truncate a torn tail (another live
+    writer's record in flight looks torn too).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return False
+
+
+def _downgrade(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_SH)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    try:
+        written = os.write(fd, data)
+    except OSError as e:
+        raise JournalError(f"cannot append to journal {path}: {e.strerror}"
+                           + (" (disk full: free space or use --journal elsewhere)"
+                              if e.errno == errno.ENOSPC else "")) from None
+    if written != len(data):
+        # A short append leaves a torn record; the next open cuts it off.
+        raise JournalError(f"cannot append to journal {path}: short write (disk full?)")
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

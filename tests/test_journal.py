@@ -1,0 +1,134 @@
+"""The verdict journal: durable appends, torn tails ignored, never a garbage verdict."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from powercut.explorer.journal import HEADER, Journal, JournalError, scan
+from powercut.explorer.verdict import Verdict
+
+HEADER_BYTES = msgpack.packb(HEADER)
+VERDICTS = [
+    Verdict("ok", duration=0.5),
+    Verdict("unrecoverable", signature="panic: x", exit_status=2, log_tail="a\nb",
+            excerpt="panic: x", evidence={"missing": ["k1", "k2"], "n": 3}),
+    Verdict("hang", signal=9, evidence={"nested": {"a": [1, 2]}}),
+]
+
+
+def _write(path: Path, n: int, checker: str = "c") -> list[tuple[str, Verdict]]:
+    written = []
+    with Journal.open(path, checker) as journal:
+        for i in range(n):
+            verdict = VERDICTS[i % len(VERDICTS)]
+            journal.append(f"key-{i}", verdict)
+            written.append((f"key-{i}", verdict))
+    return written
+
+
+def test_round_trip_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    _write(path, 6)
+    with Journal.open(path, "c") as journal:
+        assert len(journal) == journal.loaded == 6
+        assert journal.get("key-1") == Verdict(
+            "unrecoverable", signature="panic: x", exit_status=2, log_tail="a\nb",
+            excerpt="panic: x", evidence={"missing": ["k1", "k2"], "n": 3})
+        assert journal.get("key-2").evidence == {"nested": {"a": [1, 2]}}
+        assert journal.get("nope") is None
+        journal.append("key-6", Verdict("error", evidence={"t": (1, {2}), "p": path}))
+    with Journal.open(path, "c") as journal:
+        assert len(journal) == 7
+        assert journal.get("key-6").evidence == {"t": [1, [2]], "p": str(path)}
+
+
+def test_other_checkers_are_kept_and_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    _write(path, 2, "etcd 3.4")
+    _write(path, 3, "etcd 3.5")
+    with Journal.open(path, "etcd 3.4") as journal:
+        assert len(journal) == 2
+    with Journal.open(path, "etcd 3.5") as journal:
+        assert len(journal) == 3
+
+
+def test_every_cut_loads_a_prefix_and_appends_follow_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    _write(path, 4)
+    whole = path.read_bytes()
+    ends = [scan(path)[1]]
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        records, end, _ = scan(path)
+        assert [k for k, _, _ in records] == [f"key-{i}" for i in range(len(records))]
+        assert end <= cut
+        with Journal.open(path, "c") as journal:
+            journal.append("after", VERDICTS[0])
+        with Journal.open(path, "c") as journal:
+            assert journal.get("after") == VERDICTS[0]
+            assert len(journal) == len(records) + 1
+    assert ends[0] == len(whole)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.integers(0, 2000), zeros=st.integers(0, 5000), flip=st.integers(0, 2000))
+def test_torn_tails_never_become_verdicts(tmp_path_factory: pytest.TempPathFactory, cut: int,
+                                          zeros: int, flip: int) -> None:
+    """A page lost (zeros) or torn anywhere past the durable prefix never yields a verdict."""
+    path = tmp_path_factory.mktemp("j") / "j.journal"
+    written = dict(_write(path, 8))
+    whole = path.read_bytes()
+    cut = min(cut + len(HEADER_BYTES), len(whole))
+    damaged = bytearray(whole[:cut] + b"\0" * zeros)
+    flip += len(HEADER_BYTES)  # the header is made durable when the journal is created
+    if flip < len(damaged):
+        damaged[flip] ^= 0x55
+    path.write_bytes(bytes(damaged))
+    records, _, _ = scan(path)
+    for key, _, fields in records:
+        with Journal.open(path, "c") as journal:
+            assert journal.get(key) == written[key]
+        assert fields
+
+
+def test_not_a_journal_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "trace.pct"
+    path.write_bytes(b"\x85important bytes")
+    with pytest.raises(JournalError, match="not a powercut journal"):
+        Journal.open(path, "c")
+    assert path.read_bytes() == b"\x85important bytes"
+    with pytest.raises(JournalError, match="directory"):
+        Journal.open(tmp_path, "c")
+    with pytest.raises(JournalError, match="does not exist"):
+        Journal.open(tmp_path / "missing" / "j", "c")
+
+
+def test_threads_share_fsyncs_and_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    with Journal.open(path, "c") as journal:
+        def work(t: int) -> None:
+            for i in range(50):
+                journal.append(f"{t}-{i}", VERDICTS[i % 3])
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with Journal.open(path, "c") as journal:
+        assert len(journal) == 200
+
+
+def test_two_writers_share_a_journal(tmp_path: Path) -> None:
+    path = tmp_path / "j.journal"
+    with Journal.open(path, "a") as a, Journal.open(path, "b") as b:
+        a.append("k", VERDICTS[0])
+        b.append("k", VERDICTS[1])
+    with Journal.open(path, "a") as a, Journal.open(path, "b") as b:
+        assert a.get("k") == VERDICTS[0] and b.get("k") == VERDICTS[1]
