@@ -28,6 +28,7 @@ import heapq
 import itertools
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -39,6 +40,7 @@ from pathlib import Path
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker, process
 from powercut.explorer.drive_order import TraceFacts
+from powercut.explorer.journal import Journal
 from powercut.explorer.verdict import Exploration, Judged, Verdict
 from powercut.recorder.trace_format import Trace, open_trace
 from powercut.replayer.enumerate import Enumeration
@@ -47,6 +49,7 @@ from powercut.replayer.models import get_model
 from powercut.replayer.persistence import PersistenceModel
 from powercut.replayer.state import CrashState
 
+ATTEMPTS = 2  # a state whose worker dies is checked once more before it is an `error`
 WINDOW = 4096  # distinct states held for ranking before the oldest must be checked
 POLL = 0.1
 _pools = itertools.count()
@@ -78,15 +81,34 @@ class _Pool:
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
         self.running: dict[Future[Verdict | None], CrashState] = {}
         self.verdicts: dict[str, Verdict] = {}
+        self.journal: Journal | None = None
+        self.resumed = 0  # states whose verdict came from the journal
 
     def submit(self, index: int, state: CrashState) -> None:
         future = self.executor.submit(self._check, index, state)
         self.running[future] = state
 
     def _check(self, index: int, state: CrashState) -> Verdict | None:
-        if self.stop.is_set():
-            return None
-        work = self.root / f"state-{index}"
+        # A worker that dies (the checker raises, or something else SIGKILLs
+        # its program) says nothing about the state: try once more on a fresh
+        # copy, then report `error`.
+        first: Verdict | None = None
+        for attempt in range(ATTEMPTS):
+            verdict = self._check_once(index, state, attempt)
+            if verdict is None or self.stop.is_set():
+                return None
+            if not _worker_died(verdict):
+                break
+            first = first or verdict
+        else:
+            verdict = _died_twice(first or verdict, verdict)
+        if self.journal is not None:
+            # Durable before it is reported: a resumed run never judges it again.
+            self.journal.append(state.key, verdict)
+        return verdict
+
+    def _check_once(self, index: int, state: CrashState, attempt: int) -> Verdict | None:
+        work = self.root / (f"state-{index}" if attempt == 0 else f"state-{index}-{attempt}")
         target = work / "root"
         try:
             work.mkdir()
@@ -100,7 +122,7 @@ class _Pool:
                 raise
             except Exception as e:  # the checker broke on this state; the others go on
                 return Verdict("error", signature=f"checker error: {type(e).__name__}",
-                               evidence={"error": str(e)})
+                               evidence={"error": str(e), "worker_died": True})
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -138,12 +160,15 @@ def explore(trace: Trace | Path | str, checker: Checker,
             model: PersistenceModel | str = "lazyfs", *, workers: int | None = None,
             max_states: int | None = None, points: Collection[int] | range | None = None,
             timeout: float | None = None, on_progress: Callable[[Progress], None] | None = None,
-            workdir: Path | None = None) -> Exploration:
+            workdir: Path | None = None, journal: Journal | None = None) -> Exploration:
     """Check every distinct crash state of `trace` with `checker` under `model`.
 
     `timeout`, when given, replaces the checker's own per-state timeout.
     `points` restricts the crash points; `max_states` bounds the states per
     crash point (the enumeration records the coverage it really had).
+    `journal`, when given, supplies the verdicts of states already judged
+    (they are not checked again) and receives every new verdict, durably,
+    before it counts as judged.
     """
     if not isinstance(trace, Trace):
         trace = open_trace(trace)
@@ -161,6 +186,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
         workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="powercut-explore-", dir=workdir))
     pool = _Pool(checker, facts, root, workers)
+    pool.journal = journal
 
     def report(done: bool) -> None:
         if on_progress is not None:
@@ -204,7 +230,11 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: _Pool, order: list[C
             # Only the ranked copy keeps its image: the record of the state needs none.
             order.append(dataclasses.replace(state, image=None))
             pulled += 1
-            if not state.duplicate:
+            known = pool.journal.get(state.key) if pool.journal is not None else None
+            if known is not None and not state.duplicate:
+                pool.verdicts[state.key] = known
+                pool.resumed += 1
+            elif not state.duplicate:
                 heapq.heappush(ranked, (facts.priority(state), index, state))
         while ranked and len(pool.running) < pool.workers:
             _, index, state = heapq.heappop(ranked)
@@ -214,3 +244,21 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: _Pool, order: list[C
         idle = len(pool.running) < pool.workers and not exhausted
         if pool.collect(0 if idle else POLL) or pulled:
             report(exhausted)
+
+
+def _worker_died(verdict: Verdict) -> bool:
+    """True when the check itself broke rather than the program judging the state.
+
+    A hang is killed by the checker itself (no exit recorded); a SIGKILL the
+    checker did not send (the OOM killer, an operator) is no verdict.
+    """
+    return bool(verdict.evidence.get("worker_died")) or (
+        verdict.signal == signal.SIGKILL and verdict.kind != "hang")
+
+
+def _died_twice(first: Verdict, last: Verdict) -> Verdict:
+    # The signature stays the cause ("checker error: ValueError", "killed by
+    # SIGKILL"); the kind and the attempts say it is no judgement of the state.
+    return dataclasses.replace(
+        last, kind="error", signature=last.signature or first.signature,
+        evidence={**last.evidence, "attempts": ATTEMPTS, "worker_died": True})
