@@ -26,6 +26,7 @@ from powercut.explorer.analysis import find_vulnerabilities
 from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker, CommandChecker, EtcdChecker
 from powercut.explorer.checkers.etcd import resolve_etcd_bin
 from powercut.explorer.drive import explore
+from powercut.explorer.journal import open_journal
 from powercut.explorer.progress import LiveProgress
 from powercut.explorer.report_html import write_html
 from powercut.explorer.report_json import write_json, write_text_atomic
@@ -87,13 +88,19 @@ def make_checker(name: str, trace: Trace, *, check_cmd: str | None, etcd_bin: st
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report.")
 @click.option("--lazyfs-dir", type=click.Path(file_okay=False),
               help="Write one LazyFS fault config per vulnerability here.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
+              help="Journal of verdicts, durable as they arrive [default: the --json or "
+              "trace path with .journal, removed once the exploration completes].")
+@click.option("--resume", is_flag=True, help="Continue an exploration that was stopped or "
+              "killed: states its journal judged are not checked again.")
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
 def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | None,
                     etcd_bin: str | None, model: str, page_size: int | None,
                     workers: int | None, max_states: int | None, points: str | None,
                     timeout: float, prefix: bool, json_path: str | None, html_path: str | None,
-                    lazyfs_dir: str | None, dry_run: bool) -> int:
+                    lazyfs_dir: str | None, journal_path: str | None, resume: bool,
+                    dry_run: bool) -> int:
     """Check every crash state of TRACE and report the ones it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     persistence = get_model(model, page_size or trace.page_size)
@@ -109,9 +116,20 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
             raise PowercutError(f"{option} {target}: its directory does not exist")
     checker = make_checker(checker_name or ("command" if check_cmd else "etcd"), trace,
                            check_cmd=check_cmd, etcd_bin=etcd_bin, timeout=timeout)
-    with checker, _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
-        exploration = explore(trace, checker, persistence, workers=workers or os.cpu_count(),
-                              max_states=max_states, points=wanted, on_progress=progress)
+    journal_file = Path(journal_path or Path(json_path or trace_path).with_suffix(".journal"))
+    if journal_file.resolve() in {Path(p).resolve() for p in (trace_path, json_path, html_path)
+                                  if p is not None}:
+        raise PowercutError(f"the journal {journal_file} would overwrite an input or a report; "
+                            "name another with --journal PATH")
+    checker_id = f"{checker.describe()} timeout={timeout:g}"  # what a verdict depends on
+    with checker, open_journal(journal_file, checker_id, resume=resume) as journal:
+        if resume:
+            click.echo(f"powercut: resuming from {journal_file}: {journal.loaded} states "
+                       "already judged", err=True)
+        with _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
+            exploration = explore(trace, checker, persistence,
+                                  workers=workers or os.cpu_count(), max_states=max_states,
+                                  points=wanted, on_progress=progress, journal=journal)
     vulns = find_vulnerabilities(exploration)
     render_terminal(exploration, vulns)
     if json_path is not None:
@@ -121,8 +139,11 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
     if lazyfs_dir is not None:
         write_lazyfs_dir(lazyfs_dir, exploration, vulns)
     if exploration.interrupted:
-        click.echo("powercut: interrupted; the report covers the states judged so far", err=True)
+        click.echo("powercut: interrupted; the report covers the states judged so far; "
+                   f"--resume continues from {journal_file}", err=True)
         return 130
+    if journal_path is None:
+        journal_file.unlink(missing_ok=True)  # reported: a default journal has nothing to resume
     return 1 if vulns else 0
 
 

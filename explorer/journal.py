@@ -29,6 +29,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,27 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def open_journal(path: Path | str, checker_id: str, *, resume: bool) -> Iterator[Journal]:
+    """The journal of one exploration: continued with `resume`, else started afresh.
+
+    Starting afresh replaces an old journal at `path`, never a file that is
+    not one; resuming needs the journal to be there.
+    """
+    path = Path(path)
+    if resume and not path.exists():
+        raise JournalError(f"--resume: there is no journal at {path}; run without --resume, "
+                           "or name the journal with --journal PATH")
+    if not resume and path.exists():
+        scan(path)  # refuses (and keeps) a file that is not a journal
+        path.unlink()
+    journal = Journal.open(path, checker_id)
+    try:
+        yield journal
+    finally:
+        journal.close()
 
 
 def _lock(fd: int) -> bool:
