@@ -185,6 +185,7 @@ class TraceWriter:
         self._packer = msgpack.Packer(use_bin_type=True)
         self.ops = 0
         self.closed = False
+        self.failed: OSError | None = None  # the write that failed (disk full...), if any
         self._emit({
             "kind": FORMAT_KIND, "version": FORMAT_VERSION, "page_size": page_size,
             "argv": list(argv), "workload": dict(workload), "tool_version": __version__,
@@ -192,11 +193,18 @@ class TraceWriter:
         })
 
     def _emit(self, record: Mapping[str, Any]) -> None:
+        if self.failed is not None:
+            # A record after a torn one would make the valid prefix unreadable.
+            raise OSError(self.failed.errno, f"an earlier trace write failed: {self.failed}")
         blob = self._packer.pack(record)
         view = memoryview(blob)
-        while view:  # a raw file may write short
-            n = self._file.write(view)
-            view = view[n:]
+        try:
+            while view:  # a raw file may write short
+                n = self._file.write(view)
+                view = view[n:]
+        except OSError as e:
+            self.failed = e
+            raise
         self._digest.update(blob)
 
     def append(self, op: str, pid: int, **fields: Any) -> int:
@@ -211,9 +219,11 @@ class TraceWriter:
             return
         self.closed = True
         try:
+            if self.failed is not None:
+                return  # no footer after a torn record: the prefix stays readable
             footer = {"kind": "end", "ops": self.ops, "status": status,
                       "digest": "sha256:" + self._digest.hexdigest()}
-            self._file.write(self._packer.pack(footer))
+            self._emit(footer)
             os.fsync(self._file.fileno())
         finally:
             self._file.close()
