@@ -26,9 +26,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from powercut.explorer import cli_explore, cli_record, cli_replay, cli_show
+    from powercut.explorer import cli_explore, cli_record, cli_replay, cli_show, cli_umount
 
-    for module in (cli_record, cli_show, cli_replay, cli_explore):
+    for module in (cli_record, cli_show, cli_replay, cli_explore, cli_umount):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,6 +7,7 @@ recorded so far (footer `interrupted`) and exits 130.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,13 +42,18 @@ def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...]) -> Work
               show_default=True, help="Seconds the workload may take.")
 @click.option("--keep-backing", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the real files in DIR (its prior contents become the initial tree).")
+@click.option("--mountpoint", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Mount here (an empty directory; a mount a killed recorder left here is "
+              "removed first) [default: a temp dir].")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
                    etcd_bin: str | None, timeout: float, keep_backing: Path | None,
-                   command: tuple[str, ...]) -> None:
+                   mountpoint: Path | None, command: tuple[str, ...]) -> None:
     """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
     for mnt in stale_mounts():
+        if mountpoint is not None and os.path.abspath(mountpoint) == mnt:
+            continue  # record() removes this one before mounting there again
         click.echo(f"powercut: warning: stale recorder mount at {mnt}; {removal_hint(mnt)}",
                    err=True)
     name = workload or ("command" if command else "etcd")
@@ -56,7 +62,7 @@ def record_command(ctx: click.Context, output: Path | None, workload: str | None
         output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
     try:
         result = record(output, chosen, timeout=timeout, backing=keep_backing,
-                        argv=["powercut", *sys.argv[1:]])
+                        mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]])
     except KeyboardInterrupt:
         click.echo(f"powercut: interrupted; the ops recorded so far are kept in {output}",
                    err=True)

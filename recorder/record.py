@@ -14,6 +14,7 @@ only once the mountpoint is no longer mounted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import signal
 import sys
@@ -27,8 +28,9 @@ from types import FrameType
 
 from powercut.errors import MountError, TraceError
 from powercut.recorder.fs import RecorderFS
-from powercut.recorder.mount import is_mounted, mounted, removal_hint
+from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
 from powercut.recorder.trace_format import Status, TraceWriter, initial_tree
+from powercut.recorder.umount import remove_stale_mount
 from powercut.recorder.workloads import Workload
 
 DEFAULT_TIMEOUT = 60.0
@@ -50,9 +52,14 @@ class RecordResult:
                 f"{self.bytes_written} bytes written, {self.seconds:.1f}s")
 
 
+# SIGTERM and SIGHUP end a recording as Ctrl-C does: the default action would
+# kill the recorder before it unmounts and leave a stale mount.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _interrupt_once() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt once; later ones are ignored so cleanup finishes."""
+    """Ctrl-C (or SIGTERM, SIGHUP) raises KeyboardInterrupt once; later ones are ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -64,11 +71,12 @@ def _interrupt_once() -> Iterator[None]:
             fired = True
             raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_sigint) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_output(output: Path, *dirs: Path) -> None:
@@ -96,10 +104,17 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
         with _interrupt_once():
             back = Path(backing) if backing is not None else workdir / "backing"
             back.mkdir(parents=True, exist_ok=True)
-            mnt.mkdir(exist_ok=mountpoint is not None)
+            if mountpoint is not None:
+                remove_stale_mount(mnt)  # a killed recorder's mount on the same path
+            if mountpoint is None:
+                mnt.mkdir()
+            check_mountpoint(mnt)  # before the trace exists: a bad mountpoint writes nothing
             _check_output(output, back, mnt)
-            writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
-                                 workload=workload.header(), initial=initial_tree(back))
+            try:
+                writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
+                                     workload=workload.header(), initial=initial_tree(back))
+            except OSError as e:
+                raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
             status: Status = "interrupted"
             try:
@@ -114,6 +129,11 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                     writer.close(status)
     finally:
         _remove_workdir(workdir, mnt)
+    if writer.failed is not None:
+        cause = ("the disk is full" if writer.failed.errno == errno.ENOSPC
+                 else f"writing it failed ({writer.failed.strerror})")
+        raise TraceError(f"{output}: {cause}; the {writer.ops} ops recorded before are kept, "
+                         "read them with --prefix (free space and record again)")
     if fs.trace_failure is not None:
         raise TraceError(f"writing {output} failed ({fs.trace_failure}); "
                          f"the {writer.ops} ops before it are kept, marked interrupted")
@@ -124,8 +144,9 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
 
 
 def _remove_workdir(workdir: Path, mnt: Path) -> None:
-    if is_mounted(mnt):
+    if mnt.is_relative_to(workdir) and is_mounted(mnt):
         # Never rmtree through a live mount: it would delete the backing files.
+        # (A mountpoint of the caller's, outside the work dir, is not ours to judge.)
         raise MountError(f"{mnt} is still mounted; {removal_hint(mnt)}, then remove {workdir}")
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -1,0 +1,252 @@
+"""`powercut record` under faults: the workload, the recorder, the mountpoint and the disk.
+
+In every case the workload's whole process group is stopped, the mount is
+gone, the trace ends with a footer saying how it ended and keeps the ops
+recorded so far (a full disk: no footer, the valid prefix readable with
+--prefix), one line on stderr says why, and the exit status is not 0. A
+recorder killed with SIGKILL leaves a stale mount: `powercut umount` or the
+next `powercut record` on the same mountpoint removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from powercut.recorder.mount import fuse_mounts
+from powercut.recorder.trace_format import Trace, open_trace
+
+pytestmark = pytest.mark.fuse
+
+# Records a few ops, says so (pid file outside the mount), then misbehaves.
+WORKLOAD = '''
+import os, signal, subprocess, sys, time
+mnt, mode, pids = sys.argv[1], sys.argv[2], sys.argv[3]
+fd = os.open(os.path.join(mnt, "a"), os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x" * 4096)
+os.fsync(fd)
+os.close(fd)
+def note(pid):
+    with open(pids, "a") as f:
+        f.write(f"{pid}\\n")
+note(os.getpid())
+if mode == "crash":
+    sys.exit(3)
+if mode == "daemon":  # a helper in the workload's process group, left running
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    note(helper.pid)
+    sys.exit(0)
+if mode == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if mode == "fill":
+    fd = os.open(os.path.join(mnt, "big"), os.O_WRONLY | os.O_CREAT, 0o644)
+    for _ in range(64):
+        os.write(fd, b"y" * 65536)
+    sys.exit(0)
+open(pids + ".ready", "w").close()
+time.sleep(120)  # hang, ignore-term, signal
+'''
+
+FAULTS: list[str] = []
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "wl.py").write_text(WORKLOAD)
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+
+
+def record_args(tmp_path: Path, mode: str, *extra: str, trace: Path | None = None) -> list[str]:
+    return [sys.executable, "-m", "powercut", "record", "-o", str(trace or tmp_path / "t.trace"),
+            *extra, "--", sys.executable, str(tmp_path / "wl.py"), "{mnt}", mode,
+            str(tmp_path / "pids")]
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def assert_cleaned_up(tmp_path: Path) -> None:
+    pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
+    assert pids and not [p for p in pids if alive(p)], "a workload process was left running"
+    assert not [m for _, m in fuse_mounts() if m.startswith(str(tmp_path))]
+    assert list((tmp_path / "tmp").iterdir()) == [], "the recorder left its temp dir"
+
+
+def ended(trace: Path, status: str) -> Trace:
+    opened = open_trace(trace)
+    assert opened.status == status
+    assert [op.op for op in opened.ops()][:3] == ["create", "write", "fsync"]
+    return opened
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(("mode", "timeout", "status", "says"), [
+    ("crash", "30", "workload-failed", "exited with status 3"),
+    ("hang", "1", "workload-failed", "still running after 1s"),
+    ("ignore-term", "1", "workload-failed", "still running after 1s"),
+    ("daemon", "30", "complete", None),
+])
+def test_workload_faults(tmp_path: Path, env: dict[str, str], mode: str, timeout: str,
+                         status: str, says: str | None) -> None:
+    done = subprocess.run(record_args(tmp_path, mode, "--timeout", timeout), env=env,
+                          capture_output=True, text=True, timeout=120)
+    FAULTS.append(mode)
+    ended(tmp_path / "t.trace", status)
+    if says is None:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 1
+        assert says in one_line(done.stderr)
+    assert_cleaned_up(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_recorder_interrupted(tmp_path: Path, env: dict[str, str], sig: signal.Signals) -> None:
+    proc = subprocess.Popen(record_args(tmp_path, "hang"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(tmp_path / "pids.ready")
+    proc.send_signal(sig)
+    FAULTS.append(sig.name)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in one_line(stderr)
+    ended(tmp_path / "t.trace", "interrupted")
+    assert_cleaned_up(tmp_path)
+
+
+def wait_for(path: Path, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                   check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_disk_full_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, str]) -> None:
+    with tmpfs(tmp_path / "small", "256k") as small:
+        trace = small / "t.trace"
+        done = subprocess.run(record_args(tmp_path, "fill", trace=trace), env=env,
+                              capture_output=True, text=True, timeout=120)
+        FAULTS.append("disk full")
+        assert done.returncode == 2
+        line = one_line(done.stderr)
+        assert "disk is full" in line and "--prefix" in line
+        prefix = open_trace(trace, allow_prefix=True)
+        assert prefix.status == "truncated" and prefix.op_count >= 4
+        assert [op.op for op in prefix.ops()][:3] == ["create", "write", "fsync"]
+        shown = subprocess.run([sys.executable, "-m", "powercut", "show", str(trace)],
+                               capture_output=True, text=True, env=env, timeout=60)
+        assert shown.returncode == 2 and "--prefix" in one_line(shown.stderr)
+    assert_cleaned_up(tmp_path)
+
+
+@pytest.mark.parametrize("problem", ["missing", "not empty", "busy"])
+def test_bad_mountpoint_is_one_line(tmp_path: Path, env: dict[str, str], problem: str) -> None:
+    mnt = tmp_path / "mnt"
+    with contextlib.ExitStack() as stack:
+        if problem == "not empty":
+            mnt.mkdir()
+            (mnt / "file").write_text("x")
+        if problem == "busy":
+            stack.enter_context(tmpfs(mnt, "1m"))
+        done = subprocess.run(record_args(tmp_path, "crash", "--mountpoint", str(mnt)), env=env,
+                              capture_output=True, text=True, timeout=60)
+        FAULTS.append(f"mountpoint {problem}")
+        assert done.returncode == 2
+        assert {"missing": "does not exist", "not empty": "is not empty",
+                "busy": "already a mount point"}[problem] in one_line(done.stderr)
+        assert not (tmp_path / "t.trace").exists()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def kill_recorder(tmp_path: Path, env: dict[str, str], *extra: str) -> str:
+    """Start a recording, SIGKILL it mid-run, stop its orphaned workload; the stale mount."""
+    before = {m for _, m in fuse_mounts()}
+    proc = subprocess.Popen(record_args(tmp_path, "hang", *extra), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(tmp_path / "pids.ready")
+    proc.kill()
+    proc.wait()
+    FAULTS.append("SIGKILL recorder")
+    for pid in (int(p) for p in (tmp_path / "pids").read_text().split()):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)  # the recorder cannot: it was killed
+    (tmp_path / "pids").unlink()
+    (tmp_path / "pids.ready").unlink()
+    stale = [m for _, m in fuse_mounts() if m not in before]
+    assert len(stale) == 1
+    return stale[0]
+
+
+def test_umount_removes_a_killed_recorders_mount(tmp_path: Path, env: dict[str, str]) -> None:
+    stale = kill_recorder(tmp_path, env)
+    assert stale.startswith(str(tmp_path / "tmp"))
+    done = subprocess.run([sys.executable, "-m", "powercut", "umount", stale], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "removed the stale recorder mount" in done.stdout
+    assert not [m for _, m in fuse_mounts() if m.startswith(str(tmp_path))]
+    assert list((tmp_path / "tmp").iterdir()) == []  # its temp dir went with it
+    # The trace it was writing keeps its ops, readable as a prefix.
+    assert open_trace(tmp_path / "t.trace", allow_prefix=True).op_count >= 3
+    again = subprocess.run([sys.executable, "-m", "powercut", "umount", stale], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "not a mount point" in one_line(again.stderr)
+
+
+def test_next_record_reuses_a_killed_recorders_mountpoint(tmp_path: Path,
+                                                          env: dict[str, str]) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    assert kill_recorder(tmp_path, env, "--mountpoint", str(mnt)) == str(mnt)
+    for leftover in (tmp_path / "tmp").iterdir():  # the killed recorder's backing dir
+        subprocess.run(["rm", "-rf", str(leftover)], check=True)
+    done = subprocess.run(record_args(tmp_path, "crash", "--mountpoint", str(mnt)), env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    ended(tmp_path / "t.trace", "workload-failed")
+    assert_cleaned_up(tmp_path)
+
+
+def test_umount_refuses_what_is_not_a_stale_recorder_mount(tmp_path: Path,
+                                                           env: dict[str, str]) -> None:
+    with tmpfs(tmp_path / "other", "1m") as other:
+        done = subprocess.run([sys.executable, "-m", "powercut", "umount", str(other)],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert "not a powercut recorder's" in one_line(done.stderr)
+        assert os.path.ismount(other)
+
+
+def test_report_fault_count() -> None:
+    print(f"\nrecorder faults injected: {len(FAULTS)}")
