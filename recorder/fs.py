@@ -25,6 +25,9 @@ true to what the program did:
 - Extended attributes are refused (ENOSYS, which the kernel turns into
   EOPNOTSUPP for good): the trace format cannot carry them.
 - `fsyncdir` of the mount root is not recorded: a trace path cannot name it.
+- `.powercut/` in the mount root is virtual (`markers.ControlFiles`): lines
+  written to `.powercut/marker` become `marker` ops; it never reaches the
+  backing directory, and names cannot be made in or over it.
 
 A handler must never print, log to a pipe, or block on anything but the
 backing file system, and never lets an exception other than `FUSEError`
@@ -45,6 +48,7 @@ from typing import Any, TypeVar
 import pyfuse3
 
 from powercut.recorder.inodes import ROOT_INODE, InodeTable
+from powercut.recorder.markers import CONTROL_INO, VIRTUAL_INODES, ControlFiles
 from powercut.recorder.syscalls import entry_attributes, renameat2, statvfs_data
 from powercut.recorder.trace_format import TraceWriter
 
@@ -119,6 +123,7 @@ class RecorderFS(pyfuse3.Operations):
         self.bytes_written = 0
         self.errors: list[str] = []
         self.trace_failure: str | None = None
+        self.control = ControlFiles()
 
     # ------------------------------------------------------------------ helpers
 
@@ -139,6 +144,16 @@ class RecorderFS(pyfuse3.Operations):
             self.trace_failure = self.trace_failure or f"{type(e).__name__}: {e}"
             raise pyfuse3.FUSEError(errno.EIO) from None
 
+    def _markers(self, pid_and_markers: tuple[int, list[dict[str, Any]]]) -> None:
+        pid, markers = pid_and_markers
+        for fields in markers:
+            self._record("marker", pid, **fields)
+
+    def _refuse_control(self, parent: int, raw: bytes) -> None:
+        # Nothing may be made in, over or out of the virtual control directory.
+        if ControlFiles.is_control(parent, raw):
+            raise pyfuse3.FUSEError(errno.EPERM)
+
     def _entry(self, parent: int, name: str) -> pyfuse3.EntryAttributes:
         st = os.lstat(self._real(self.table.child_path(parent, name)))
         node = self.table.remember(parent, name, st.st_ino, stat.S_ISDIR(st.st_mode))
@@ -157,6 +172,10 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def lookup(self, parent: int, raw: bytes, ctx: pyfuse3.RequestContext
                ) -> pyfuse3.EntryAttributes:
+        if parent == CONTROL_INO and raw == b"..":
+            parent, raw = ROOT_INODE, b"."
+        if ControlFiles.is_control(parent, raw):
+            return self.control.lookup(parent, raw)
         if raw in (b".", b".."):
             ino = parent
             if raw == b".." and parent != ROOT_INODE:
@@ -173,11 +192,15 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def getattr(self, ino: int, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        if ino in VIRTUAL_INODES:
+            return self.control.getattr(ino)
         return entry_attributes(self._stat_ino(ino), ino)
 
     @handler
     def setattr(self, ino: int, attr: pyfuse3.EntryAttributes, fields: pyfuse3.SetattrFields,
                 fh: int | None, ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        if ino in VIRTUAL_INODES:  # `> .powercut/marker` truncates: nothing to do
+            return self.control.getattr(ino)
         handle = self.handles.get(fh) if fh is not None else None
         path, orphan = self.table.trace_path(ino)
         target: int | str = handle.fd if handle is not None else self._real_ino(ino)
@@ -211,6 +234,7 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def mknod(self, parent: int, raw: bytes, mode: int, rdev: int,
               ctx: pyfuse3.RequestContext) -> pyfuse3.EntryAttributes:
+        self._refuse_control(parent, raw)
         if not stat.S_ISREG(mode):
             raise pyfuse3.FUSEError(errno.EPERM)  # a trace can hold only files, dirs, symlinks
         name = _name(raw)
@@ -223,6 +247,7 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def mkdir(self, parent: int, raw: bytes, mode: int, ctx: pyfuse3.RequestContext
               ) -> pyfuse3.EntryAttributes:
+        self._refuse_control(parent, raw)
         name = _name(raw)
         path = self.table.child_path(parent, name)
         os.mkdir(self._real(path), stat.S_IMODE(mode))
@@ -232,6 +257,7 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def unlink(self, parent: int, raw: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._refuse_control(parent, raw)
         name = _name(raw)
         path = self.table.child_path(parent, name)
         os.unlink(self._real(path))
@@ -240,6 +266,7 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def rmdir(self, parent: int, raw: bytes, ctx: pyfuse3.RequestContext) -> None:
+        self._refuse_control(parent, raw)
         name = _name(raw)
         path = self.table.child_path(parent, name)
         os.rmdir(self._real(path))
@@ -249,6 +276,7 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def symlink(self, parent: int, raw: bytes, target: bytes, ctx: pyfuse3.RequestContext
                 ) -> pyfuse3.EntryAttributes:
+        self._refuse_control(parent, raw)
         name = _name(raw)
         path = self.table.child_path(parent, name)
         text = target.decode("utf-8")
@@ -259,6 +287,8 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def rename(self, parent_old: int, raw_old: bytes, parent_new: int, raw_new: bytes,
                flags: int, ctx: pyfuse3.RequestContext) -> None:
+        self._refuse_control(parent_old, raw_old)
+        self._refuse_control(parent_new, raw_new)
         if flags not in _RENAME_FLAGS:
             raise pyfuse3.FUSEError(errno.EINVAL)
         name_old, name_new = _name(raw_old), _name(raw_new)
@@ -272,6 +302,7 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def link(self, ino: int, new_parent: int, raw: bytes, ctx: pyfuse3.RequestContext
              ) -> pyfuse3.EntryAttributes:
+        self._refuse_control(new_parent, raw)
         name = _name(raw)
         src = self.table.path(ino)
         dst = self.table.child_path(new_parent, name)
@@ -289,6 +320,10 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def open(self, ino: int, flags: int, ctx: pyfuse3.RequestContext) -> pyfuse3.FileInfo:
+        if ino in VIRTUAL_INODES:
+            fh = next(self._fh)
+            self.control.opened(fh, ino, ctx.pid)
+            return pyfuse3.FileInfo(fh=fh, direct_io=True)
         node = self.table.node(ino)
         if node.links:
             real = self._real_ino(ino)
@@ -310,6 +345,7 @@ class RecorderFS(pyfuse3.Operations):
     @handler
     def create(self, parent: int, raw: bytes, mode: int, flags: int,
                ctx: pyfuse3.RequestContext) -> tuple[pyfuse3.FileInfo, pyfuse3.EntryAttributes]:
+        self._refuse_control(parent, raw)
         name = _name(raw)
         path = self.table.child_path(parent, name)
         perm = stat.S_IMODE(mode)
@@ -325,10 +361,15 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def read(self, fh: int, off: int, size: int) -> bytes:
+        if fh in self.control.open:
+            return b""
         return os.pread(self.handles[fh].fd, size, off)
 
     @handler
     def write(self, fh: int, off: int, buf: bytes) -> int:
+        if fh in self.control.open:
+            self._markers(self.control.write(fh, buf))
+            return len(buf)
         h = self.handles[fh]
         if h.append:
             off = os.fstat(h.fd).st_size  # where O_APPEND really puts it
@@ -343,16 +384,24 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def flush(self, fh: int) -> None:
+        if fh in self.control.open:
+            self._markers(self.control.flush(fh))
         return None  # close(2) changes nothing on disk; release closes our descriptor
 
     @handler
     def release(self, fh: int) -> None:
+        if fh in self.control.open:
+            self._markers(self.control.release(fh))
+            return
         h = self.handles.pop(fh)
         os.close(h.fd)
         self.table.released(h.ino, fh)
 
     @handler
     def fsync(self, fh: int, datasync: bool) -> None:
+        if fh in self.control.open:
+            self._markers(self.control.flush(fh))
+            return
         h = self.handles[fh]
         (os.fdatasync if datasync else os.fsync)(h.fd)
         path, orphan = self.table.trace_path(h.ino)
@@ -362,13 +411,17 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def opendir(self, ino: int, ctx: pyfuse3.RequestContext) -> int:
-        self.table.node(ino)
+        if ino != CONTROL_INO:
+            self.table.node(ino)
         fh = next(self._fh)
         self.dir_handles[fh] = (ino, ctx.pid)
         return fh
 
     @handler
     def readdir(self, fh: int, start_id: int, token: pyfuse3.ReaddirToken) -> None:
+        if self.dir_handles[fh][0] == CONTROL_INO:
+            self.control.readdir(start_id, token)
+            return
         ino, _ = self.dir_handles[fh]
         names = sorted(os.listdir(self._real_ino(ino)))
         for index in range(start_id, len(names)):
@@ -388,6 +441,8 @@ class RecorderFS(pyfuse3.Operations):
 
     @handler
     def fsyncdir(self, fh: int, datasync: bool) -> None:
+        if self.dir_handles[fh][0] == CONTROL_INO:
+            return
         ino, pid = self.dir_handles[fh]
         fd = os.open(self._real_ino(ino), os.O_RDONLY | os.O_DIRECTORY)
         try:
