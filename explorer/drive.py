@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from powercut.errors import PowercutError
+from powercut.explorer import leftovers
 from powercut.explorer.checkers import Checker, process
 from powercut.explorer.drive_order import TraceFacts
 from powercut.explorer.journal import Journal
@@ -184,7 +185,10 @@ def explore(trace: Trace | Path | str, checker: Checker,
     interrupted = False
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="powercut-explore-", dir=workdir))
+    # An exploration killed outright (kill -9) left its checkers and work dir: end them.
+    leftovers.reap(workdir or Path(tempfile.gettempdir()))
+    root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=workdir))
+    leftovers.claim(root)
     pool = _Pool(checker, facts, root, workers)
     pool.journal = journal
 

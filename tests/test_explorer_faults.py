@@ -181,6 +181,40 @@ def test_an_etcd_exploration_with_a_taken_port_leaves_nothing(
                 s.listen()
 
 
+def test_an_exploration_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path,
+                                                                  trace: Path) -> None:
+    """SIGKILL an explore whose checkers hang: the next explore ends them and removes the dir."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "stuck.py"
+    script.write_text("import pathlib, sys, time\n"
+                      "pathlib.Path(sys.argv[2]).touch()\n"
+                      "time.sleep(300)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    check = f"{sys.executable} {script} {{dir}} {tmp_path / 'started'}"
+    killed = subprocess.Popen([sys.executable, "-m", "powercut", "explore", str(trace),
+                               "--check-cmd", check, "--timeout", "300", "--workers", "2"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    FAULTS.append("SIGKILL explore")
+    orphans = [pid for pid in checkers_running(tmp_path) if pid != killed.pid]
+    assert orphans, "the killed explore's checkers should still be running"
+    assert [p.name[:17] for p in (tmp_path / "tmp").iterdir()] == ["powercut-explore-"]
+
+    ok = CommandChecker("true {dir}")
+    run(trace, ok, tmp_path / "tmp")  # the next exploration in the same place
+    assert not checkers_running(tmp_path)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_report_fault_count() -> None:
     """Prints how many faults this module injected (read by the engineer's report)."""
     print(f"\nexplorer faults injected: {len(FAULTS)}")
