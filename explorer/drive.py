@@ -222,6 +222,7 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: _Pool, order: list[C
     states: Iterator[CrashState] = iter(enumeration)
     ranked: list[tuple[int, int, CrashState]] = []
     exhausted = False
+    seen: set[str] = set()  # keys with markers (see _with_markers)
     while True:
         pulled = 0
         while not exhausted and len(ranked) < WINDOW and pulled < 256:
@@ -231,6 +232,8 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: _Pool, order: list[C
                 report(True)
                 break
             index = len(order)
+            if facts.markers and getattr(pool.checker, "uses_markers", False):
+                state = _with_markers(state, facts, seen)
             # Only the ranked copy keeps its image: the record of the state needs none.
             order.append(dataclasses.replace(state, image=None))
             pulled += 1
@@ -248,6 +251,19 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: _Pool, order: list[C
         idle = len(pool.running) < pool.workers and not exhausted
         if pool.collect(0 if idle else POLL) or pulled:
             report(exhausted)
+
+
+def _with_markers(state: CrashState, facts: TraceFacts, seen: set[str]) -> CrashState:
+    """The state keyed by its tree and the markers before it (for checkers that read them).
+
+    The same disk before and after an acknowledgement is judged against
+    different expectations (a write acknowledged and not yet durable is only
+    lost once the marker is there), so such states must not share a verdict.
+    """
+    key = f"{state.key}+markers{len(facts.markers_before(state.point))}"
+    duplicate = key in seen
+    seen.add(key)
+    return dataclasses.replace(state, key=key, duplicate=duplicate)
 
 
 def _worker_died(verdict: Verdict) -> bool:

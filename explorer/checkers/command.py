@@ -5,7 +5,9 @@ it); `{dir}` becomes the state directory and `{markers}` a file with the
 markers recorded before the crash point, one JSON object a line, so a
 checker written for ALICE (`checker <crashed_dir> <stdout_file>`) runs
 unchanged. Exit 0 is ok, any other exit or a signal is unrecoverable, no
-exit within the timeout is a hang. It must never run the command through a
+exit within the timeout is a hang. A failing command that prints a JSON line
+`{"verdict": "data-loss", "missing": [...]}` reports lost acknowledged
+writes instead (verdict `data-loss`, see `durability`). It must never run the command through a
 shell or leave any of its processes behind.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from powercut.errors import CheckerError
+from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
     Checker,
@@ -23,7 +26,7 @@ from powercut.explorer.checkers.base import (
     scratch_dir,
     write_markers,
 )
-from powercut.explorer.checkers.process import Child
+from powercut.explorer.checkers.process import Child, log_text
 from powercut.explorer.verdict import Verdict
 from powercut.recorder.trace_format import Op
 
@@ -46,6 +49,10 @@ class CommandChecker(Checker):
     """Runs a user's command on each state; its exit status is the verdict."""
 
     name = "command"
+
+    @property
+    def uses_markers(self) -> bool:
+        return "{markers}" in self.command
 
     def __init__(self, command: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.command = command
@@ -75,4 +82,7 @@ class CommandChecker(Checker):
                 if exit.status == 0:
                     return Verdict("ok", exit_status=0, duration=child.elapsed,
                                    evidence={"argv": argv})
+                lost = durability.reported_loss(log_text(child.log))
+                if lost is not None:
+                    return durability.data_loss(lost, child.elapsed, {"argv": argv})
                 return failure_verdict("unrecoverable", child, exit)

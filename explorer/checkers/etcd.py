@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from powercut.errors import CheckerError
+from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, failure_verdict, scratch_dir
 from powercut.explorer.checkers.process import Child, log_text
 from powercut.explorer.verdict import Verdict
+from powercut.recorder import workload_etcd_kv as kv
 from powercut.recorder.trace_format import Op
 
 POLL = 0.05
@@ -127,6 +129,7 @@ class EtcdChecker(Checker):
     """Starts a real etcd on each state; healthy within the timeout is ok."""
 
     name = "etcd"
+    uses_markers = True  # acknowledged writes are read back after recovery
 
     def __init__(self, binary: Path, workload: Mapping[str, Any], *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -156,14 +159,16 @@ class EtcdChecker(Checker):
             for attempt in range(BIND_RETRIES):
                 ports = _PORTS.take(2)
                 try:
-                    verdict = self._run_once(data_dir, ports, work / f"etcd-{attempt}.log")
+                    verdict = self._run_once(data_dir, ports, work / f"etcd-{attempt}.log",
+                                             durability.expected(markers))
                 finally:
                     _PORTS.give_back(ports)
                 if verdict is not None:
                     return verdict
             raise CheckerError(f"etcd could not bind loopback ports in {BIND_RETRIES} tries")
 
-    def _run_once(self, data_dir: Path, ports: list[int], log: Path) -> Verdict | None:
+    def _run_once(self, data_dir: Path, ports: list[int], log: Path,
+                  want: durability.Expected | None = None) -> Verdict | None:
         """The verdict, or None when etcd lost a race for its ports (try again)."""
         client, peer = ports
         started = time.monotonic()
@@ -175,8 +180,26 @@ class EtcdChecker(Checker):
                         return None
                     return failure_verdict("unrecoverable", child, exit)
                 if _health(client):
+                    if want:
+                        return self._read_back(child, client, want)
                     return Verdict("ok", duration=child.elapsed, evidence={"argv": child.argv})
                 if time.monotonic() - started > self.timeout:
                     child.kill()
                     return failure_verdict("hang", child, None)
                 time.sleep(POLL)
+
+    def _read_back(self, child: Child, client: int, want: durability.Expected) -> Verdict:
+        """ok if every acknowledged key reads back its last acknowledged value."""
+        evidence = {"argv": child.argv}
+        try:
+            missing = durability.lost(want, lambda key: kv.get(client, key, self.timeout))
+        except kv.EtcdKVError as e:
+            # Healthy, yet it cannot answer a read: it did not really recover.
+            exit = child.poll()
+            if exit is not None:
+                return failure_verdict("unrecoverable", child, exit)
+            child.kill()
+            return failure_verdict("hang", child, None, evidence={"read_error": str(e)})
+        if missing:
+            return durability.data_loss(missing, child.elapsed, evidence)
+        return Verdict("ok", duration=child.elapsed, evidence=evidence)

@@ -1,0 +1,88 @@
+"""The durability oracle: what acknowledged writes a recovered state must still hold.
+
+Pure functions over markers. A marker with a `key` field is an
+acknowledged write: its `value`, or a delete when `deleted` is true (or the
+value is None). The expected value of a key is its last acknowledged one;
+a recovered state that reads back anything else for it has lost data.
+Keys are compared as text. Also the convention by which a `command`
+checker reports data loss: a line of its output that is a JSON object with
+`"verdict": "data-loss"` (and optionally `"missing": [...]`).
+
+No I/O here: the checkers read the keys back and call `lost`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from powercut.explorer.verdict import Verdict
+from powercut.recorder.trace_format import Op
+
+Expected = dict[str, str | None]  # key -> last acknowledged value (None: deleted)
+
+
+def expected(markers: Sequence[Op]) -> Expected:
+    """The last acknowledged value of every key the markers name, in order."""
+    out: Expected = {}
+    for m in markers:
+        key = m.extra.get("key")
+        if key is None:
+            continue
+        value = m.extra.get("value")
+        deleted = bool(m.extra.get("deleted")) or value is None
+        out[_str(key)] = None if deleted else _str(value)
+    return out
+
+
+def _str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def lost(want: Mapping[str, str | None], read: Callable[[str], str | None]
+         ) -> list[dict[str, Any]]:
+    """Each acknowledged key whose read-back value differs: {key, value (expected), found}."""
+    missing = []
+    for key, value in want.items():
+        found = read(key)
+        if found != value:
+            missing.append({"key": key, "value": value, "found": found})
+    return missing
+
+
+def signature(missing: Sequence[Mapping[str, Any]]) -> str:
+    gone = sum(1 for m in missing if m.get("found") is None)
+    changed = len(missing) - gone
+    parts = []
+    if gone:
+        parts.append("acknowledged keys missing")
+    if changed:
+        parts.append("acknowledged keys with another value")
+    return " and ".join(parts) or "acknowledged writes lost"
+
+
+def data_loss(missing: Sequence[Mapping[str, Any]], duration: float,
+              evidence: Mapping[str, Any]) -> Verdict:
+    """The `data-loss` verdict for keys read back wrong (evidence `missing`)."""
+    return Verdict("data-loss", signature=signature(missing), duration=duration,
+                   evidence={**evidence, "missing": [dict(m) for m in missing]})
+
+
+def reported_loss(output: str) -> list[Any] | None:
+    """What a command checker's output says was lost (its `missing`), or None if it says not."""
+    found: list[Any] | None = None
+    for line in output.splitlines():
+        line = line.strip()
+        if not (line.startswith("{") and "data-loss" in line):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("verdict") == "data-loss":
+            missing = record.get("missing", [])
+            found = list(missing) if isinstance(missing, list) else [missing]
+    return found
