@@ -37,7 +37,9 @@ def _start_time(pid: int) -> str | None:
 
 def claim(root: Path) -> None:
     """Mark `root` as the work dir of this process."""
-    (root / OWNER).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+    started = _start_time(os.getpid())
+    if started is not None:  # without /proc, no owner: the dir is never taken for dead
+        (root / OWNER).write_text(f"{os.getpid()} {started}\n")
 
 
 def _owner_gone(root: Path) -> bool:
