@@ -16,12 +16,11 @@ process that does not name a dead owner's dir, nor its own process group.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import time
 from pathlib import Path
+
+from powercut.recorder.umount import kill_naming
 
 PREFIX = "powercut-explore-"
 OWNER = "owner"
@@ -51,45 +50,17 @@ def _owner_gone(root: Path) -> bool:
     return _start_time(pid) != started
 
 
-def _processes_naming(root: Path) -> list[tuple[int, int, int]]:
-    """(pid, pgid, sid) of every living process whose command line names `root`."""
-    needle = os.fsencode(root) + b"/"
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            if needle not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                continue
-            found.append((pid, os.getpgid(pid), os.getsid(pid)))
-        except (OSError, ProcessLookupError):
-            continue
-    return found
-
-
 def reap(parent: Path) -> list[Path]:
     """Kill the orphaned checkers of dead explorations under `parent`, remove their dirs."""
     try:
         candidates = [p for p in parent.iterdir() if p.name.startswith(PREFIX) and p.is_dir()]
     except OSError:
         return []
-    ours = os.getpgid(0)
     removed = []
     for root in candidates:
         if not _owner_gone(root):
             continue
-        for pid, pgid, sid in _processes_naming(root):
-            # A checker's program leads its own session: end its whole group.
-            target = pgid if pgid == sid and pgid != ours else None
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                if target is not None:
-                    os.killpg(target, signal.SIGKILL)
-                else:
-                    os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while _processes_naming(root) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        kill_naming(root)  # its checkers' programs, in their own sessions
         shutil.rmtree(root, ignore_errors=True)
         removed.append(root)
     return removed

@@ -2,9 +2,11 @@
 
 A recorder killed with SIGKILL cannot unmount: its FUSE mount stays, and
 every access to it fails with ENOTCONN ("Transport endpoint is not
-connected"). `remove_stale_mount` removes such a mount when powercut is
-about to reuse the mountpoint; `umount` does it on request and also removes
-the killed recorder's own temp directory when the mount was inside it.
+connected"), and its workload runs on in its own session. `remove_stale_mount`
+ends that workload (every process naming the mountpoint on its command line,
+with its process group) and removes the mount when powercut is about to
+reuse the mountpoint; `umount` does it on request and also removes the
+killed recorder's own temp directory when the mount was inside it.
 
 It must never remove a mount that is not a powercut recorder's, nor one a
 live recorder still serves, and never delete files through a mount.
@@ -12,9 +14,12 @@ live recorder still serves, and never delete files through a mount.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 from powercut.errors import MountError
@@ -51,10 +56,46 @@ def is_stale(path: Path | str) -> bool:
     return False
 
 
+def processes_naming(path: Path | str) -> list[tuple[int, int, int]]:
+    """(pid, pgid, sid) of every living process whose command line names `path` or under it."""
+    needle = os.fsencode(os.path.abspath(path))
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        try:
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if not any(w == needle or w.startswith(needle + b"/") or needle + b"/" in w
+                       for w in words):
+                continue
+            found.append((pid, os.getpgid(pid), os.getsid(pid)))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+def kill_naming(path: Path | str, wait: float = 5.0) -> int:
+    """SIGKILL every process naming `path` (a session leader with its group); how many."""
+    ours = os.getpgid(0)
+    found = processes_naming(path)
+    for pid, pgid, sid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if pgid == sid and pgid != ours:
+                os.killpg(pgid, signal.SIGKILL)  # a workload or checker leads its session
+            else:
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while found and processes_naming(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(found)
+
+
 def remove_stale_mount(path: Path | str) -> bool:
-    """Unmount `path` if a killed recorder left it; True when one was removed."""
+    """End a killed recorder's workload and unmount `path`; True when one was removed."""
     if not is_stale(path):
         return False
+    kill_naming(path)  # its workload, stuck on the dead mount
     if not lazy_unmount(path):
         raise MountError(f"{path} is a stale powercut mount that could not be removed; "
                          f"{removal_hint(path)}")

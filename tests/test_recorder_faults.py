@@ -198,10 +198,8 @@ def kill_recorder(tmp_path: Path, env: dict[str, str], *extra: str) -> str:
     proc.kill()
     proc.wait()
     FAULTS.append("SIGKILL recorder")
-    for pid in (int(p) for p in (tmp_path / "pids").read_text().split()):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)  # the recorder cannot: it was killed
-    (tmp_path / "pids").unlink()
+    pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
+    assert all(alive(p) for p in pids), "the workload outlives a killed recorder"
     (tmp_path / "pids.ready").unlink()
     stale = [m for _, m in fuse_mounts() if m not in before]
     assert len(stale) == 1
@@ -215,6 +213,7 @@ def test_umount_removes_a_killed_recorders_mount(tmp_path: Path, env: dict[str, 
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "removed the stale recorder mount" in done.stdout
+    assert_cleaned_up(tmp_path)  # its workload ended too
     assert not [m for _, m in fuse_mounts() if m.startswith(str(tmp_path))]
     assert list((tmp_path / "tmp").iterdir()) == []  # its temp dir went with it
     # The trace it was writing keeps its ops, readable as a prefix.
@@ -231,10 +230,12 @@ def test_next_record_reuses_a_killed_recorders_mountpoint(tmp_path: Path,
     assert kill_recorder(tmp_path, env, "--mountpoint", str(mnt)) == str(mnt)
     for leftover in (tmp_path / "tmp").iterdir():  # the killed recorder's backing dir
         subprocess.run(["rm", "-rf", str(leftover)], check=True)
+    killed = [int(p) for p in (tmp_path / "pids").read_text().split()]
     done = subprocess.run(record_args(tmp_path, "crash", "--mountpoint", str(mnt)), env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     ended(tmp_path / "t.trace", "workload-failed")
+    assert not [p for p in killed if alive(p)], "the killed recorder's workload still runs"
     assert_cleaned_up(tmp_path)
 
 
