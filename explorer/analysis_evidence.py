@@ -44,6 +44,16 @@ def signature_counts(judged: list[Judged], indices: Iterable[int]) -> tuple[Sign
     )
 
 
+def broken_members(judged: list[Judged], indices: Iterable[int]) -> tuple[str, ...]:
+    """Members (evidence `members`: name -> verdict kind) not `ok` in any of the states."""
+    broken: set[str] = set()
+    for i in indices:
+        members = judged[i].verdict.evidence.get("members")
+        if isinstance(members, dict):
+            broken.update(str(name) for name, kind in members.items() if kind != "ok")
+    return tuple(sorted(broken))
+
+
 @dataclass
 class EvidenceBuilder:
     """Turns one group of failing states into a `Vulnerability`."""
@@ -60,6 +70,7 @@ class EvidenceBuilder:
         kind = str(key[0])
         common = {
             "signatures": signature_counts(judged, indices),
+            "members": broken_members(judged, indices),
             "points": points,
             "states": tuple(indices),
             "smallest": smallest,

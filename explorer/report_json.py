@@ -73,7 +73,9 @@ SCHEMA_DOC = """\
            "replay": str,          # `powercut replay ...` of the smallest failing state
            "lazyfs": str | null    # a LazyFS [[injection]] table (TOML) or null
          },
-         "summary": str}
+         "summary": str,
+         "missing": [str],         # data-loss: the acknowledged keys lost
+         "members": [str]}         # cluster checkers: members that did not recover
       ]
     }
 """
@@ -159,6 +161,8 @@ def vulnerability_dict(v: Vulnerability) -> dict[str, Any]:
             "lazyfs": v.lazyfs.toml() if v.lazyfs is not None else None,
         },
         "summary": v.summary,
+        "missing": list(v.missing),
+        "members": list(v.members),
     }
 
 

@@ -4,7 +4,9 @@ After the member is healthy, `puts` client requests go to it over the v3
 JSON API: distinct keys and values, every tenth an overwrite of an earlier
 key, and one delete. Each becomes a marker (`key`, `value`, and for the
 delete `"deleted": true` with `value` None) written to the mount's control
-file only once etcd has answered, so a marker is never early. Then etcd is
+file only once etcd has answered, so a marker is never early. Before each
+request an intent marker (the same fields and `"intent": true`) says the
+write is in flight: until it is acknowledged, either outcome is allowed. Then etcd is
 stopped (SIGTERM, SIGKILL of the group after a grace).
 
 Nothing here touches the trace directly: markers go through the mount,
@@ -44,12 +46,15 @@ class Write:
     key: str
     value: str | None
 
-    def marker(self) -> dict[str, Any]:
+    def marker(self, intent: bool = False) -> dict[str, Any]:
+        """The acknowledgement, or with `intent` the request about to be sent."""
+        what = "sending" if intent else "acknowledged"
+        fields: dict[str, Any] = {"key": self.key, "value": self.value}
         if self.value is None:
-            return {"text": f"delete {self.key} acknowledged", "key": self.key,
-                    "value": None, "deleted": True}
-        return {"text": f"put {self.key}={self.value} acknowledged", "key": self.key,
-                "value": self.value}
+            fields.update(text=f"delete {self.key} {what}", deleted=True)
+        else:
+            fields.update(text=f"put {self.key}={self.value} {what}")
+        return {**fields, "intent": True} if intent else fields
 
 
 def plan_writes(n: int) -> list[Write]:
@@ -116,6 +121,8 @@ class EtcdWrites:
             for n, w in enumerate(plan_writes(self.puts)):
                 if time.monotonic() > deadline:
                     return Outcome(False, f"only {n} of {self.puts} writes within the timeout")
+                # The intent first: a crash before the answer may keep the write or not.
+                os.write(marker, (json.dumps(w.marker(intent=True)) + "\n").encode())
                 try:
                     if w.value is None:
                         kv.delete(client, w.key)

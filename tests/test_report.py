@@ -141,6 +141,8 @@ def test_json_report_has_the_schema_and_every_state(tmp_path: Path) -> None:
         "points",
         "reproducer",
         "summary",
+        "missing",
+        "members",
     }
     assert v["op"] == {"seq": 3, "path": "member/snap/db", "offset": 0, "length": 16384}
     assert (v["kind"], v["failing"], v["total"], v["points"]) == ("atomicity", 13, 16, [3])

@@ -4,7 +4,11 @@ Pure functions over markers. A marker with a `key` field is an
 acknowledged write: its `value`, or a delete when `deleted` is true (or the
 value is None). The expected value of a key is its last acknowledged one;
 a recovered state that reads back anything else for it has lost data.
-Keys are compared as text. Also the convention by which a `command`
+Keys are compared as text. A workload may also record its *intent* before
+sending a write (same fields plus `"intent": true`): a write in flight at
+the crash may or may not have happened, so its value is accepted too (else
+an overwrite made durable just before its acknowledgement would count as
+lost). Also the convention by which a `command`
 checker reports data loss: a line of its output that is a JSON object with
 `"verdict": "data-loss"` (and optionally `"missing": [...]`).
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from powercut.explorer.verdict import Verdict
@@ -23,17 +28,40 @@ from powercut.recorder.trace_format import Op
 Expected = dict[str, str | None]  # key -> last acknowledged value (None: deleted)
 
 
-def expected(markers: Sequence[Op]) -> Expected:
-    """The last acknowledged value of every key the markers name, in order."""
-    out: Expected = {}
+@dataclass(frozen=True)
+class Expectation:
+    """Per acknowledged key: the last acknowledged value, and in-flight values also allowed."""
+
+    acked: Expected
+    in_flight: dict[str, frozenset[str | None]]
+
+    def __bool__(self) -> bool:
+        return bool(self.acked)
+
+    def allows(self, key: str, found: str | None) -> bool:
+        return found == self.acked[key] or found in self.in_flight.get(key, ())
+
+    def items(self) -> list[tuple[str, str | None]]:
+        return list(self.acked.items())
+
+
+def expected(markers: Sequence[Op]) -> Expectation:
+    """What the markers require: last acknowledged values, and intents not yet acknowledged."""
+    acked: Expected = {}
+    flying: dict[str, set[str | None]] = {}
     for m in markers:
         key = m.extra.get("key")
         if key is None:
             continue
         value = m.extra.get("value")
         deleted = bool(m.extra.get("deleted")) or value is None
-        out[_str(key)] = None if deleted else _str(value)
-    return out
+        text = None if deleted else _str(value)
+        if m.extra.get("intent"):
+            flying.setdefault(_str(key), set()).add(text)
+        else:
+            acked[_str(key)] = text
+            flying.pop(_str(key), None)  # acknowledged: no longer in flight
+    return Expectation(acked, {k: frozenset(v) for k, v in flying.items() if k in acked})
 
 
 def _str(value: object) -> str:
@@ -42,13 +70,12 @@ def _str(value: object) -> str:
     return str(value)
 
 
-def lost(want: Mapping[str, str | None], read: Callable[[str], str | None]
-         ) -> list[dict[str, Any]]:
+def lost(want: Expectation, read: Callable[[str], str | None]) -> list[dict[str, Any]]:
     """Each acknowledged key whose read-back value differs: {key, value (expected), found}."""
     missing = []
     for key, value in want.items():
         found = read(key)
-        if found != value:
+        if not want.allows(key, found):
             missing.append({"key": key, "value": value, "found": found})
     return missing
 

@@ -168,7 +168,7 @@ class EtcdChecker(Checker):
             raise CheckerError(f"etcd could not bind loopback ports in {BIND_RETRIES} tries")
 
     def _run_once(self, data_dir: Path, ports: list[int], log: Path,
-                  want: durability.Expected | None = None) -> Verdict | None:
+                  want: durability.Expectation | None = None) -> Verdict | None:
         """The verdict, or None when etcd lost a race for its ports (try again)."""
         client, peer = ports
         started = time.monotonic()
@@ -188,7 +188,7 @@ class EtcdChecker(Checker):
                     return failure_verdict("hang", child, None)
                 time.sleep(POLL)
 
-    def _read_back(self, child: Child, client: int, want: durability.Expected) -> Verdict:
+    def _read_back(self, child: Child, client: int, want: durability.Expectation) -> Verdict:
         """ok if every acknowledged key reads back its last acknowledged value."""
         evidence = {"argv": child.argv}
         try:
