@@ -1,0 +1,54 @@
+"""`powercut show` renders both committed traces, filters, and survives a closed pipe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.realparts import REPO, TRACES
+
+POWERCUT = [sys.executable, "-m", "powercut"]
+
+
+def show(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*POWERCUT, "show", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_show_renders_the_db_write(version: str) -> None:
+    run = show(str(TRACES / f"etcd-{version}-bootstrap.trace"))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert f"etcd {version}" in out and "complete" in out and "powercut 0.1.0" in out
+    rows = [line.split() for line in out.splitlines()]
+    assert any(r[2:6] == ["write", "data.etcd/member/snap/db", "0", "16384"]
+               for r in rows if len(r) >= 6)
+    assert any("fdatasync" in line for line in out.splitlines())
+    assert "─" * 20 in out  # barriers are drawn as rule lines
+
+
+def test_show_filters_by_ops_and_path() -> None:
+    run = show(str(TRACES / "etcd-3.5-bootstrap.trace"), "--ops", "5-20", "--path", "*/snap/*")
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines() if line.strip()[:1].isdigit()]
+    seqs = [int(r[0]) for r in rows if r[0].isdigit() and len(r) > 3]
+    assert seqs and all(5 <= s <= 20 for s in seqs)
+    assert all("snap/" in " ".join(r) for r in rows if r[0].isdigit() and len(r) > 3)
+    bad = show(str(TRACES / "etcd-3.5-bootstrap.trace"), "--ops", "9-3")
+    assert bad.returncode == 2 and "--ops" in bad.stderr
+
+
+def test_show_into_a_closed_pipe_is_quiet() -> None:
+    run = subprocess.run(
+        f"{sys.executable} -m powercut show {TRACES / 'etcd-3.4-bootstrap.trace'} | head -3",
+        shell=True, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert len(run.stdout.splitlines()) == 3
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr
+
+
+def test_show_missing_file_is_one_line() -> None:
+    run = show("/nonexistent.trace")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
