@@ -124,8 +124,10 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
     checker_id = f"{checker.describe()} timeout={timeout:g}"  # what a verdict depends on
     with checker, open_journal(journal_file, checker_id, resume=resume) as journal:
         if resume:
+            other = (f" ({journal.others} judged by another checker or timeout are not "
+                     "reused)" if journal.others else "")
             click.echo(f"powercut: resuming from {journal_file}: {journal.loaded} states "
-                       "already judged", err=True)
+                       f"already judged{other}", err=True)
         with _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
             exploration = explore(trace, checker, persistence,
                                   workers=workers or os.cpu_count(), max_states=max_states,

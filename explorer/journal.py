@@ -139,6 +139,7 @@ class Journal:
         self._fd = fd
         self._verdicts = verdicts
         self.loaded = loaded  # verdicts of this checker found on open
+        self.others = 0  # states judged by other checkers (another binary, command, timeout)
         self._write_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._written = 0
@@ -170,7 +171,9 @@ class Journal:
             if alone:
                 _downgrade(fd)  # from now on other writers may share the file
             verdicts = {k: v for k, c, v in records if c == checker_id}
-            return cls(path, checker_id, fd, verdicts, len(verdicts))
+            journal = cls(path, checker_id, fd, verdicts, len(verdicts))
+            journal.others = len({k for k, c, _ in records if c != checker_id})
+            return journal
         except BaseException:
             os.close(fd)
             raise
