@@ -249,5 +249,24 @@ def test_umount_refuses_what_is_not_a_stale_recorder_mount(tmp_path: Path,
         assert os.path.ismount(other)
 
 
+def test_umount_refuses_a_live_recorders_mount(tmp_path: Path, env: dict[str, str]) -> None:
+    before = {m for _, m in fuse_mounts()}
+    proc = subprocess.Popen(record_args(tmp_path, "hang"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(tmp_path / "pids.ready")
+        (live,) = [m for _, m in fuse_mounts() if m not in before]
+        done = subprocess.run([sys.executable, "-m", "powercut", "umount", live], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert "served by a running powercut record" in one_line(done.stderr)
+        assert live in {m for _, m in fuse_mounts()}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    assert proc.returncode == 130
+    assert_cleaned_up(tmp_path)
+
+
 def test_report_fault_count() -> None:
     print(f"\nrecorder faults injected: {len(FAULTS)}")
