@@ -21,7 +21,10 @@ true to what the program did:
   renamed over) are recorded under the path it had then, with
   `"orphan": true`; the replayer applies nothing visible for them.
 - fallocate: pyfuse3 has no handler for it, so the kernel answers
-  EOPNOTSUPP and etcd falls back to ftruncate (recorded as `truncate`).
+  EOPNOTSUPP and etcd falls back to ftruncate (recorded as `truncate`);
+  glibc's posix_fallocate falls back to writing a byte per block.
+- O_SYNC / O_DSYNC: the kernel itself sends an fsync (datasync for
+  O_DSYNC) after each such write, so the trace shows the barrier.
 - Extended attributes are refused (ENOSYS, which the kernel turns into
   EOPNOTSUPP for good): the trace format cannot carry them.
 - `fsyncdir` of the mount root is not recorded: a trace path cannot name it.
