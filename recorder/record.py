@@ -130,10 +130,15 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
     finally:
         _remove_workdir(workdir, mnt)
     if writer.failed is not None:
-        cause = ("the disk is full" if writer.failed.errno == errno.ENOSPC
-                 else f"writing it failed ({writer.failed.strerror})")
+        cause, fix = {
+            errno.ENOSPC: ("the disk is full", "free space and record again"),
+            errno.EDQUOT: ("the disk quota is exhausted", "free space and record again"),
+            errno.EFBIG: ("the trace reached the file size limit",
+                          "raise `ulimit -f` and record again"),
+        }.get(writer.failed.errno or 0, (f"writing it failed ({writer.failed.strerror})",
+                                         "record again"))
         raise TraceError(f"{output}: {cause}; the {writer.ops} ops recorded before are kept, "
-                         "read them with --prefix (free space and record again)")
+                         f"read them with --prefix ({fix})")
     if fs.trace_failure is not None:
         raise TraceError(f"writing {output} failed ({fs.trace_failure}); "
                          f"the {writer.ops} ops before it are kept, marked interrupted")

@@ -152,6 +152,20 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=True)
 
 
+def test_file_size_limit_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, str]) -> None:
+    """`ulimit -f`: the trace (larger than any file it records) hits the limit first."""
+    args = " ".join(f"'{a}'" for a in record_args(tmp_path, "fill"))
+    done = subprocess.run(["bash", "-c", f"ulimit -f 512; exec {args}"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    FAULTS.append("file size limit")
+    assert done.returncode == 2
+    line = one_line(done.stderr)
+    assert "file size limit" in line and "--prefix" in line
+    prefix = open_trace(tmp_path / "t.trace", allow_prefix=True)
+    assert prefix.status == "truncated" and prefix.op_count >= 4
+    assert_cleaned_up(tmp_path)
+
+
 def test_disk_full_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, str]) -> None:
     with tmpfs(tmp_path / "small", "256k") as small:
         trace = small / "t.trace"
