@@ -30,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ HEADER = {"powercut": "journal", "version": 1}
 _HEADER_BYTES = msgpack.packb(HEADER)
 _VERDICT_FIELDS = frozenset(f.name for f in dataclasses.fields(Verdict))
 _READ_CHUNK = 1 << 20
+_MAX_RECORD = 64 << 20  # a verdict's log tail and evidence are kilobytes; refuse absurd ones
 
 
 class JournalError(PowercutError):
@@ -90,54 +92,80 @@ def _valid(record: object) -> bool:
     return record["crc"] == zlib.crc32(body)
 
 
-def scan(path: Path | str) -> tuple[list[tuple[str, str, dict[str, Any]]], int, int]:
-    """Read a journal file: its valid records, the end of the last one, and the file size.
+@dataclass(frozen=True)
+class Record:
+    """One valid journal record and where it lies in the file."""
+
+    key: str
+    checker_id: str
+    verdict: dict[str, Any]
+    offset: int
+    length: int
+
+
+def records(path: Path | str) -> Iterator[Record]:
+    """Stream the valid records of a journal, stopping at its torn tail (if any).
 
     Raises JournalError for a file that is not a journal (a torn header,
     all zeros or a cut-short header, counts as an empty journal).
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
     except IsADirectoryError:
         raise JournalError(f"journal {path} is a directory; give a file path") from None
     except OSError as e:
         raise JournalError(f"cannot read journal {path}: {e.strerror}") from None
-    if not data.startswith(_HEADER_BYTES):
-        head = data[:len(_HEADER_BYTES)]
-        if _HEADER_BYTES.startswith(head.rstrip(b"\0")) or not data.strip(b"\0"):
-            return [], 0, len(data)  # the header itself was torn: nothing was ever reported
-        raise JournalError(f"{path} is not a powercut journal; choose another --journal path "
-                           "or remove the file")
-    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1 << 16),
-                                strict_map_key=False)
-    unpacker.feed(data[len(_HEADER_BYTES):])
-    records: list[tuple[str, str, dict[str, Any]]] = []
-    end = len(_HEADER_BYTES)
-    while True:
-        try:
-            record = next(unpacker)
-        except StopIteration:
-            break  # out of data: a record cut short, or none left
-        except (ValueError, msgpack.exceptions.UnpackException):
-            break  # garbage: the torn tail
-        if not _valid(record):
-            break
-        records.append((record["key"], record["checker_id"], record["verdict"]))
-        end = len(_HEADER_BYTES) + unpacker.tell()
-    return records, end, len(data)
+    with f:
+        head = f.read(len(_HEADER_BYTES))
+        if head != _HEADER_BYTES:
+            if _HEADER_BYTES.startswith(head.rstrip(b"\0")) and not f.read(1).strip(b"\0"):
+                return  # the header itself was torn: nothing was ever reported
+            raise JournalError(f"{path} is not a powercut journal; choose another --journal "
+                               "path or remove the file")
+        unpacker = msgpack.Unpacker(f, raw=False, read_size=_READ_CHUNK,
+                                    max_buffer_size=_MAX_RECORD, strict_map_key=False)
+        offset = len(_HEADER_BYTES)
+        while True:
+            try:
+                record = next(unpacker)
+            except StopIteration:
+                return  # out of data: a record cut short, or none left
+            except (ValueError, msgpack.exceptions.UnpackException):
+                return  # garbage: the torn tail
+            if not _valid(record):
+                return
+            end = len(_HEADER_BYTES) + unpacker.tell()
+            yield Record(record["key"], record["checker_id"], record["verdict"], offset,
+                         end - offset)
+            offset = end
+
+
+def scan(path: Path | str) -> tuple[list[tuple[str, str, dict[str, Any]]], int, int]:
+    """Read a whole journal: its valid records, the end of the last one, and the file size."""
+    found = list(records(path))
+    end = found[-1].offset + found[-1].length if found else 0
+    if not found and _valid_header(path):
+        end = len(_HEADER_BYTES)
+    return [(r.key, r.checker_id, r.verdict) for r in found], end, Path(path).stat().st_size
+
+
+def _valid_header(path: Path | str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(_HEADER_BYTES)) == _HEADER_BYTES
 
 
 class Journal:
     """Verdicts of one checker, keyed by crash-state content key, durable on `append`."""
 
     def __init__(self, path: Path, checker_id: str, fd: int,
-                 verdicts: dict[str, dict[str, Any]], loaded: int) -> None:
+                 index: dict[str, tuple[int, int]], loaded: int) -> None:
         self.path = path
         self.checker_id = checker_id
         self._fd = fd
-        self._verdicts = verdicts
+        # key -> (offset, length) of its record: memory stays small however
+        # many log tails the journal holds; `get` reads the record back.
+        self._index = index
         self.loaded = loaded  # verdicts of this checker found on open
         self.others = 0  # states judged by other checkers (another binary, command, timeout)
         self._write_lock = threading.Lock()
@@ -160,8 +188,17 @@ class Journal:
             raise JournalError(f"cannot open journal {path}: {e.strerror}") from None
         try:
             alone = _lock(fd)
-            records, end, size = scan(path)
-            if alone and end != size:
+            index: dict[str, tuple[int, int]] = {}
+            others: set[str] = set()
+            end = 0
+            for record in records(path):
+                if record.checker_id == checker_id:
+                    index[record.key] = (record.offset, record.length)
+                else:
+                    others.add(record.key)
+                end = record.offset + record.length
+            end = end or (len(_HEADER_BYTES) if _valid_header(path) else 0)
+            if alone and end != os.fstat(fd).st_size:
                 # Ours alone: cut the torn tail (or torn header) so appends follow valid records.
                 os.ftruncate(fd, end)
             if alone and end == 0:
@@ -170,9 +207,8 @@ class Journal:
                 _sync_dir(path.parent)
             if alone:
                 _downgrade(fd)  # from now on other writers may share the file
-            verdicts = {k: v for k, c, v in records if c == checker_id}
-            journal = cls(path, checker_id, fd, verdicts, len(verdicts))
-            journal.others = len({k for k, c, _ in records if c != checker_id})
+            journal = cls(path, checker_id, fd, index, len(index))
+            journal.others = len(others - index.keys())
             return journal
         except BaseException:
             os.close(fd)
@@ -180,17 +216,26 @@ class Journal:
 
     def get(self, key: str) -> Verdict | None:
         """The verdict this checker gave the state with content key `key`, if any."""
-        fields = self._verdicts.get(key)
-        return None if fields is None else decode_verdict(fields)
+        where = self._index.get(key)
+        if where is None:
+            return None
+        offset, length = where
+        with self._write_lock:
+            blob = os.pread(self._fd, length, offset)
+        record = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+        if not _valid(record) or record["key"] != key:
+            raise JournalError(f"journal {self.path} changed under powercut; "
+                               "run again without --resume")
+        return decode_verdict(record["verdict"])
 
     def __contains__(self, key: object) -> bool:
-        return key in self._verdicts
+        return key in self._index
 
     def __len__(self) -> int:
-        return len(self._verdicts)
+        return len(self._index)
 
     def keys(self) -> Iterator[str]:
-        return iter(list(self._verdicts))
+        return iter(list(self._index))
 
     def append(self, key: str, verdict: Verdict) -> None:
         """Store `verdict` for `key`; returns once it is durable (safe to report)."""
@@ -207,9 +252,11 @@ class Journal:
                 # Records after a torn one would be unreadable: refuse them all.
                 self._broken = str(e)
                 raise
+            # O_APPEND put it at the end; the descriptor's offset is now just past it.
+            end = os.lseek(self._fd, 0, os.SEEK_CUR)
+            self._index[key] = (end - len(record), len(record))
             self._written += 1
             mine = self._written
-            self._verdicts[key] = fields
         self._sync_until(mine)
 
     def _sync_until(self, mine: int) -> None:
