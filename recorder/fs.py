@@ -127,6 +127,8 @@ class RecorderFS(pyfuse3.Operations):
         self.errors: list[str] = []
         self.trace_failure: str | None = None
         self.control = ControlFiles()
+        # First path components that name a cluster member: ops under them get `member`.
+        self.members: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ helpers
 
@@ -139,6 +141,10 @@ class RecorderFS(pyfuse3.Operations):
     def _record(self, op: str, pid: int, orphan: bool = False, **fields: Any) -> None:
         if orphan:
             fields["orphan"] = True
+        if self.members:
+            first = str(fields.get("path") or fields.get("src") or "").split("/", 1)[0]
+            if first in self.members:
+                fields["member"] = first
         try:
             self.writer.append(op, pid, **fields)
         except Exception as e:

@@ -116,6 +116,7 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
+            fs.members = frozenset(getattr(workload, "members", ()))
             status: Status = "interrupted"
             try:
                 with mounted(fs, mnt):
