@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from powercut.errors import MountError, TraceError
+from powercut.errors import MountError, TraceError, WorkloadError
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
 from powercut.recorder.trace_format import Status, TraceWriter, initial_tree
@@ -120,7 +120,11 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             status: Status = "interrupted"
             try:
                 with mounted(fs, mnt):
-                    outcome = workload.run(mnt, workdir, timeout)
+                    try:
+                        outcome = workload.run(mnt, workdir, timeout)
+                    except WorkloadError:
+                        status = "workload-failed"  # it could not even start
+                        raise
                 status = "complete" if outcome.ok else "workload-failed"
                 detail = outcome.detail
             finally:

@@ -8,16 +8,34 @@ paths follow a directory renamed while the WAL is open.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from powercut.recorder.mount import FSNAME, fuse_mounts
 from powercut.recorder.record import record
 from powercut.recorder.trace_format import Op, open_trace
 from powercut.recorder.workloads import EtcdBootstrap
 from tests.realparts import TRACES
 
 DB = "data.etcd/member/snap/db"
+
+
+@pytest.fixture()
+def nothing_of_ours_left() -> Iterator[None]:
+    yield
+    assert not [m for src, m in fuse_mounts() if src == FSNAME and "powercut-record-" in m]
+    leftovers = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"etcd" in cmdline and b"powercut-record-" in cmdline:
+            leftovers.append(int(entry))
+    assert leftovers == [], "etcd processes of a recording are still running"
 
 
 def check_bootstrap(ops: list[Op]) -> None:
@@ -37,8 +55,8 @@ def check_bootstrap(ops: list[Op]) -> None:
 @pytest.mark.fuse
 @pytest.mark.etcd
 @pytest.mark.parametrize("version", ["3.4", "3.5"])
-def test_etcd_bootstrap_is_recorded(version: str, etcd_bins: dict[str, Path],
-                                    tmp_path: Path) -> None:
+def test_etcd_bootstrap_is_recorded(version: str, etcd_bins: dict[str, Path], tmp_path: Path,
+                                    nothing_of_ours_left: None) -> None:
     workload = EtcdBootstrap.with_binary(etcd_bins[version])
     result = record(tmp_path / "etcd.trace", workload, timeout=60)
     assert result.status == "complete", result.detail

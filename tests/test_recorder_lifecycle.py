@@ -158,3 +158,13 @@ def test_sigint_keeps_the_ops_recorded_so_far(tmp_path: Path) -> None:
         ("create", "a"), ("write", "a"), ("mkdir", "d")]
     assert sleeps_for(token) == []
     assert not [m for src, m in fuse_mounts() if m.startswith(str(tmp_path))]
+
+
+@pytest.mark.fuse
+def test_command_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "t.trace"
+    run = subprocess.run([*POWERCUT, "record", "-o", str(out), "--", "/nonexistent/prog", "{mnt}"],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert run.returncode == 2 and "cannot start /nonexistent/prog" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert open_trace(out).status == "workload-failed"
