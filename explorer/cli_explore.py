@@ -25,6 +25,7 @@ from powercut.errors import PowercutError
 from powercut.explorer.analysis import find_vulnerabilities
 from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker, CommandChecker, EtcdChecker
 from powercut.explorer.checkers.etcd import resolve_etcd_bin
+from powercut.explorer.checkers.etcd_cluster import EtcdClusterChecker
 from powercut.explorer.drive import explore
 from powercut.explorer.journal import open_journal
 from powercut.explorer.progress import LiveProgress
@@ -63,14 +64,18 @@ def make_checker(name: str, trace: Trace, *, check_cmd: str | None, etcd_bin: st
         return CommandChecker(check_cmd, timeout=timeout)
     if check_cmd is not None:
         raise PowercutError("--check-cmd goes with --checker command")
+    if name == "etcd-cluster":
+        return EtcdClusterChecker(resolve_etcd_bin(trace.workload, etcd_bin), trace.workload,
+                                  timeout=timeout)
     return EtcdChecker(resolve_etcd_bin(trace.workload, etcd_bin), trace.workload,
                        timeout=timeout)
 
 
 @click.command("explore")
 @click.argument("trace_path", metavar="TRACE", type=click.Path(dir_okay=False))
-@click.option("--checker", "checker_name", type=click.Choice(["etcd", "command"]),
-              help="How a crash state is judged (default: command with --check-cmd, else etcd).")
+@click.option("--checker", "checker_name", type=click.Choice(["etcd", "etcd-cluster", "command"]),
+              help="How a crash state is judged (default: command with --check-cmd, "
+              "etcd-cluster for a cluster trace, else etcd).")
 @click.option("--check-cmd", help="Command judging a state: exit 0 is ok; {dir} is the state, "
               "{markers} a file of the markers recorded before the crash point.")
 @click.option("--etcd-bin", help="etcd binary (default: the one the trace was recorded with).")
@@ -114,7 +119,8 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
     for option, target in (("--json", json_path), ("--html", html_path)):
         if target is not None and not Path(target).resolve().parent.is_dir():
             raise PowercutError(f"{option} {target}: its directory does not exist")
-    checker = make_checker(checker_name or ("command" if check_cmd else "etcd"), trace,
+    default = "etcd-cluster" if trace.workload.get("name") == "etcd-cluster" else "etcd"
+    checker = make_checker(checker_name or ("command" if check_cmd else default), trace,
                            check_cmd=check_cmd, etcd_bin=etcd_bin, timeout=timeout)
     journal_file = Path(journal_path or Path(json_path or trace_path).with_suffix(".journal"))
     if journal_file.resolve() in {Path(p).resolve() for p in (trace_path, json_path, html_path)

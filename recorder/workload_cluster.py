@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -56,6 +58,19 @@ def member_argv(etcd_bin: str, name: str, data_dir: Path, client: int, peer: int
             "--initial-cluster", initial_cluster, "--initial-cluster-state", state]
 
 
+def _free_fixed_port() -> int:
+    # Below the kernel's ephemeral range (32768 up): the checker reuses these
+    # ports, and no port the kernel hands out to another program can take them.
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 def initial_cluster(peers: dict[str, int]) -> str:
     return ",".join(f"{name}=http://127.0.0.1:{port}" for name, port in peers.items())
 
@@ -76,7 +91,7 @@ class EtcdCluster:
         boot = EtcdBootstrap.with_binary(etcd_bin)
         peers: list[int] = []
         while len(peers) < len(MEMBERS):
-            port = free_port()
+            port = _free_fixed_port()
             if port not in peers:
                 peers.append(port)
         return cls(boot.etcd_bin, boot.version, tuple(peers), puts)
