@@ -131,7 +131,7 @@ def records(path: Path | str) -> Iterator[Record]:
                 record = next(unpacker)
             except StopIteration:
                 return  # out of data: a record cut short, or none left
-            except (ValueError, msgpack.exceptions.UnpackException):
+            except Exception:  # any undecodable bytes (a dict as a map key...)
                 return  # garbage: the torn tail
             if not _valid(record):
                 return
@@ -222,7 +222,10 @@ class Journal:
         offset, length = where
         with self._write_lock:
             blob = os.pread(self._fd, length, offset)
-        record = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+        try:
+            record = msgpack.unpackb(blob, raw=False, strict_map_key=False)
+        except Exception:  # judged just below
+            record = None
         if not _valid(record) or record["key"] != key:
             raise JournalError(f"journal {self.path} changed under powercut; "
                                "run again without --resume")

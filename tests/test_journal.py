@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from powercut.explorer.journal import HEADER, Journal, JournalError, scan
@@ -76,7 +76,8 @@ def test_every_cut_loads_a_prefix_and_appends_follow_it(tmp_path: Path) -> None:
     assert ends[0] == len(whole)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=300, deadline=None)
+@example(cut=530, zeros=1, flip=509)  # once decoded to a map with a dict as a key
 @given(cut=st.integers(0, 2000), zeros=st.integers(0, 5000), flip=st.integers(0, 2000))
 def test_torn_tails_never_become_verdicts(tmp_path_factory: pytest.TempPathFactory, cut: int,
                                           zeros: int, flip: int) -> None:
