@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -40,6 +39,8 @@ from powercut.recorder import workload_etcd_kv as kv
 from powercut.recorder.trace_format import Op
 from powercut.recorder.workload_cluster import initial_cluster, member_argv
 
+LOCK_DIR = "/tmp"
+BIND_RETRIES = 4
 _RANK = {"unrecoverable": 3, "data-loss": 2, "hang": 1, "ok": 0}
 
 
@@ -61,8 +62,9 @@ def members_of(workload: Mapping[str, Any]) -> list[tuple[str, str, int]]:
 
 @contextmanager
 def _ports_lock(peers: Sequence[int]) -> Iterator[None]:
+    # In /tmp itself, not $TMPDIR: every process on the machine must find the same file.
     name = "powercut-etcd-cluster-" + "-".join(str(p) for p in sorted(peers)) + ".lock"
-    fd = os.open(os.path.join(tempfile.gettempdir(), name), os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(os.path.join(LOCK_DIR, name), os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -90,14 +92,24 @@ class EtcdClusterChecker(Checker):
               scratch: Path | None = None) -> Verdict:
         peers = {name: port for name, _, port in self.members}
         with scratch_dir(scratch) as work, _ports_lock(list(peers.values())):
-            clients = dict(zip(peers, _PORTS.take(len(peers)), strict=True))
-            try:
-                return self._run(directory, work, peers, clients, durability.expected(markers))
-            finally:
-                _PORTS.give_back(list(clients.values()))
+            for attempt in range(BIND_RETRIES):
+                clients = dict(zip(peers, _PORTS.take(len(peers)), strict=True))
+                try:
+                    verdict = self._run(directory, work / f"try-{attempt}", peers, clients,
+                                        durability.expected(markers))
+                finally:
+                    _PORTS.give_back(list(clients.values()))
+                if verdict is not None:
+                    return verdict
+                time.sleep(0.5 * (attempt + 1))
+        taken = ", ".join(str(p) for p in peers.values())
+        raise CheckerError(f"etcd members could not bind their ports ({taken} and fresh "
+                           f"client ports) in {BIND_RETRIES} tries; is another program on them?")
 
     def _run(self, directory: Path, work: Path, peers: dict[str, int], clients: dict[str, int],
-             want: durability.Expectation) -> Verdict:
+             want: durability.Expectation) -> Verdict | None:
+        """The verdict, or None when a member could not bind a port (try again)."""
+        work.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with ExitStack() as stack:
             children: dict[str, Child] = {}
@@ -120,9 +132,7 @@ class EtcdClusterChecker(Checker):
                     exit = child.poll()
                     if exit is not None:
                         if _BIND_FAILED.search(log_text(child.log, 1 << 16)):
-                            raise CheckerError(f"{name}: port {peers[name]} or "
-                                               f"{clients[name]} is taken by another program; "
-                                               "free it and explore again")
+                            return None
                         kinds[name], exits[name] = "unrecoverable", exit
                     elif _health(clients[name]):
                         kinds[name] = "ok"
