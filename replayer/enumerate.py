@@ -160,16 +160,19 @@ class Enumeration:
                 self.trace, None if wanted is None else wanted.__contains__):
             legal = count_legal(pending)
             here = 0
+            # The per-state loop: a point may have hundreds of thousands of states.
+            seq, key_of, kept_of = pending.seq, pending.key, pending.kept
+            constrained = bool(pending.constraints)
             for choice in plan(len(pending.units), self.max_states).subsets():
-                if not pending.legal(choice):
+                if constrained and not pending.legal(choice):
                     continue
-                key = pending.key(choice)
+                key = key_of(choice)
                 duplicate = key in seen
-                seen.add(key)
+                if not duplicate:
+                    seen.add(key)
                 here += 1
                 counts[0] += 1
-                yield CrashState(pending.seq, pending.kept(choice), key, duplicate,
-                                 StateImage(pending, choice))
+                yield CrashState(seq, kept_of(choice), key, duplicate, StateImage(pending, choice))
             self.crash_points.append(CrashPoint(pending.seq, pending.units, legal, here))
             counts[1] += legal
             counts[2] += here < legal

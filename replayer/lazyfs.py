@@ -104,14 +104,18 @@ class _LazyRun:
 
     def _write(self, op: Op, d: _Durable) -> None:
         assert op.offset is not None and op.data is not None
+        ps, seq, pages = self.ps, op.seq, d.dirty
         end = op.offset + len(op.data)
         pos = op.offset
         while pos < end:
-            page = pos // self.ps
-            page_end = min(end, (page + 1) * self.ps)
-            dirty = d.dirty.setdefault(page, _Dirty())
-            dirty.writes.append(op.seq)
-            dirty.high = max(dirty.high, page_end)
+            page = pos // ps
+            page_end = min(end, (page + 1) * ps)
+            dirty = pages.get(page)
+            if dirty is None:
+                dirty = pages[page] = _Dirty()
+            dirty.writes.append(seq)
+            if page_end > dirty.high:
+                dirty.high = page_end
             pos = page_end
 
     def _clip_dirty(self, d: _Durable, size: int) -> None:
@@ -177,12 +181,15 @@ class _LazyRun:
         latest = node.data
         assert latest is not None
         pages = tuple(sorted(d.dirty))
-        choices = tuple(
-            PageChoice(page, latest.get(page), latest.hash_of(page) - d.pages.hash_of(page),
-                       d.dirty[page].high)
-            for page in pages)
-        units = tuple(Unit(path, page, tuple(d.dirty[page].writes)) for page in pages)
+        dirty = [d.dirty[page] for page in pages]
+        highs = [x.high for x in dirty]
+        get, latest_hash, durable_hash = latest.get, latest.hash_of, d.pages.hash_of
+        deltas = [latest_hash(page) - durable_hash(page) for page in pages]
+        choices = tuple(map(PageChoice, pages, map(get, pages), deltas, highs))
+        units = tuple(Unit(path, page, tuple(x.writes))
+                      for page, x in zip(pages, dirty, strict=True))
         return DirtyFile(
-            units, choices, pages, max([d.size] + [c.high for c in choices]),
-            (d.pages.hash_sum + sum(c.delta for c in choices)) % HASH_MOD,
-            tuple(sorted(range(len(pages)), key=lambda j: -choices[j].high)))
+            units, choices, pages, max(d.size, *highs),
+            (d.pages.hash_sum + sum(deltas)) % HASH_MOD,
+            # Highest first; ties keep page order (sort stability holds with reverse).
+            tuple(sorted(range(len(pages)), key=highs.__getitem__, reverse=True)))

@@ -9,7 +9,7 @@ here copies page data or hashes a whole file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from powercut.replayer.image import Entry, Image, Overlay, entry_digest, key_hex, point_digest
@@ -62,6 +62,7 @@ class LazyPending(Pending):
         self._entries = entries
         self._files = files
         self._choices = tuple(c for f in files for c in f.dirty.choices)
+        self._pages = tuple(c.page for c in self._choices)
         self._unit_file = tuple(fi for fi, f in enumerate(files) for _ in f.dirty.units)
         self._base_total = base_total
         self._lost_digest = [self._digest(f, f.size, f.page_sum, point_digest) for f in files]
@@ -79,12 +80,18 @@ class LazyPending(Pending):
             total += digest(e.path, "file", e.mode, size, page_sum % HASH_MOD)
         return total
 
-    def _by_file(self, indices: Iterable[int]) -> dict[int, list[int]]:
-        grouped: dict[int, list[int]] = {}
+    def _by_file(self, indices: Sequence[int]) -> dict[int, Sequence[int]]:
+        """Ascending unit indices grouped by file (each group ascending)."""
         unit_file = self._unit_file
+        if not indices:
+            return {}
+        first = unit_file[indices[0]]
+        if first == unit_file[indices[-1]]:  # the usual case: a file's units are contiguous
+            return {first: indices}
+        grouped: dict[int, list[int]] = {}
         for index in indices:
             grouped.setdefault(unit_file[index], []).append(index)
-        return grouped
+        return grouped  # type: ignore[return-value]
 
     def key(self, choice: Choice) -> str:
         choices = self._choices
@@ -100,7 +107,8 @@ class LazyPending(Pending):
         for fi, lost in self._by_file(choice.indices).items():
             f = self._files[fi]
             gone = {i - f.first_unit for i in lost}
-            top = next((j for j in f.dirty.by_high if j not in gone), None)
+            # The highest page kept is among the first len(gone) + 1 by height.
+            top = next((j for j in f.dirty.by_high[:len(gone) + 1] if j not in gone), None)
             size = f.size if top is None else max(f.size, f.dirty.choices[top].high)
             page_sum = f.dirty.all_sum - sum(choices[i].delta for i in lost)
             total += self._digest(f, size, page_sum) - self._all_digest[fi]
@@ -108,7 +116,8 @@ class LazyPending(Pending):
 
     def kept(self, choice: Choice) -> Kept:
         if not choice.lost:
-            return tuple((self._files[fi].path, tuple(self._choices[i].page for i in kept))
+            pages_of = self._pages.__getitem__
+            return tuple((self._files[fi].path, tuple(map(pages_of, kept)))
                          for fi, kept in self._by_file(choice.indices).items())
         lost = self._by_file(choice.indices)
         out = []

@@ -28,8 +28,9 @@ def page_hash(index: int, page: bytes | None) -> int:
     """Hash of one page at its index; an absent (zero) page contributes 0."""
     if page is None:
         return 0
-    digest = hashlib.blake2b(index.to_bytes(8, "little") + page, digest_size=32).digest()
-    return int.from_bytes(digest, "little")
+    h = hashlib.blake2b(index.to_bytes(8, "little"), digest_size=32)
+    h.update(page)  # the same digest as of index + page, without copying the page
+    return int.from_bytes(h.digest(), "little")
 
 
 class FrozenPages(Mapping[int, bytes]):
@@ -126,18 +127,36 @@ class PageStore:
 
     def write(self, offset: int, data: bytes) -> list[int]:
         """Write bytes at `offset`; returns the page indices touched."""
+        # `set` inlined: a large write touches thousands of pages, each one
+        # page_size long, so "all zeros" is one comparison with the zero page.
+        self._before_change()
         ps = self.page_size
+        zero = zero_page(ps)
+        pages, hashes = self._pages, self._hashes
+        total = self.hash_sum
         touched = []
         pos, end = offset, offset + len(data)
         view = memoryview(data)
         while pos < end:
             index, start = divmod(pos, ps)
             n = min(ps - start, end - pos)
-            old = self._pages.get(index) or zero_page(ps)
             chunk = view[pos - offset:pos - offset + n]
-            self.set(index, b"".join((old[:start], chunk, old[start + n:])))
+            if n == ps:
+                page = bytes(chunk)
+            else:
+                old = pages.get(index) or zero
+                page = b"".join((old[:start], chunk, old[start + n:]))
+            total -= hashes.pop(index, 0)
+            if page == zero:
+                pages.pop(index, None)
+            else:
+                digest = page_hash(index, page)
+                pages[index] = page
+                hashes[index] = digest
+                total += digest
             touched.append(index)
             pos += n
+        self.hash_sum = total % HASH_MOD
         return touched
 
     def zero_range(self, offset: int, length: int) -> None:
