@@ -23,11 +23,12 @@ import click
 
 from powercut.errors import PowercutError
 from powercut.explorer.analysis import find_vulnerabilities
+from powercut.explorer.cache import ResultsCache, default_cache_dir
 from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker, CommandChecker, EtcdChecker
 from powercut.explorer.checkers.etcd import resolve_etcd_bin
 from powercut.explorer.checkers.etcd_cluster import EtcdClusterChecker
 from powercut.explorer.drive import explore
-from powercut.explorer.journal import open_journal
+from powercut.explorer.journal import JournalError, open_journal
 from powercut.explorer.progress import LiveProgress
 from powercut.explorer.report_html import write_html
 from powercut.explorer.report_json import write_json, write_text_atomic
@@ -98,6 +99,16 @@ def make_checker(name: str, trace: Trace, *, check_cmd: str | None, etcd_bin: st
               "trace path with .journal, removed once the exploration completes].")
 @click.option("--resume", is_flag=True, help="Continue an exploration that was stopped or "
               "killed: states its journal judged are not checked again.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="Where states are checked: threads here, or a Dask "
+              "cluster (workers need powercut and the checker's program).")
+@click.option("--scheduler", help="Dask scheduler address (tcp://HOST:8786) for --executor "
+              "dask [default: a local cluster of --workers processes].")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Results cache: verdicts kept across explorations, by state content and "
+              "checker [default: $POWERCUT_CACHE_DIR or ~/.cache/powercut].")
+@click.option("--no-cache", is_flag=True, help="Check every distinct state, reusing and "
+              "keeping no cached verdict.")
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
 def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | None,
@@ -105,7 +116,8 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
                     workers: int | None, max_states: int | None, points: str | None,
                     timeout: float, prefix: bool, json_path: str | None, html_path: str | None,
                     lazyfs_dir: str | None, journal_path: str | None, resume: bool,
-                    dry_run: bool) -> int:
+                    executor: str, scheduler: str | None, cache_dir: str | None,
+                    no_cache: bool, dry_run: bool) -> int:
     """Check every crash state of TRACE and report the ones it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     persistence = get_model(model, page_size or trace.page_size)
@@ -127,8 +139,13 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
                                   if p is not None}:
         raise PowercutError(f"the journal {journal_file} would overwrite an input or a report; "
                             "name another with --journal PATH")
-    checker_id = f"{checker.describe()} timeout={timeout:g}"  # what a verdict depends on
-    with checker, open_journal(journal_file, checker_id, resume=resume) as journal:
+    if scheduler is not None and executor != "dask":
+        raise PowercutError("--scheduler goes with --executor dask")
+    if no_cache and cache_dir is not None:
+        raise PowercutError("--cache and --no-cache contradict each other; give one")
+    checker_id = checker.identity()  # what a verdict depends on besides the state
+    with (checker, open_journal(journal_file, checker_id, resume=resume) as journal,
+          _open_cache(cache_dir, checker_id, disabled=no_cache) as cache):
         if resume:
             other = (f" ({journal.others} judged by another checker or timeout are not "
                      "reused)" if journal.others else "")
@@ -137,7 +154,14 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
         with _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
             exploration = explore(trace, checker, persistence,
                                   workers=workers or os.cpu_count(), max_states=max_states,
-                                  points=wanted, on_progress=progress, journal=journal)
+                                  points=wanted, on_progress=progress, journal=journal,
+                                  cache=cache, executor=executor, scheduler=scheduler)
+        if cache is not None and cache.problem:
+            click.echo(f"powercut: warning: the results cache stopped keeping verdicts: "
+                       f"{cache.problem}", err=True)
+    if exploration.reused and not resume:
+        click.echo(f"powercut: {exploration.reused} of {exploration.distinct} distinct states "
+                   f"judged from the results cache (--no-cache checks them again)", err=True)
     vulns = find_vulnerabilities(exploration)
     render_terminal(exploration, vulns)
     if json_path is not None:
@@ -153,6 +177,26 @@ def explore_command(trace_path: str, checker_name: str | None, check_cmd: str | 
     if journal_path is None:
         journal_file.unlink(missing_ok=True)  # reported: a default journal has nothing to resume
     return 1 if vulns else 0
+
+
+@contextmanager
+def _open_cache(directory: str | None, checker_id: str, *,
+                disabled: bool) -> Iterator[ResultsCache | None]:
+    """The results cache, or None with --no-cache (or, with a warning, when the default
+    location cannot be used: only an explicit --cache DIR that fails is an error)."""
+    if disabled:
+        yield None
+        return
+    try:
+        cache = ResultsCache.open(directory or default_cache_dir(), checker_id)
+    except JournalError as e:
+        if directory is not None:
+            raise
+        click.echo(f"powercut: warning: exploring without a results cache: {e}", err=True)
+        yield None
+        return
+    with cache:
+        yield cache
 
 
 @contextmanager

@@ -12,8 +12,11 @@ reading the trace.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import msgpack
 
 from powercut.explorer.verdict import OpSummary
 from powercut.recorder.trace_format import Op
@@ -47,6 +50,8 @@ class TraceFacts:
     ops: list[OpSummary] = field(default_factory=list)
     markers: list[Op] = field(default_factory=list)
     writes: dict[int, WriteAt] = field(default_factory=dict)
+    _seqs: list[int] = field(default_factory=list, repr=False)
+    _digests: list[str] = field(default_factory=lambda: ["markers"], repr=False)
 
     @classmethod
     def scan(cls, ops: Iterable[Op], page_size: int) -> TraceFacts:
@@ -72,8 +77,27 @@ class TraceFacts:
 
     def markers_before(self, point: int) -> list[Op]:
         """Markers recorded up to and including op `point` (the crash is after it)."""
-        seqs = [m.seq for m in self.markers]
-        return self.markers[:bisect.bisect_right(seqs, point)]
+        return self.markers[:self._marker_count(point)]
+
+    def markers_digest(self, point: int) -> str:
+        """A digest of the markers before `point`: what a marker-reading checker is told.
+
+        Chained over each marker's seq, text and fields, so two traces whose
+        states share a tree share a verdict only if they acknowledged the same.
+        """
+        count = self._marker_count(point)
+        if len(self._digests) <= count:
+            for m in self.markers[len(self._digests) - 1:count]:
+                record = msgpack.packb([m.seq, m.text, sorted(m.extra.items())],
+                                       use_bin_type=True, default=str)
+                self._digests.append(hashlib.sha256(self._digests[-1].encode() + record)
+                                     .hexdigest()[:32])
+        return self._digests[count]
+
+    def _marker_count(self, point: int) -> int:
+        if len(self._seqs) != len(self.markers):
+            self._seqs = [m.seq for m in self.markers]
+        return bisect.bisect_right(self._seqs, point)
 
     def priority(self, state: CrashState) -> int:
         """TORN_WRITE, FIRST_WRITE or OTHER: lower is checked sooner."""

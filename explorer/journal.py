@@ -159,8 +159,9 @@ class Journal:
     """Verdicts of one checker, keyed by crash-state content key, durable on `append`."""
 
     def __init__(self, path: Path, checker_id: str, fd: int,
-                 index: dict[str, tuple[int, int]], loaded: int) -> None:
+                 index: dict[str, tuple[int, int]], loaded: int, *, sync: bool = True) -> None:
         self.path = path
+        self.sync = sync  # False: `append` only writes (the results cache, where a loss is a miss)
         self.checker_id = checker_id
         self._fd = fd
         # key -> (offset, length) of its record: memory stays small however
@@ -175,8 +176,12 @@ class Journal:
         self._broken: str | None = None
 
     @classmethod
-    def open(cls, path: Path | str, checker_id: str) -> Journal:
-        """Open (or create) the journal at `path` for the verdicts of `checker_id`."""
+    def open(cls, path: Path | str, checker_id: str, *, sync: bool = True) -> Journal:
+        """Open (or create) the journal at `path` for the verdicts of `checker_id`.
+
+        With `sync=False` appends are not made durable one by one (a crash may
+        lose the last ones, never turn a torn record into a verdict).
+        """
         path = Path(path)
         if not path.parent.is_dir():
             raise JournalError(f"journal {path}: its directory does not exist")
@@ -207,7 +212,7 @@ class Journal:
                 _sync_dir(path.parent)
             if alone:
                 _downgrade(fd)  # from now on other writers may share the file
-            journal = cls(path, checker_id, fd, index, len(index))
+            journal = cls(path, checker_id, fd, index, len(index), sync=sync)
             journal.others = len(others - index.keys())
             return journal
         except BaseException:
@@ -241,7 +246,7 @@ class Journal:
         return iter(list(self._index))
 
     def append(self, key: str, verdict: Verdict) -> None:
-        """Store `verdict` for `key`; returns once it is durable (safe to report)."""
+        """Store `verdict` for `key`; returns once it is durable (safe to report) if `sync`."""
         fields = encode_verdict(verdict)
         record = _pack_record(key, self.checker_id, fields)
         with self._write_lock:
@@ -260,7 +265,8 @@ class Journal:
             self._index[key] = (end - len(record), len(record))
             self._written += 1
             mine = self._written
-        self._sync_until(mine)
+        if self.sync:
+            self._sync_until(mine)
 
     def _sync_until(self, mine: int) -> None:
         # Group commit: whoever holds the sync lock syncs everything written so
@@ -301,6 +307,9 @@ def open_journal(path: Path | str, checker_id: str, *, resume: bool) -> Iterator
     if resume and not path.exists():
         raise JournalError(f"--resume: there is no journal at {path}; run without --resume, "
                            "or name the journal with --journal PATH")
+    if path.exists() and _in_use(path):
+        raise JournalError(f"journal {path} is in use by another running exploration; wait "
+                           "for it, or name another journal with --journal PATH")
     if not resume and path.exists():
         scan(path)  # refuses (and keeps) a file that is not a journal
         path.unlink()
@@ -309,6 +318,23 @@ def open_journal(path: Path | str, checker_id: str, *, resume: bool) -> Iterator
         yield journal
     finally:
         journal.close()
+
+
+def _in_use(path: Path) -> bool:
+    """True when a live process holds the journal open (every open journal holds a flock)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        return True
+    finally:
+        os.close(fd)
 
 
 def _lock(fd: int) -> bool:

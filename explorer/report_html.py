@@ -90,7 +90,9 @@ def _summary(exploration: Exploration, vulns: list[Vulnerability]) -> str:
         (
             "states",
             f"{s['states_enumerated']} enumerated, {s['states_distinct']} distinct, "
-            f"{s['states_checked']} checked",
+            f"{s['states_checked']} checked"
+            + (f", {s['states_reused']} reused from earlier runs" if s.get("states_reused")
+               else ""),
         ),
         ("verdicts", verdicts),
         ("coverage", coverage),

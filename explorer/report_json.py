@@ -1,9 +1,11 @@
 """The JSON report (`powercut explore --json FILE`), schema `powercut-report/1`.
 
 Turns an `Exploration` and its vulnerabilities into plain JSON values and
-writes them. The schema below is a public contract: add a field only with a
-new schema version. This module never runs anything and never reads state
-directories; it only writes the one file it is given.
+writes them. The schema below is a public contract: a key that changes
+meaning or disappears needs a new schema version; new keys may be added
+within a version (readers ignore keys they do not know). This module never
+runs anything and never reads state directories; it only writes the one
+file it is given.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SCHEMA_DOC = """\
         "states_enumerated": int,  # every state of every crash point, duplicates included
         "states_distinct": int,    # states with a content key not seen before
         "states_checked": int,     # distinct states the checker actually ran on
+        "states_reused": int,      # distinct states judged from the results cache or
+                                   # the journal of a resumed run (not run again)
         "verdicts": {kind: int},   # over enumerated states: ok, unrecoverable,
                                    # data-loss, hang, error
         "coverage": {
@@ -91,6 +95,7 @@ def summary_dict(exploration: Exploration) -> dict[str, Any]:
         "states_enumerated": exploration.enumerated,
         "states_distinct": exploration.distinct,
         "states_checked": exploration.checked,
+        "states_reused": exploration.reused,
         "verdicts": dict(sorted(verdicts.items())),
         "coverage": {
             "exhaustive": bounded == 0

@@ -108,7 +108,9 @@ def summary_panel(exploration: Exploration, vulns: list[Vulnerability]) -> Panel
     grid.add_row(
         "states",
         f"{s['states_enumerated']} enumerated, {s['states_distinct']} "
-        f"distinct, {s['states_checked']} checked",
+        f"distinct, {s['states_checked']} checked"
+        + (f", {s['states_reused']} reused from earlier runs" if s.get("states_reused")
+           else ""),
     )
     verdicts = Text()
     for kind, n in s["verdicts"].items():

@@ -78,6 +78,7 @@ class Exploration:
     elapsed: float = 0.0
     workers: int = 1
     checked: int = 0  # distinct states actually run through the checker
+    reused: int = 0  # distinct states whose verdict came from the journal or the results cache
     interrupted: bool = False
 
     @property

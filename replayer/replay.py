@@ -39,7 +39,13 @@ def pending_at(trace: Trace, model: PersistenceModel, point: int) -> Pending:
 def state_at(trace: Trace, model: PersistenceModel, point: int,
              keep: Mapping[str, Iterable[int]] | Literal["all"]) -> CrashState:
     """The crash state after op `point` (-1: before the first) keeping exactly `keep`."""
-    pending = pending_at(trace, model, point)
+    return state_in(pending_at(trace, model, point), model, keep)
+
+
+def state_in(pending: Pending, model: PersistenceModel,
+             keep: Mapping[str, Iterable[int]] | Literal["all"]) -> CrashState:
+    """The crash state of `pending`'s crash point keeping exactly `keep` (see `state_at`)."""
+    point = pending.seq
     if keep == "all":
         chosen = tuple(range(len(pending.units)))
     else:

@@ -75,6 +75,14 @@ def _descendants(pid: int) -> dict[int, str]:
 
 
 @pytest.fixture(autouse=True)
+def own_results_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test explores with an empty results cache of its own (CLI children inherit it)."""
+    cache = tmp_path / "results-cache"
+    monkeypatch.setenv("POWERCUT_CACHE_DIR", str(cache))
+    return cache
+
+
+@pytest.fixture(autouse=True)
 def nothing_left_behind() -> Iterator[None]:
     yield
     mounts = _fuse_mounts_under(_SESSION_TMP)

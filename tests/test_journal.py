@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from powercut.explorer.journal import HEADER, Journal, JournalError, scan
+from powercut.explorer.journal import HEADER, Journal, JournalError, open_journal, scan
 from powercut.explorer.verdict import Verdict
 
 HEADER_BYTES = msgpack.packb(HEADER)
@@ -133,3 +133,16 @@ def test_two_writers_share_a_journal(tmp_path: Path) -> None:
         b.append("k", VERDICTS[1])
     with Journal.open(path, "a") as a, Journal.open(path, "b") as b:
         assert a.get("k") == VERDICTS[0] and b.get("k") == VERDICTS[1]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_journal_in_use_is_neither_replaced_nor_resumed(tmp_path: Path, resume: bool) -> None:
+    path = tmp_path / "j.journal"
+    with Journal.open(path, "c") as live:  # another exploration still writing it
+        live.append("k", Verdict("ok"))
+        with pytest.raises(JournalError, match="in use by another running exploration"), \
+                open_journal(path, "c", resume=resume):
+            pass
+        assert live.get("k") == Verdict("ok")
+    with open_journal(path, "c", resume=True) as resumed:  # its owner is gone: free again
+        assert resumed.get("k") == Verdict("ok")

@@ -110,6 +110,7 @@ def test_json_report_has_the_schema_and_every_state(tmp_path: Path) -> None:
         "states_enumerated",
         "states_distinct",
         "states_checked",
+        "states_reused",
         "verdicts",
         "coverage",
         "elapsed_s",

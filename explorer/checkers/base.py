@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,16 @@ class Checker(abc.ABC):
     def describe(self) -> str:
         """One line naming the checker and what it runs, e.g. "etcd (/usr/bin/etcd 3.4.23)"."""
 
+    def identity(self) -> str:
+        """Everything a verdict depends on besides the state, as one line.
+
+        Verdicts are stored (journal, results cache) under the state's content
+        key and this identity, so it must change whenever the same state could
+        be judged differently: another binary or command, other settings, a
+        different timeout. Subclasses add what `describe` leaves out.
+        """
+        return f"{self.describe()} timeout={self.timeout:g}"
+
     def close(self) -> None:  # noqa: B027 - most checkers hold nothing
         """Release what the checker holds; it is not used afterwards."""
 
@@ -54,6 +65,15 @@ class Checker(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def file_fingerprint(path: Path | str) -> str:
+    """A cheap identity of a file's content: size and modification time (or "missing")."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 @contextmanager

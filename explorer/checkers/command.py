@@ -13,7 +13,9 @@ shell or leave any of its processes behind.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
     Checker,
     failure_verdict,
+    file_fingerprint,
     scratch_dir,
     write_markers,
 )
@@ -61,6 +64,16 @@ class CommandChecker(Checker):
 
     def describe(self) -> str:
         return f"command: {self.command}"
+
+    def identity(self) -> str:
+        # The program and, for an interpreter's script (`python3 check.py {dir}`),
+        # its first argument: editing the checker must not reuse its old verdicts.
+        # Later words may be files the checker writes (a log); those must not count.
+        program = shutil.which(self.words[0]) or self.words[0]
+        script = self.words[1:2]
+        files = [program, *(w for w in script if "{" not in w and os.path.isfile(w))]
+        prints = " ".join(f"{os.path.abspath(f)}={file_fingerprint(f)}" for f in files)
+        return f"{self.describe()} files=[{prints}] timeout={self.timeout:g}"
 
     def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:

@@ -27,7 +27,13 @@ from typing import Any
 
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
-from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, failure_verdict, scratch_dir
+from powercut.explorer.checkers.base import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    failure_verdict,
+    file_fingerprint,
+    scratch_dir,
+)
 from powercut.explorer.checkers.process import Child, log_text
 from powercut.explorer.verdict import Verdict
 from powercut.recorder import workload_etcd_kv as kv
@@ -141,6 +147,10 @@ class EtcdChecker(Checker):
 
     def describe(self) -> str:
         return f"etcd ({self.binary} {self.version})"
+
+    def identity(self) -> str:
+        return (f"{self.describe()} binary={file_fingerprint(self.binary)} "
+                f"data_dir={self.data_dir} name={self.member_name} timeout={self.timeout:g}")
 
     def argv(self, data_dir: Path, client: int, peer: int) -> list[str]:
         client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
