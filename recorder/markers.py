@@ -39,7 +39,10 @@ MARKER_FILE = "marker"
 CONTROL_INO = 1 << 62
 MARKER_INO = CONTROL_INO + 1
 VIRTUAL_INODES = frozenset((CONTROL_INO, MARKER_INO))
-MAX_LINE = 1 << 20  # a marker line longer than this is cut into several markers
+# A marker line longer than this is cut into several markers. Decoding turns
+# each invalid UTF-8 byte into U+FFFD (3 bytes), so a line stays under the
+# trace reader's 1 MiB string limit only if it is at most a third of it.
+MAX_LINE = 1 << 18
 _RESERVED = (_OP_ATTRS | {"op"}) - {"text"}
 
 

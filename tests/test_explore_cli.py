@@ -98,7 +98,8 @@ def test_interrupt_stops_everything_and_leaves_nothing(sig: int, tmp_path: Path,
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "powercut", "explore", str(TRACE), "--workers", "2",
-             "--etcd-bin", str(etcd_bins["3.4"])], stdout=out, stderr=err, env=env)
+             "--etcd-bin", str(etcd_bins["3.4"]), "--journal", str(tmp_path / "j.journal")],
+            stdout=out, stderr=err, env=env)
         seen: set[int] = set()
         try:
             deadline = time.monotonic() + 120

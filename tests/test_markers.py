@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from powercut.recorder.markers import MarkerLines, marker_fields
+from powercut.recorder.markers import MAX_LINE, MarkerLines, marker_fields
 from powercut.recorder.record import record
-from powercut.recorder.trace_format import open_trace
+from powercut.recorder.trace_format import TraceWriter, open_trace
 from powercut.recorder.workloads import Command
 from powercut.replayer.tree import final_tree
 
@@ -57,6 +57,17 @@ def test_text_and_json_lines() -> None:
     assert marker_fields(b'{"text": "ack", "path": "x", "seq": 1}') == {
         "text": "ack", "marker_path": "x", "marker_seq": 1}
     assert marker_fields(b"[1, 2]") == {"text": "[1, 2]"}
+
+
+def test_the_longest_invalid_utf8_line_still_reads_back(tmp_path: Path) -> None:
+    lines = MarkerLines()
+    cut = lines.feed(b"\xff" * (MAX_LINE * 3)) + lines.rest()  # invalid UTF-8: grows 3x
+    assert len(cut) == 3 and all(len(line) <= MAX_LINE for line in cut)
+    with TraceWriter(tmp_path / "t.trace", argv=["t"], workload={"name": "command"}) as w:
+        for line in cut:
+            w.append("marker", 1, **marker_fields(line))
+    markers = list(open_trace(tmp_path / "t.trace").ops())
+    assert [len(m.text or "") for m in markers] == [len(line) for line in cut]
 
 
 @given(st.lists(st.binary(max_size=40), max_size=8))

@@ -31,7 +31,13 @@ from typing import Any
 
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
-from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, failure_verdict, scratch_dir
+from powercut.explorer.checkers.base import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    failure_verdict,
+    file_fingerprint,
+    scratch_dir,
+)
 from powercut.explorer.checkers.etcd import _BIND_FAILED, _PORTS, POLL, _health, etcd_version
 from powercut.explorer.checkers.process import Child, Exit, log_text
 from powercut.explorer.verdict import Verdict
@@ -87,6 +93,11 @@ class EtcdClusterChecker(Checker):
 
     def describe(self) -> str:
         return f"etcd-cluster ({self.binary} {self.version}, {len(self.members)} members)"
+
+    def identity(self) -> str:
+        members = ",".join(f"{name}:{data_dir}:{peer}" for name, data_dir, peer in self.members)
+        return (f"{self.describe()} binary={file_fingerprint(self.binary)} "
+                f"members={members} timeout={self.timeout:g}")
 
     def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:
@@ -146,7 +157,14 @@ class EtcdClusterChecker(Checker):
                     missing = durability.lost(
                         want, lambda key: kv.get(clients[healthy[0]], key, self.timeout))
                 except kv.EtcdKVError as e:
-                    missing = [{"key": "(read failed)", "value": None, "found": str(e)}]
+                    # Healthy, yet it cannot answer a read: it did not really recover
+                    # (as the single-member checker judges it), and no key is known lost.
+                    for child in children.values():
+                        child.kill()
+                    return Verdict("hang", signature="healthy but cannot answer a read",
+                                   duration=time.monotonic() - started,
+                                   evidence={"members": dict(sorted(kinds.items())),
+                                             "quorum": True, "read_error": str(e)})
             return self._verdict(children, kinds, exits, missing, time.monotonic() - started)
 
     def _verdict(self, children: dict[str, Child], kinds: dict[str, str],
