@@ -72,7 +72,8 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         if stopped():
             return None
         try:
-            return checker.check(target, markers, scratch=work / "check")
+            return _without_path(checker.check(target, markers, scratch=work / "check"),
+                                 str(target))
         except PowercutError:
             raise
         except Exception as e:  # the checker broke on this state; the others go on
@@ -80,6 +81,18 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
                            evidence={"error": str(e), "worker_died": True})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _without_path(verdict: Verdict, directory: str) -> Verdict:
+    """The verdict with the state's temp directory shown as `<state>` in its log text.
+
+    The directory is gone once the check returns; `<state>` reads as "the
+    crash state", the same in every run, local or on a cluster.
+    """
+    if directory not in verdict.excerpt and directory not in verdict.log_tail:
+        return verdict
+    return dataclasses.replace(verdict, excerpt=verdict.excerpt.replace(directory, "<state>"),
+                               log_tail=verdict.log_tail.replace(directory, "<state>"))
 
 
 def _worker_died(verdict: Verdict) -> bool:

@@ -66,6 +66,10 @@ def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path:
         assert judged.verdict.kind == ("unrecoverable" if judged.verdict.signature else "ok")
         got[tuple(pages)] = judged.verdict.signature
     assert got == expected(version)
+    # Log text names the state as `<state>`, never the temp dir that is gone.
+    too_small = next(j.verdict for j in exploration.judged if "too small" in j.verdict.signature)
+    assert f"<state>/{DB}" in too_small.excerpt + too_small.log_tail
+    assert str(tmp_path) not in too_small.excerpt + too_small.log_tail
     assert version in exploration.checker
     assert live_children() == 0
     assert list((tmp_path / "work").iterdir()) == []
