@@ -1,34 +1,47 @@
-"""Enumeration speed and memory on a synthetic trace with thousands of dirty pages.
-
-Usage: .venv/bin/python bench/enumerate_bench.py [--pages N] [--budgets A,B]
+"""Figure 5a: enumeration speed and memory on a synthetic trace with thousands of dirty pages.
 
 The trace makes a few large writes (`--writes`, in pages) to one file and
-twenty small ones to another, without a single fsync, so its crash
-points have up to thousands of dirty pages and far more states than any
-budget: they are enumerated with the bounded strategy under each
-`--budgets` value (max states per crash point). For each budget
-it prints states per second (a plain run) and the peak memory (a second run
-under tracemalloc), side by side: memory must not grow with the number of
-states, only with the set of distinct keys (shown separately).
+twenty small ones to another, without a single fsync, so its crash points
+have up to thousands of dirty pages and far more states than any budget:
+they are enumerated with the bounded strategy under each `--budgets` value
+(max states per crash point). Per budget, `--reps` fresh Python processes
+each open the trace and time one enumeration (the median is the figure:
+states per second), and one more enumerates under tracemalloc for its peak
+memory, next to the peak of a set of as many 32-digit keys built the same
+way. The memory beyond the keys must not grow with the number of states
+(flat memory): the set of distinct keys is the only thing allowed to.
+
+    .venv/bin/python -m bench.enumerate_bench [--writes 600,1200,2400] [--budgets 5000,500000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
+from bench.context import REPO, Context
+from bench.figures import Figure, Target
+from powercut.recorder.trace_format import TraceWriter, open_trace
 from powercut.replayer.enumerate import Enumeration
 from powercut.replayer.models import get_model
 
 SMALL_WRITES = 20
+WRITES = (600, 1200, 2400)
+BUDGETS = (5000, 500000)
+RATE_TARGET = Target(">=", 50_000)
+# Memory beyond the keys at the largest budget over that at the smallest: "flat" means
+# ~1 whatever the number of states (a few MiB of allocator slack allowed).
+FLAT_TARGET = Target("<=", 1.25)
+MIB = 1 << 20
 
 
-def make_trace(path: Path, writes: list[int]) -> Trace:
+def make_trace(path: Path, writes: tuple[int, ...] = WRITES) -> Path:
     with TraceWriter(path, argv=["bench"], workload={"name": "bench"}) as w:
         w.append("create", 1, path="log", mode=0o644)
         for i in range(SMALL_WRITES):  # many crash points with few dirty pages
@@ -39,52 +52,108 @@ def make_trace(path: Path, writes: list[int]) -> Trace:
             data = bytes(range(1, 256)) * (pages * 4096 // 255 + 1)
             w.append("write", 1, path="big", offset=offset + 100, data=data[:pages * 4096])
             offset += pages * 4096
-    return open_trace(path)
+    return path
 
 
-def run(trace: Trace, budget: int, *, measure_memory: bool) -> dict[str, float]:
+def child(trace_path: Path, budget: int) -> dict[str, float]:
+    """One timed enumeration in this (fresh) process."""
+    trace = open_trace(trace_path)
     enumeration = Enumeration(trace, get_model(), max_states=budget)
-    if measure_memory:
-        tracemalloc.start()
     start = time.perf_counter()
-    states = 0
-    for _ in enumeration:
-        states += 1
+    states = sum(1 for _ in enumeration)
     elapsed = time.perf_counter() - start
-    peak = 0
-    if measure_memory:
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
     stats = enumeration.stats
-    keys = stats.distinct * (sys.getsizeof("k" * 32) + 30)  # str + set slot, roughly
-    return {"states": states, "distinct": stats.distinct, "seconds": elapsed,
-            "per_second": states / elapsed if elapsed else 0.0, "peak": peak,
-            "keys": keys, "max_units": max(len(cp.units) for cp in enumeration.crash_points),
-            "points": stats.crash_points, "bounded": stats.bounded_points}
+    return {"budget": budget, "states": states, "distinct": stats.distinct, "seconds": elapsed,
+            "per_second": states / elapsed, "points": stats.crash_points,
+            "bounded": stats.bounded_points,
+            "max_units": max(len(cp.units) for cp in enumeration.crash_points)}
+
+
+def child_memory(trace_path: Path, budget: int) -> dict[str, float]:
+    """Peak traced memory of one enumeration, and of a set of as many keys built alike."""
+    trace = open_trace(trace_path)
+    enumeration = Enumeration(trace, get_model(), max_states=budget)
+    tracemalloc.start()
+    for _ in enumeration:
+        pass
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    distinct = enumeration.stats.distinct
+    del enumeration
+    # The one thing allowed to grow: the set of distinct keys (32 hex digits each),
+    # measured the same way, resizes included.
+    tracemalloc.start()
+    keys = set()
+    for i in range(distinct):
+        keys.add(f"{i:032x}")
+    _, keys_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"peak": peak, "keys": keys_peak}
+
+
+def _in_child(mode: str, path: Path, budget: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-m", "bench.enumerate_bench", mode, str(path),
+                          str(budget)], cwd=REPO, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def measure(writes: tuple[int, ...], budgets: tuple[int, ...], reps: int = 3
+            ) -> list[dict[str, float]]:
+    """Per budget: the median of `reps` timed runs, and one traced-memory run."""
+    with tempfile.TemporaryDirectory(prefix="powercut-bench-") as tmp:
+        path = make_trace(Path(tmp) / "bench.trace", writes)
+        rows = []
+        for budget in budgets:
+            runs = sorted((_in_child("--child", path, budget) for _ in range(reps)),
+                          key=lambda r: r["seconds"])
+            rows.append({**runs[len(runs) // 2], **_in_child("--child-memory", path, budget),
+                         "reps": reps})
+    return rows
+
+
+def figures_of(rows: list[dict[str, float]]) -> list[Figure]:
+    figures = []
+    for r in rows:
+        figures.append(Figure(
+            "5 enumerate", f"states/s, max {r['budget']:.0f} states/point", r["per_second"], "",
+            RATE_TARGET,
+            f"{r['states']:.0f} states ({r['distinct']:.0f} distinct) in {r['seconds']:.2f} s, "
+            f"median of {r['reps']:.0f} fresh processes; {r['points']:.0f} points, "
+            f"{r['bounded']:.0f} bounded, up to {r['max_units']:.0f} dirty pages; "
+            f"peak {r['peak'] / MIB:.1f} MiB, keys {r['keys'] / MIB:.1f} MiB"))
+    small, large = rows[0], rows[-1]
+    beyond = [r["peak"] - r["keys"] for r in (small, large)]
+    figures.append(Figure(
+        "5 enumerate", "peak memory beyond keys, largest / smallest budget",
+        beyond[1] / beyond[0], "x", FLAT_TARGET,
+        f"{beyond[0] / MIB:.1f} MiB at {small['states']:.0f} states, "
+        f"{beyond[1] / MIB:.1f} MiB at {large['states']:.0f} states (tracemalloc)"))
+    return figures
+
+
+def run(ctx: Context) -> list[Figure]:
+    return figures_of(measure(WRITES, BUDGETS, 3))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--writes", default="600,1200,2400",
+    parser.add_argument("--writes", default=",".join(map(str, WRITES)),
                         help="pages of each large write, comma-separated")
-    parser.add_argument("--budgets", default="5000,500000", help="max states per crash point")
+    parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)),
+                        help="max states per crash point, comma-separated")
+    parser.add_argument("--reps", type=int, default=3, help="timed runs per budget")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-memory", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    budgets = [int(b) for b in args.budgets.split(",")]
-    writes = [int(p) for p in args.writes.split(",")]
-    with tempfile.TemporaryDirectory(prefix="powercut-bench-") as tmp:
-        trace = make_trace(Path(tmp) / "bench.trace", writes)
-        rows = [(b, run(trace, b, measure_memory=False), run(trace, b, measure_memory=True))
-                for b in budgets]
-    mib = 1 << 20
-    print(f"trace: {trace.op_count} ops, large writes of {args.writes} pages, no fsync; "
-          f"up to {rows[0][1]['max_units']:.0f} dirty pages at one crash point")
-    print(f"{'max-states/point':>17} {'points':>7} {'bounded':>8} {'states':>9} {'distinct':>9} "
-          f"{'states/s':>9} {'peak MiB':>9} {'keys MiB':>9} {'peak-keys':>10}")
-    for budget, timed, mem in rows:
-        print(f"{budget:>17} {timed['points']:>7.0f} {timed['bounded']:>8.0f} "
-              f"{timed['states']:>9.0f} {timed['distinct']:>9.0f} {timed['per_second']:>9.0f} "
-              f"{mem['peak'] / mib:>9.1f} {mem['keys'] / mib:>9.1f} "
-              f"{(mem['peak'] - mem['keys']) / mib:>10.1f}")
+    if args.child or args.child_memory:
+        fn, (trace, budget) = (child, args.child) if args.child else (child_memory,
+                                                                      args.child_memory)
+        print(json.dumps(fn(Path(trace), int(budget))))
+        return
+    rows = measure(tuple(int(p) for p in args.writes.split(",")),
+                   tuple(int(b) for b in args.budgets.split(",")), args.reps)
+    for f in figures_of(rows):
+        print(f.line())
 
 
 if __name__ == "__main__":
