@@ -1,6 +1,6 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
-    bench/run [--quick] [--only explore,checker,materialise,record,enumerate] [--timeout S]
+    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,cache,dask] [--timeout S]
               [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import (
+    cache_bench,
     checker_floor,
+    dask_bench,
     enumerate_bench,
     explore_efficiency,
     materialise_bench,
@@ -52,12 +54,8 @@ SUITE: list[Bench] = [
     Bench("materialise", "5b materialising the 64 MB sparse WAL", materialise_bench.run),
     Bench("record", "4 recording overhead", record_overhead.run),
     Bench("enumerate", "5a enumeration speed and memory", enumerate_bench.run),
-    # ---- Figures still to come: add each as a Bench here (a module with
-    # `run(ctx) -> list[Figure]`; `ctx.trace`, `ctx.checker()`, `ctx.floor()`
-    # and `explore_efficiency.timed_explore` are there to reuse). ----
-    # 6 results cache: a second explore() of the same trace with the same
-    #   ResultsCache re-checks nothing (Exploration.checked == 0), and how long it takes.
-    # Dask: explore(executor="dask") on a local cluster vs the thread pool, same states.
+    Bench("cache", "6 results cache: a second explore checks nothing", cache_bench.run),
+    Bench("dask", "scale out: the same exploration on a Dask cluster", dask_bench.run),
 ]
 
 
