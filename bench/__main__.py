@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
-    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,cache,dask] [--timeout S]
-              [--workers 1,2]
+    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,cache,dask]
+              [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
 (measured value, target, PASS/FAIL), then a table of all of them closes the
