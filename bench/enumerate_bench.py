@@ -6,7 +6,8 @@ have up to thousands of dirty pages and far more states than any budget:
 they are enumerated with the bounded strategy under each `--budgets` value
 (max states per crash point). Per budget, `--reps` fresh Python processes
 each open the trace and time one enumeration (the median is the figure:
-states per second), and one more enumerates under tracemalloc for its peak
+states per second; the replay alone, which every budget pays once, is timed
+the same way and shown apart), and one more enumerates under tracemalloc for its peak
 memory, next to the peak of a set of as many 32-digit keys built the same
 way. The memory beyond the keys must not grow with the number of states
 (flat memory): the set of distinct keys is the only thing allowed to.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +71,16 @@ def child(trace_path: Path, budget: int) -> dict[str, float]:
             "max_units": max(len(cp.units) for cp in enumeration.crash_points)}
 
 
+def child_replay(trace_path: Path, budget: int) -> dict[str, float]:
+    """The fixed part alone, in this (fresh) process: the model replays the trace and
+    builds every crash point's pending units, and no state is chosen."""
+    trace = open_trace(trace_path)
+    start = time.perf_counter()
+    for _ in get_model().crash_points(trace):
+        pass
+    return {"replay": time.perf_counter() - start}
+
+
 def child_memory(trace_path: Path, budget: int) -> dict[str, float]:
     """Peak traced memory of one enumeration, and of a set of as many keys built alike."""
     trace = open_trace(trace_path)
@@ -102,12 +114,14 @@ def measure(writes: tuple[int, ...], budgets: tuple[int, ...], reps: int = 3
     """Per budget: the median of `reps` timed runs, and one traced-memory run."""
     with tempfile.TemporaryDirectory(prefix="powercut-bench-") as tmp:
         path = make_trace(Path(tmp) / "bench.trace", writes)
+        replay = statistics.median(_in_child("--child-replay", path, 0)["replay"]
+                                   for _ in range(reps))
         rows = []
         for budget in budgets:
             runs = sorted((_in_child("--child", path, budget) for _ in range(reps)),
                           key=lambda r: r["seconds"])
             rows.append({**runs[len(runs) // 2], **_in_child("--child-memory", path, budget),
-                         "reps": reps})
+                         "reps": reps, "replay": replay})
     return rows
 
 
@@ -121,6 +135,12 @@ def figures_of(rows: list[dict[str, float]]) -> list[Figure]:
             f"median of {r['reps']:.0f} fresh processes; {r['points']:.0f} points, "
             f"{r['bounded']:.0f} bounded, up to {r['max_units']:.0f} dirty pages; "
             f"peak {r['peak'] / MIB:.1f} MiB, keys {r['keys'] / MIB:.1f} MiB"))
+    for r in rows:
+        figures.append(Figure(
+            "5 enumerate", f"states/s beyond the replay, max {r['budget']:.0f} states/point",
+            r["states"] / max(r["seconds"] - r["replay"], 1e-9), "",
+            detail=f"the replay alone (every crash point built, no state chosen) takes "
+                   f"{r['replay']:.3f} s of the {r['seconds']:.3f} s"))
     small, large = rows[0], rows[-1]
     beyond = [r["peak"] - r["keys"] for r in (small, large)]
     figures.append(Figure(
@@ -144,12 +164,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed runs per budget")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-replay", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child or args.child_memory:
-        fn, (trace, budget) = (child, args.child) if args.child else (child_memory,
-                                                                      args.child_memory)
-        print(json.dumps(fn(Path(trace), int(budget))))
-        return
+    for fn, given in ((child, args.child), (child_memory, args.child_memory),
+                      (child_replay, args.child_replay)):
+        if given:
+            print(json.dumps(fn(Path(given[0]), int(given[1]))))
+            return
     rows = measure(tuple(int(p) for p in args.writes.split(",")),
                    tuple(int(b) for b in args.budgets.split(",")), args.reps)
     for f in figures_of(rows):

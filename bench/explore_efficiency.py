@@ -77,6 +77,10 @@ def run(ctx: Context) -> list[Figure]:
                    f"explore {r.wall:.1f} s; floor {bare_sum:.1f} s of {len(floor)} bare "
                    f"checks / {r.workers}; timeout {ctx.timeout:g} s; "
                    + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))),
+            Figure("1 explore", f"explorer overhead per state, {w}",
+                   1000 * (r.wall - bare_sum / r.workers) / max(e.distinct, 1), " ms",
+                   detail="(explore wall - floor) / distinct states: enumeration, "
+                          "materialisation, scheduling, clean-up, idle workers"),
             Figure("1 explore", f"states checked, {w}", e.checked, "", Target("==", e.distinct),
                    f"{e.enumerated} enumerated, {e.distinct} distinct, "
                    f"{len(floor)} in the floor pass"),

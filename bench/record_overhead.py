@@ -7,7 +7,9 @@ marker file is a real file there, so the workload does the same writes);
 "recorded" runs it through `record()`: mount, trace, markers, unmount,
 footer. Reps are interleaved and alternate which goes first, and the
 figure is the median of the per-rep ratios, so drift on a shared machine
-hits both sides alike.
+hits both sides alike. The puts phase is also timed alone: etcd's first
+election takes a random few hundred milliseconds, which is most of the
+spread of the whole-run ratio. `profile_recorder` says where the time goes.
 
     .venv/bin/python -m bench.record_overhead [--reps 5] [--puts 1000] [--etcd-bin PATH]
 """
@@ -18,16 +20,43 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.context import Context
 from bench.figures import Figure, Target
 from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
 from powercut.recorder.record import record
 from powercut.recorder.workload_etcd_writes import EtcdWrites
+from powercut.recorder.workloads import Outcome
 
 RATIO_TARGET = Target("<=", 2.0)
 TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class PhasedWrites(EtcdWrites):
+    """`etcd-writes` that notes when its puts start and end (in `phases`), to split
+    the bootstrap (its election delay is random) from the puts."""
+
+    phases: list[float] = field(default_factory=list, compare=False)
+
+    def _write(self, *args: Any, **kwargs: Any) -> Outcome:
+        self.phases.append(time.perf_counter())
+        try:
+            return super()._write(*args, **kwargs)
+        finally:
+            self.phases.append(time.perf_counter())
+
+    @classmethod
+    def of(cls, etcd_bin: Path | str, puts: int) -> PhasedWrites:
+        base = EtcdWrites.with_binary(etcd_bin, puts=puts)
+        return cls(base.etcd_bin, base.version, puts)
+
+    def puts_seconds(self) -> float:
+        start, end = self.phases[-2:]
+        return end - start
 
 
 def plain(work: EtcdWrites) -> float:
@@ -53,8 +82,9 @@ def recorded(work: EtcdWrites) -> tuple[float, int]:
     return elapsed, result.ops
 
 
-def measure(work: EtcdWrites, reps: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {"plain": [], "recorded": [], "ops": []}
+def measure(work: PhasedWrites, reps: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {"plain": [], "recorded": [], "ops": [],
+                                     "plain puts": [], "recorded puts": []}
     for rep in range(reps):
         for side in ("plain", "recorded") if rep % 2 == 0 else ("recorded", "plain"):
             if side == "plain":
@@ -63,12 +93,18 @@ def measure(work: EtcdWrites, reps: int) -> dict[str, list[float]]:
                 seconds, ops = recorded(work)
                 times["recorded"].append(seconds)
                 times["ops"].append(ops)
+            times[f"{side} puts"].append(work.puts_seconds())
     return times
 
 
+def _ratios(times: dict[str, list[float]], what: str = "") -> list[float]:
+    return [r / p for p, r in zip(times[f"plain{what}"], times[f"recorded{what}"], strict=True)]
+
+
 def figures_of(work: EtcdWrites, times: dict[str, list[float]]) -> list[Figure]:
-    ratios = [r / p for p, r in zip(times["plain"], times["recorded"], strict=True)]
+    ratios, put_ratios = _ratios(times), _ratios(times, " puts")
     plain_m, rec_m = statistics.median(times["plain"]), statistics.median(times["recorded"])
+    put_plain, put_rec = (statistics.median(times[k]) for k in ("plain puts", "recorded puts"))
     reps = len(ratios)
     ops = int(statistics.median(times["ops"]))
     what = f"etcd {work.version} bootstrap + {work.puts} acknowledged puts"
@@ -78,13 +114,17 @@ def figures_of(work: EtcdWrites, times: dict[str, list[float]]) -> list[Figure]:
                detail=f"{ops} ops recorded, mount to footer"),
         Figure("4 record", "recorded / plain", statistics.median(ratios), "x", RATIO_TARGET,
                f"median of {reps} interleaved pairs (min {min(ratios):.2f}, "
-               f"max {max(ratios):.2f}); per op {1000 * (rec_m - plain_m) / ops:.2f} ms more"),
+               f"max {max(ratios):.2f})"),
+        Figure("4 record", "puts phase alone, recorded / plain", statistics.median(put_ratios),
+               "x", detail=f"{put_plain:.2f} s vs {put_rec:.2f} s for {work.puts} puts: "
+                           f"{1000 * (put_rec - put_plain) / work.puts:.2f} ms more per put "
+                           f"(min {min(put_ratios):.2f}, max {max(put_ratios):.2f})"),
     ]
 
 
 def run(ctx: Context) -> list[Figure]:
-    work = EtcdWrites.with_binary(ctx.binary, puts=1000)
-    return figures_of(work, measure(work, 3 if ctx.quick else 7))
+    work = PhasedWrites.of(ctx.binary, 1000)
+    return figures_of(work, measure(work, 5 if ctx.quick else 11))
 
 
 def main() -> None:
@@ -93,7 +133,7 @@ def main() -> None:
     parser.add_argument("--puts", type=int, default=1000)
     parser.add_argument("--etcd-bin", default="/usr/bin/etcd")
     args = parser.parse_args()
-    work = EtcdWrites.with_binary(args.etcd_bin, puts=args.puts)
+    work = PhasedWrites.of(args.etcd_bin, args.puts)
     for f in figures_of(work, measure(work, args.reps)):
         print(f.line())
 
