@@ -83,4 +83,4 @@ def table(figures: Sequence[Figure]) -> str:
     out = [sep.join(h.ljust(w) for h, w in zip(head, widths, strict=True)),
            sep.join("-" * w for w in widths)]
     out += [sep.join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
+    return "\n".join(line.rstrip() for line in out)

@@ -138,8 +138,10 @@ json.dump({"write": (t1 - t0) / n, "write+fdatasync": (t2 - t1) / (n // 4)}, ope
 
 
 def round_trip() -> dict[str, dict[str, float]]:
-    """Seconds per 100-byte pwrite, and per pwrite + fdatasync: plain dir vs the recorder."""
-    got = {}
+    """Seconds per 100-byte pwrite, and per pwrite + fdatasync: plain dir vs the recorder
+    (and the recorder's handlers alone, uncontended: this process only waits)."""
+    got: dict[str, dict[str, float]] = {}
+    tally = Tally()
     with tempfile.TemporaryDirectory(prefix="powercut-bench-") as tmp:
         script, out = Path(tmp) / "rt.py", Path(tmp) / "rt.json"
         script.write_text(_ROUND_TRIP)
@@ -148,10 +150,15 @@ def round_trip() -> dict[str, dict[str, float]]:
                        check=True)
         got["plain"] = json.loads(out.read_text())
         argv = (sys.executable, str(script), "{mnt}", str(out))
-        result = record_module.record(Path(tmp) / "rt.trace", Command(argv), timeout=120)
+        record_module.RecorderFS = timed_fs(tally)  # type: ignore[misc]
+        try:
+            result = record_module.record(Path(tmp) / "rt.trace", Command(argv), timeout=120)
+        finally:
+            record_module.RecorderFS = RecorderFS  # type: ignore[misc]
         if result.status != "complete":
             raise RuntimeError(f"round-trip workload failed: {result.detail}")
         got["recorded"] = json.loads(out.read_text())
+    got["handler"] = {name: tally.ns[name] / 1e9 / tally.calls[name] for name in ("write", "fsync")}
     return got
 
 
@@ -196,7 +203,9 @@ def main() -> None:
         rt = round_trip()
         print("per request, from a separate process: " + "; ".join(
             f"{what} {1e6 * rt['plain'][what]:.0f} us plain, "
-            f"{1e6 * rt['recorded'][what]:.0f} us recorded" for what in rt["plain"]))
+            f"{1e6 * rt['recorded'][what]:.0f} us recorded" for what in rt["plain"])
+            + "; inside them the handlers took " + ", ".join(
+            f"{name} {1e6 * t:.0f} us" for name, t in rt["handler"].items()))
         if spy is None or not raw.exists() or not fuse_thread:
             print("(py-spy not installed: no sampled profile)")
             return
