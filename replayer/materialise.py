@@ -43,6 +43,10 @@ class Materialised:
 _MAX_HOPS = 40  # as the kernel: past this a lookup fails with ELOOP, so goes nowhere
 
 
+class TooLarge(PowercutError):
+    """A legal state with a file larger than the target file system allows (ext4: 16 TiB)."""
+
+
 def check_symlinks(entries: tuple[Entry, ...]) -> None:
     """Refuse a state in which some symlink resolves outside the tree.
 
@@ -204,6 +208,10 @@ def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
         if e.errno in _PATH_ERRNOS:
             raise TraceError(f"cannot materialise {current!r} under {target}: {e.strerror} "
                              "(the state's paths are unsafe or contradictory)") from None
+        if e.errno == errno.EFBIG:
+            raise TooLarge(f"cannot materialise {current!r} under {target}: the file system "
+                           "there cannot hold a file this large; materialise onto one that can, "
+                           "such as xfs or btrfs (TMPDIR for explore)") from None
         raise PowercutError(f"cannot materialise {current!r} under {target}: "
                             f"{e.strerror}") from None
     finally:

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import PowercutError, TraceError
-from powercut.recorder.trace_format import TraceWriter, open_trace
+from powercut.recorder.trace_format import MAX_FILE_OFFSET, TraceWriter, open_trace
 from powercut.replayer.enumerate import Enumeration
 from powercut.replayer.image import Entry, Image
-from powercut.replayer.materialise import materialise
+from powercut.replayer.materialise import TooLarge, materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import FrozenPages
 from powercut.replayer.replay import state_at
@@ -164,3 +164,19 @@ def test_random_hostile_paths_never_write_outside(tmp_path: Path, items) -> None
                         continue  # a loop inside the state leads nowhere
                 resolved = Path(os.path.realpath(full))
                 assert resolved.is_relative_to((parent / "target").resolve()), resolved
+
+
+def test_a_file_past_the_file_systems_limit_is_one_clear_error(tmp_path: Path) -> None:
+    """The reader allows writes up to 16 TiB; ext4 stops 4 KiB short of that (EFBIG)."""
+    with TraceWriter(tmp_path / "t.trace", argv=["t"], workload={"name": "command"}) as w:
+        w.append("create", 1, path="huge", mode=0o644)
+        w.append("write", 1, path="huge", offset=MAX_FILE_OFFSET - 1, data=b"x")
+    trace = open_trace(tmp_path / "t.trace")
+    state = state_at(trace, get_model("lazyfs", trace.page_size), 1, "all")
+    try:
+        materialise(state, tmp_path / "state")
+    except TooLarge as e:  # ext4, as here
+        assert "cannot hold a file this large" in str(e)
+        assert "xfs or btrfs" in str(e)
+    else:  # xfs, btrfs: sparse, so it costs nothing
+        assert (tmp_path / "state" / "huge").stat().st_size == MAX_FILE_OFFSET
