@@ -327,14 +327,20 @@ def _in_use(path: Path) -> bool:
     except OSError:
         return False
     try:
+        return not _alone(fd)
+    finally:
+        os.close(fd)
+
+
+def _alone(fd: int) -> bool:
+    """Take the file's lock exclusively if no other open file holds it; say whether it did."""
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
+        return True
     except OSError as e:
         if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
             raise
-        return True
-    finally:
-        os.close(fd)
+        return False
 
 
 def _lock(fd: int) -> bool:
@@ -344,12 +350,8 @@ def _lock(fd: int) -> bool:
     share a journal; only one alone may truncate a torn tail (another live
     writer's record in flight looks torn too).
     """
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if _alone(fd):
         return True
-    except OSError as e:
-        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise
     fcntl.flock(fd, fcntl.LOCK_SH)
     return False
 
