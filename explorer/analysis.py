@@ -5,8 +5,11 @@ returns `Vulnerability` values; it never runs a program or reads a file.
 Every failing state lands in exactly one vulnerability, and a passing state
 in none. The rules, applied to each failing state in order:
 
-1. `data-loss`, `hang`, `error` verdicts are grouped by what they share: the
-   missing acknowledged keys (evidence `missing`), or the signature.
+1. `data-loss`, `hang`, `error` verdicts are grouped by what they share.
+   Data loss whose state lost unsynced pages is grouped by the files those
+   pages belong to (the cause: acknowledging before the fsync of that file,
+   however many keys it costs); other data loss by the missing acknowledged
+   keys (evidence `missing`), or the signature; hangs and errors by signature.
 2. An unrecoverable state is an **atomicity** failure of write w when it
    keeps some but not all of w's pending pages, and keeping all of them or
    none of them (the rest unchanged) gives a state judged `ok`: tearing w
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from powercut.explorer.analysis_evidence import EvidenceBuilder, GroupKey
+from powercut.explorer.analysis_evidence import UNSYNCED, EvidenceBuilder, GroupKey
 from powercut.explorer.analysis_index import StateIndex, kept_pages
 from powercut.explorer.verdict import Exploration, Judged
 from powercut.explorer.vulnerability import DEFAULT_LAZYFS_ROOT, Vulnerability, sort_key
@@ -45,7 +48,7 @@ def find_vulnerabilities(
         if not verdict.failing:
             continue
         if verdict.kind != "unrecoverable":
-            groups[_other_key(judged)].append(i)
+            groups[_other_key(states, judged)].append(i)
             continue
         torn = states.torn_writes(judged.state)
         explained = [w for w in torn if states.tearing_explains(judged.state, w)]
@@ -67,9 +70,12 @@ def find_vulnerabilities(
     return sorted(vulns, key=sort_key)
 
 
-def _other_key(judged: Judged) -> GroupKey:
+def _other_key(index: StateIndex, judged: Judged) -> GroupKey:
     verdict = judged.verdict
     if verdict.kind == "data-loss":
+        lost = index.pending(judged.state.point) - kept_pages(judged.state.kept)
+        if lost:
+            return ("data-loss", UNSYNCED, tuple(sorted({path for path, _ in lost})))
         missing = verdict.evidence.get("missing") or ()
         if isinstance(missing, str | bytes):
             missing = (missing,)

@@ -9,7 +9,7 @@ processes, no files.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from powercut.explorer.analysis_index import StateIndex, kept_pages, state_size
@@ -26,6 +26,7 @@ from powercut.explorer.vulnerability import (
 from powercut.replayer.state import CrashState
 
 GroupKey = tuple[object, ...]
+UNSYNCED = "unsynced"  # ("data-loss", UNSYNCED, files): lost with unsynced pages of files
 """What a group of failing states shares, e.g. ("atomicity", 8) or ("hang", signature)."""
 
 
@@ -99,12 +100,23 @@ class EvidenceBuilder:
         elif kind == "durability":
             summary = self._durability_summary(smallest, points[0], at)
             ops += tuple(o for o in self._lost_writes(smallest) if o not in ops)
+        elif kind == "data-loss" and key[1] == UNSYNCED:
+            op, verdict = None, "data-loss"
+            missing = missing_keys(judged, indices)
+            files = ", ".join(str(f) for f in key[2])  # type: ignore[union-attr]
+            what = _some(missing) if missing else "acknowledged data"
+            summary = (
+                f"{plural(len(missing), 'acknowledged key') if missing else 'acknowledged data'}"
+                f" lost with unsynced pages of {files}: each crash falls after an "
+                f"acknowledgement and before the fsync that makes it durable ({what}; {at}, "
+                f"{after})"
+            )
+            ops += tuple(o for o in self._lost_writes(smallest) if o not in ops)
         elif kind == "data-loss":
             op, verdict = None, "data-loss"
             missing = tuple(str(k) for k in key[1])  # type: ignore[union-attr]
-            what = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
             lost = (
-                f"acknowledged keys missing after recovery: {what}"
+                f"acknowledged keys missing after recovery: {_some(missing)}"
                 if missing
                 else ("acknowledged data changed or missing after recovery")
             )
@@ -261,6 +273,22 @@ class EvidenceBuilder:
                 return fault, ""
             why_not = why_not or reason
         return None, why_not
+
+
+def missing_keys(judged: list[Judged], indices: Iterable[int]) -> tuple[str, ...]:
+    """The acknowledged keys the states lost, in the order they were first lost."""
+    found: dict[str, None] = {}
+    for i in indices:
+        missing = judged[i].verdict.evidence.get("missing") or ()
+        if isinstance(missing, str | bytes):
+            missing = (missing,)
+        for k in missing:
+            found[str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k)] = None
+    return tuple(found)
+
+
+def _some(keys: tuple[str, ...], shown: int = 5) -> str:
+    return ", ".join(keys[:shown]) + (" …" if len(keys) > shown else "")
 
 
 def plural(n: int, word: str) -> str:

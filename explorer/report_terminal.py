@@ -144,7 +144,7 @@ def vulnerability_table(vulns: list[Vulnerability]) -> Table:
             str(n),
             Text(v.kind, style=STYLE.get(v.verdict, "")),
             str(len(v.states)),
-            point_ranges(v.points),
+            point_ranges(v.points, limit=3),
             Text(v.summary),
         )
     return table

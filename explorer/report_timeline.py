@@ -188,8 +188,9 @@ def subset_maps(subsets: tuple[tuple[int, ...], ...], pages: tuple[int, ...]) ->
     return " ".join(texts) + (f" … {more} more" if more > 0 else "")
 
 
-def point_ranges(points: Iterable[int]) -> str:
-    """`3, 5..9, 12`: crash points with consecutive runs joined."""
+def point_ranges(points: Iterable[int], limit: int | None = None) -> str:
+    """`3, 5..9, 12`: crash points with consecutive runs joined; past `limit` runs,
+    the first ones and how many points in all (`59, 67, 91, … (14)`)."""
     ordered = sorted(set(points))
     parts: list[str] = []
     start = prev = None
@@ -200,6 +201,8 @@ def point_ranges(points: Iterable[int]) -> str:
         if start is not None:
             parts.append(str(start) if start == prev else f"{start}..{prev}")
         start = prev = p
+    if limit is not None and len(parts) > limit:
+        return ", ".join(parts[:limit]) + f", … ({len(ordered)})"
     return ", ".join(parts)
 
 

@@ -229,7 +229,7 @@ def test_losing_unsynced_writes_names_them() -> None:
     assert [o.seq for o in v.ops] == [2, 1]  # the first failing op, then the lost writes
 
 
-def test_data_loss_grouped_by_missing_keys_and_sorted_after_unrecoverable() -> None:
+def test_data_loss_grouped_by_the_unsynced_file_and_sorted_after_unrecoverable() -> None:
     ops = [
         op(0, "create", "wal"),
         write(1, "wal", 0, 8192),
@@ -253,16 +253,29 @@ def test_data_loss_grouped_by_missing_keys_and_sorted_after_unrecoverable() -> N
         return OK
 
     vulns = find_vulnerabilities(build_exploration(ops, judge))
-    kinds = [(v.kind, v.missing) for v in vulns]
-    assert kinds[0] == ("atomicity", ())
-    assert set(kinds[1:]) == {
-        ("data-loss", ("k1",)),
-        ("data-loss", ("k2",)),
-        ("data-loss", ("k1", "k2")),
-    }
-    assert all(
-        v.verdict == "data-loss" and "acknowledged keys missing" in v.summary for v in vulns[1:]
-    )
+    assert [(v.kind, v.missing) for v in vulns] == [("atomicity", ()),
+                                                    ("data-loss", ("k1", "k2"))]
+    lost = vulns[1]
+    # One cause, however many keys it cost: acknowledging before the wal's fsync.
+    assert lost.verdict == "data-loss" and lost.points == (2, 3, 4)
+    assert lost.summary.startswith("2 acknowledged keys lost with unsynced pages of wal")
+    assert [o.seq for o in lost.ops][1:] == [1]  # the write whose pages were lost
+
+
+def test_data_loss_with_nothing_unsynced_is_grouped_by_missing_keys() -> None:
+    ops = [op(0, "create", "db"), op(1, "marker", text="ack k1"),
+           op(2, "marker", text="ack k2"), op(3, "fsync", "db")]
+
+    def judge(point: int, kept: frozenset[tuple[str, int]]) -> Verdict:
+        # Acknowledged, never written: lost whatever the disk kept.
+        missing = ["k1", "k2"][:max(0, min(point, 2))]
+        return (Verdict("data-loss", "acknowledged key missing", evidence={"missing": missing})
+                if missing else OK)
+
+    vulns = find_vulnerabilities(build_exploration(ops, judge))
+    assert {(v.kind, v.missing) for v in vulns} == {("data-loss", ("k1",)),
+                                                    ("data-loss", ("k1", "k2"))}
+    assert all("acknowledged keys missing after recovery" in v.summary for v in vulns)
 
 
 def test_hang_and_error_are_kept_apart() -> None:
