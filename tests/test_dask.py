@@ -88,26 +88,33 @@ def without_excerpts(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_interrupted_dask_exploration_leaves_no_etcd(cluster: str, tmp_path: Path) -> None:
-    progress = tmp_path / "progress.json"
+    """Interrupted while a worker waits on a hung etcd (30 s timeout), the exploration ends
+    at once and that etcd is gone: the worker's check was stopped, not left to time out."""
     run = powercut("explore", str(TRACE), "--no-cache", "--executor", "dask", "--scheduler",
-                   cluster, "--json", str(progress), "--journal", str(tmp_path / "j.journal"))
-    deadline = time.monotonic() + 60
-    while not etcd_running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert etcd_running(), "no check started on the workers"
+                   cluster, "--timeout", "30", "--json", str(tmp_path / "r.json"),
+                   "--journal", str(tmp_path / "j.journal"))
+    deadline = time.monotonic() + 120
+    lasting: set[int] = set()
+    while not lasting and time.monotonic() < deadline:
+        assert run.poll() is None, run.communicate()[1]
+        before = etcd_pids()
+        time.sleep(1.0)
+        lasting = before & etcd_pids()  # alive for a second: a state that hangs
+    assert lasting, "no hanging check was seen on the workers"
+    interrupted = time.monotonic()
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 130, err
     assert "interrupted" in err
-    # The workers' checks were stopped, not left to run out their timeout.
-    assert not etcd_running()
+    assert time.monotonic() - interrupted < 15
+    assert not etcd_pids()
 
 
-def etcd_running() -> bool:
-    """An etcd of this test session (its data dir under the session's TMPDIR) is running."""
+def etcd_pids() -> set[int]:
+    """etcds of this test session (their data dir under the session's TMPDIR)."""
     found = subprocess.run(["pgrep", "-f", "--", f"--data-dir {tempfile.gettempdir()}"],
                            capture_output=True, text=True)
-    return bool(found.stdout.strip())
+    return {int(p) for p in found.stdout.split()}
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
