@@ -28,14 +28,16 @@ def _verdicts(e: Exploration) -> list[tuple[int, str, str, str]]:
 
 
 def run(ctx: Context) -> list[Figure]:
+    import dask
     from distributed import LocalCluster
 
     workers = max(ctx.workers)
     walls: dict[str, float] = {}
     runs: dict[str, Exploration] = {}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", local_directory=str(ctx.work / "dask"),
-                      silence_logs=logging.ERROR) as cluster, ctx.checker() as checker:
+    with dask.config.set({"temporary-directory": str(ctx.work / "dask")}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                         dashboard_address=":0", local_directory=str(ctx.work / "dask"),
+                         silence_logs=logging.ERROR) as cluster, ctx.checker() as checker:
         for name in ("local", "dask"):
             started = time.monotonic()
             runs[name] = explore(ctx.trace, checker, "lazyfs", workers=workers,

@@ -74,11 +74,9 @@ class DaskPool(Pool):
         distributed = _dask()
         self._distributed = distributed
         self._cluster = None
+        self._scratch: Path | None = None
         if scheduler is None:
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR)
-            scheduler = self._cluster.scheduler_address
+            scheduler = self._local_cluster(distributed, workers)
         try:
             self.client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT,
                                              set_as_default=False)
@@ -101,6 +99,22 @@ class DaskPool(Pool):
         self._model = (model.name, model.page_size)
         self._running: dict[Any, CrashState] = {}
         self._done = distributed.as_completed(loop=self.client.loop)
+
+    def _local_cluster(self, distributed: Any, workers: int) -> str:
+        """Start a cluster of `workers` processes here; its scratch space goes with it."""
+        import dask
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="powercut-dask-"))
+        try:
+            with dask.config.set({"temporary-directory": str(self._scratch)}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, local_directory=str(self._scratch),
+                    silence_logs=logging.ERROR)
+        except BaseException:
+            self._close_cluster()
+            raise
+        return str(self._cluster.scheduler_address)
 
     def _wait_for_workers(self, scheduler: str) -> int:
         try:
@@ -179,9 +193,14 @@ class DaskPool(Pool):
             self._close_cluster()
 
     def _close_cluster(self) -> None:
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        try:
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
 
 # --- on the workers ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dask
 import pytest
 from distributed import LocalCluster
 
@@ -36,9 +38,11 @@ AROUND_THE_TORN_WRITE = range(7, 10)
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", local_directory=str(tmp_path / "dask"),
-                      silence_logs=logging.ERROR) as c:
+    # The scheduler's scratch space too, not only the workers', stays in the test's dir.
+    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0", local_directory=str(tmp_path / "dask"),
+                         silence_logs=logging.ERROR) as c:
         yield c.scheduler_address
 
 
@@ -130,3 +134,16 @@ def test_scheduler_without_dask_is_a_usage_error() -> None:
     run = powercut("explore", str(TRACE), "--scheduler", "tcp://127.0.0.1:9")
     _, err = run.communicate(timeout=60)
     assert run.returncode == 2 and "--scheduler goes with --executor dask" in err
+
+
+def test_without_a_scheduler_a_local_cluster_comes_and_goes(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    run = powercut("explore", str(TRACE), "--points", "8", "--no-cache", "--executor", "dask",
+                   "--workers", "2", "--json", str(tmp_path / "r.json"),
+                   env={**os.environ, "TMPDIR": str(tmp)})
+    _, err = run.communicate(timeout=300)
+    assert run.returncode == 1, err
+    summary = json.loads((tmp_path / "r.json").read_text())["summary"]
+    assert summary["workers"] == 2 and summary["verdicts"] == {"ok": 4, "unrecoverable": 12}
+    assert list(tmp.iterdir()) == []  # its workers' and scheduler's scratch space is gone
