@@ -25,9 +25,13 @@ in none. The rules, applied to each failing state in order:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
-from powercut.explorer.analysis_evidence import UNSYNCED, EvidenceBuilder, GroupKey
+from powercut.explorer.analysis_evidence import (
+    UNSYNCED,
+    EvidenceBuilder,
+    GroupKey,
+    missing_keys,
+)
 from powercut.explorer.analysis_index import StateIndex, kept_pages
 from powercut.explorer.verdict import Exploration, Judged
 from powercut.explorer.vulnerability import DEFAULT_LAZYFS_ROOT, Vulnerability, sort_key
@@ -76,18 +80,7 @@ def _other_key(index: StateIndex, judged: Judged) -> GroupKey:
         lost = index.pending(judged.state.point) - kept_pages(judged.state.kept)
         if lost:
             return ("data-loss", UNSYNCED, tuple(sorted({path for path, _ in lost})))
-        missing = verdict.evidence.get("missing") or ()
-        if isinstance(missing, str | bytes):
-            missing = (missing,)
-        # A checker may name a key plainly or as {"key": ..., "value": ...}.
-        keys = tuple(
-            sorted(
-                {
-                    str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k)
-                    for k in missing
-                }
-            )
-        )
+        keys = tuple(sorted(set(missing_keys(verdict))))
         return ("data-loss", keys) if keys else ("data-loss", (), verdict.signature)
     return (verdict.kind, verdict.signature)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from powercut.explorer.analysis_index import StateIndex, kept_pages, state_size
-from powercut.explorer.verdict import Judged, OpSummary
+from powercut.explorer.verdict import Judged, OpSummary, Verdict
 from powercut.explorer.vulnerability import (
     LazyFSFault,
     SignatureCount,
@@ -26,8 +26,9 @@ from powercut.explorer.vulnerability import (
 from powercut.replayer.state import CrashState
 
 GroupKey = tuple[object, ...]
-UNSYNCED = "unsynced"  # ("data-loss", UNSYNCED, files): lost with unsynced pages of files
 """What a group of failing states shares, e.g. ("atomicity", 8) or ("hang", signature)."""
+
+UNSYNCED = "unsynced"  # ("data-loss", UNSYNCED, files): lost with unsynced pages of files
 
 
 def signature_counts(judged: list[Judged], indices: Iterable[int]) -> tuple[SignatureCount, ...]:
@@ -102,14 +103,14 @@ class EvidenceBuilder:
             ops += tuple(o for o in self._lost_writes(smallest) if o not in ops)
         elif kind == "data-loss" and key[1] == UNSYNCED:
             op, verdict = None, "data-loss"
-            missing = missing_keys(judged, indices)
+            missing = tuple(dict.fromkeys(k for i in indices
+                                          for k in missing_keys(judged[i].verdict)))
             files = ", ".join(str(f) for f in key[2])  # type: ignore[union-attr]
-            what = _some(missing) if missing else "acknowledged data"
+            lost = plural(len(missing), "acknowledged key") if missing else "acknowledged data"
             summary = (
-                f"{plural(len(missing), 'acknowledged key') if missing else 'acknowledged data'}"
-                f" lost with unsynced pages of {files}: each crash falls after an "
-                f"acknowledgement and before the fsync that makes it durable ({what}; {at}, "
-                f"{after})"
+                f"{lost} lost with unsynced pages of {files}: each crash falls after an "
+                f"acknowledgement and before the fsync that makes it durable "
+                f"({_some(missing) + '; ' if missing else ''}{at}, {after})"
             )
             ops += tuple(o for o in self._lost_writes(smallest) if o not in ops)
         elif kind == "data-loss":
@@ -275,16 +276,15 @@ class EvidenceBuilder:
         return None, why_not
 
 
-def missing_keys(judged: list[Judged], indices: Iterable[int]) -> tuple[str, ...]:
-    """The acknowledged keys the states lost, in the order they were first lost."""
-    found: dict[str, None] = {}
-    for i in indices:
-        missing = judged[i].verdict.evidence.get("missing") or ()
-        if isinstance(missing, str | bytes):
-            missing = (missing,)
-        for k in missing:
-            found[str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k)] = None
-    return tuple(found)
+def missing_keys(verdict: Verdict) -> list[str]:
+    """The acknowledged keys a data-loss verdict names (evidence `missing`), in its order.
+
+    A checker may name a key plainly or as {"key": ..., "value": ...}.
+    """
+    missing = verdict.evidence.get("missing") or ()
+    if isinstance(missing, str | bytes):
+        missing = (missing,)
+    return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
 
 
 def _some(keys: tuple[str, ...], shown: int = 5) -> str:

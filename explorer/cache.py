@@ -43,7 +43,6 @@ class ResultsCache:
         self._journal = journal
         self._lock = threading.Lock()
         self.path = journal.path
-        self.loaded = journal.loaded  # verdicts found when it was opened
         self.problem: str | None = None  # why the cache stopped taking verdicts, if it did
 
     @classmethod
