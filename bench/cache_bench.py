@@ -15,10 +15,10 @@ import time
 
 from bench.context import Context
 from bench.figures import Figure, Target
-from powercut.explorer.cache import ResultsCache
-from powercut.explorer.drive import explore
+from powercut.explorer.run.drive import explore
+from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.verdict import Exploration
-from powercut.recorder.trace_format import open_trace
+from powercut.trace import open_trace
 
 
 def _verdicts(e: Exploration) -> list[tuple[str, str, str]]:

@@ -21,8 +21,8 @@ import time
 from bench.context import Context
 from bench.figures import Figure, Target
 from bench.naive_checker import NaiveEtcdChecker
-from powercut.explorer.checkers import EtcdChecker
 from powercut.replayer.state import CrashState
+from powercut.targets.etcd.checker import EtcdChecker
 
 KINDS = ("ok", "unrecoverable")
 FASTER = Target(">", 1.0)

@@ -20,13 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
-from powercut.explorer.drive_order import TraceFacts
-from powercut.recorder.trace_format import Trace, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.explorer.run.order import TraceFacts
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.state import CrashState
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.trace import Trace, open_trace
 
 REPO = Path(__file__).resolve().parent.parent
 BOOTSTRAP_TRACE = REPO / "traces" / "etcd-3.4-bootstrap.trace"
@@ -64,7 +65,7 @@ class Context:
 
     @property
     def binary(self) -> Path:
-        return resolve_etcd_bin(self.trace.workload, self.etcd_bin)
+        return binary.for_trace(self.trace.workload, self.etcd_bin)
 
     def checker(self) -> EtcdChecker:
         return EtcdChecker(self.binary, self.trace.workload, timeout=self.timeout)

@@ -16,7 +16,7 @@ import time
 
 from bench.context import Context
 from bench.figures import Figure, Target
-from powercut.explorer.drive import explore
+from powercut.explorer.run.drive import explore
 from powercut.explorer.verdict import Exploration
 
 OVERHEAD_TARGET = Target("<=", 1.25)

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from bench.context import REPO, Context
 from bench.figures import Figure, Target
-from powercut.recorder.trace_format import TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import get_model
+from powercut.trace import TraceWriter, open_trace
 
 SMALL_WRITES = 20
 WRITES = (600, 1200, 2400)

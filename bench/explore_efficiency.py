@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bench.context import Context
 from bench.figures import Figure, Target
-from powercut.explorer.drive import Progress, explore
+from powercut.explorer.run.drive import Progress, explore
 from powercut.explorer.verdict import Exploration
 
 EFFICIENCY_TARGET = Target("<=", 1.25)

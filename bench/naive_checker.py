@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from powercut.explorer.checkers.process import group_members
+from powercut.process import group_members
 
 PROBE = ("--dial-timeout", "1s", "--command-timeout", "1s", "endpoint", "health")
 SLEEP = 0.5

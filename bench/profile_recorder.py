@@ -36,9 +36,9 @@ from typing import Any
 
 from powercut.recorder import record as record_module
 from powercut.recorder.fs import RecorderFS
-from powercut.recorder.trace_format import open_trace
-from powercut.recorder.workload_etcd_writes import EtcdWrites
-from powercut.recorder.workloads import Command
+from powercut.recorder.workload import Command
+from powercut.targets.etcd.workloads import EtcdWrites
+from powercut.trace import open_trace
 
 HANDLERS = ("lookup", "forget", "getattr", "setattr", "readlink", "mknod", "mkdir", "unlink",
             "rmdir", "symlink", "rename", "link", "open", "create", "read", "write", "flush",

@@ -28,8 +28,8 @@ from bench.context import Context
 from bench.figures import Figure, Target
 from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
 from powercut.recorder.record import record
-from powercut.recorder.workload_etcd_writes import EtcdWrites
-from powercut.recorder.workloads import Outcome
+from powercut.recorder.workload import Outcome
+from powercut.targets.etcd.workloads import EtcdWrites
 
 RATIO_TARGET = Target("<=", 2.0)
 TIMEOUT = 300.0

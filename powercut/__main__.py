@@ -1,5 +1,5 @@
 import sys
 
-from powercut.explorer.cli import main
+from powercut.cli import main
 
 sys.exit(main())

@@ -53,7 +53,7 @@ import pyfuse3
 from powercut.recorder.inodes import ROOT_INODE, InodeTable
 from powercut.recorder.markers import CONTROL_INO, VIRTUAL_INODES, ControlFiles
 from powercut.recorder.syscalls import entry_attributes, renameat2, statvfs_data
-from powercut.recorder.trace_format import TraceWriter
+from powercut.trace import TraceWriter
 
 # Flags the backing open must not see: the kernel already created the file,
 # and O_DIRECT would make Python's unaligned buffers fail with EINVAL.

@@ -31,7 +31,7 @@ from typing import Any
 
 import pyfuse3
 
-from powercut.recorder.trace_format import _OP_ATTRS
+from powercut.trace import OP_ATTRS
 
 CONTROL_DIR = ".powercut"
 MARKER_FILE = "marker"
@@ -43,7 +43,7 @@ VIRTUAL_INODES = frozenset((CONTROL_INO, MARKER_INO))
 # each invalid UTF-8 byte into U+FFFD (3 bytes), so a line stays under the
 # trace reader's 1 MiB string limit only if it is at most a third of it.
 MAX_LINE = 1 << 18
-_RESERVED = (_OP_ATTRS | {"op"}) - {"text"}
+_RESERVED = (OP_ATTRS | {"op"}) - {"text"}
 
 
 def marker_fields(line: bytes) -> dict[str, Any]:

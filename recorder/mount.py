@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -33,27 +34,56 @@ STOP_SECONDS = 10.0
 _ONE_MOUNT = threading.Lock()
 
 
-def _unescape(field: str) -> str:
-    # /proc/mounts writes space, tab, newline and backslash as octal escapes.
-    return field.encode().decode("unicode_escape")
+_OCTAL = re.compile(rb"\\([0-7]{3})")
+
+
+@dataclass(frozen=True)
+class MountEntry:
+    """One line of /proc/mounts: what is mounted, where, and its file-system type."""
+
+    source: str
+    target: str
+    fstype: str
+
+
+def _field(raw: bytes) -> str:
+    # The kernel writes space, tab, newline and backslash as \ooo and every
+    # other byte as it is: undo the escapes on bytes, then decode as the OS
+    # does paths (a non-ASCII name must compare equal to the real path).
+    return os.fsdecode(_OCTAL.sub(lambda m: bytes([int(m.group(1), 8)]), raw))
+
+
+def mount_table(text: bytes | None = None) -> list[MountEntry]:
+    """Every mount, in /proc/mounts order (later mounts on top); `text` for tests."""
+    if text is None:
+        with open("/proc/mounts", "rb") as f:
+            text = f.read()
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 2:
+            out.append(MountEntry(_field(fields[0]), _field(fields[1]), _field(fields[2])))
+    return out
 
 
 def fuse_mounts() -> list[tuple[str, str]]:
-    """(source, mountpoint) of every FUSE mount, from /proc/mounts."""
-    out = []
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) > 2 and fields[2].startswith("fuse"):
-                out.append((_unescape(fields[0]), _unescape(fields[1])))
-    return out
+    """(source, mountpoint) of every FUSE mount."""
+    return [(m.source, m.target) for m in mount_table() if m.fstype.startswith("fuse")]
+
+
+def mount_at(path: Path | str) -> MountEntry | None:
+    """The mount on top at `path` (not resolving symlinks), or None."""
+    target = os.path.abspath(path)
+    found = None
+    for m in mount_table():
+        if m.target == target:
+            found = m
+    return found
 
 
 def is_mounted(path: Path | str) -> bool:
     real = os.path.realpath(path)
-    with open("/proc/mounts") as f:
-        return any(len(fields) > 1 and _unescape(fields[1]) == real
-                   for fields in (line.split() for line in f))
+    return any(m.target == real for m in mount_table())
 
 
 def stale_mounts() -> list[str]:

@@ -29,9 +29,9 @@ from types import FrameType
 from powercut.errors import MountError, TraceError, WorkloadError
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
-from powercut.recorder.trace_format import Status, TraceWriter, initial_tree
 from powercut.recorder.umount import remove_stale_mount
-from powercut.recorder.workloads import Workload
+from powercut.recorder.workload import Workload
+from powercut.trace import Status, TraceWriter, initial_tree
 
 DEFAULT_TIMEOUT = 60.0
 

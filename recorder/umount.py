@@ -14,34 +14,22 @@ live recorder still serves, and never delete files through a mount.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
-import signal
-import time
 from pathlib import Path
 
 from powercut.errors import MountError
-from powercut.recorder.mount import FSNAME, is_mounted, lazy_unmount, removal_hint
+from powercut.process import kill_naming
+from powercut.recorder.mount import FSNAME, is_mounted, lazy_unmount, mount_at, removal_hint
 
 TEMP_PREFIX = "powercut-record-"  # record()'s temp dir: <TMPDIR>/powercut-record-*/mnt
 
 
 def mount_source(path: Path | str) -> tuple[str, str] | None:
     """(source, file-system type) of the mount at `path`, or None if nothing is mounted there."""
-    target = os.path.abspath(path)
-    found = None
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) > 2 and _unescape(fields[1]) == target:
-                found = (_unescape(fields[0]), fields[2])  # the last mount on top wins
-    return found
-
-
-def _unescape(field: str) -> str:
-    return field.encode().decode("unicode_escape")
+    found = mount_at(path)
+    return None if found is None else (found.source, found.fstype)
 
 
 def is_stale(path: Path | str) -> bool:
@@ -54,41 +42,6 @@ def is_stale(path: Path | str) -> bool:
     except OSError as e:
         return e.errno == errno.ENOTCONN
     return False
-
-
-def processes_naming(path: Path | str) -> list[tuple[int, int, int]]:
-    """(pid, pgid, sid) of every living process whose command line names `path` or under it."""
-    needle = os.fsencode(os.path.abspath(path))
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        pid = int(entry)
-        try:
-            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if not any(w == needle or w.startswith(needle + b"/") or needle + b"/" in w
-                       for w in words):
-                continue
-            found.append((pid, os.getpgid(pid), os.getsid(pid)))
-        except (OSError, ProcessLookupError):
-            continue
-    return found
-
-
-def kill_naming(path: Path | str, wait: float = 5.0) -> int:
-    """SIGKILL every process naming `path` (a session leader with its group); how many."""
-    ours = os.getpgid(0)
-    found = processes_naming(path)
-    for pid, pgid, sid in found:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if pgid == sid and pgid != ours:
-                os.killpg(pgid, signal.SIGKILL)  # a workload or checker leads its session
-            else:
-                os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + wait
-    while found and processes_naming(path) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return len(found)
 
 
 def remove_stale_mount(path: Path | str) -> bool:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from powercut.errors import PowercutError, TraceError
-from powercut.recorder.trace_format import check_path
 from powercut.replayer.image import Entry, Image
-from powercut.replayer.persistence import StateImage
+from powercut.replayer.models.base import StateImage
 from powercut.replayer.state import CrashState
+from powercut.trace import check_path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

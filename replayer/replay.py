@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from powercut.errors import PowercutError
-from powercut.recorder.trace_format import Trace
-from powercut.replayer.enumerate import check_points
-from powercut.replayer.persistence import Choice, Pending, PersistenceModel, StateImage
+from powercut.replayer.enumeration import check_points
+from powercut.replayer.models.base import Choice, Pending, PersistenceModel, StateImage
 from powercut.replayer.state import CrashState
+from powercut.trace import Trace
 
 
 def dirty_listing(pending: Pending) -> str:

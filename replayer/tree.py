@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import InitialEntry, Op, Trace
 from powercut.replayer.pages import PageStore
+from powercut.trace import InitialEntry, Op, Trace
 
 Kind = Literal["file", "dir", "symlink"]
 FALLOC_KEEP_SIZE = 0x01

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from powercut.explorer.analysis import find_vulnerabilities
+from powercut.explorer.analysis.grouping import find_vulnerabilities
 from powercut.explorer.verdict import Exploration, Judged, OpSummary, Verdict
 from powercut.replayer.state import CrashPoint, CrashState, Unit, kept_from_mapping
 

@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from powercut.explorer.analysis import find_vulnerabilities
-from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
-from powercut.explorer.drive import explore
-from powercut.explorer.report_html import render_html
-from powercut.explorer.report_json import to_json_dict
-from powercut.explorer.report_terminal import print_report
-from powercut.recorder.trace_format import open_trace
+from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.report.htmlfile import render_html
+from powercut.explorer.report.jsonfile import to_json_dict
+from powercut.explorer.report.terminal import print_report
+from powercut.explorer.run.drive import explore
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.trace import open_trace
 
 TRACES = Path(__file__).parent.parent / "traces"
 DB = "data.etcd/member/snap/db"
@@ -34,7 +35,7 @@ def test_torn_db_write_of_a_real_trace_is_one_atomicity_vulnerability(name: str)
     trace = open_trace(TRACES / name)
     write = next(op for op in trace.ops() if op.op == "write")
     assert (write.seq, write.path, write.offset, len(write.data or b"")) == (8, DB, 0, 16384)
-    with EtcdChecker(resolve_etcd_bin(trace.workload, None), trace.workload) as checker:
+    with EtcdChecker(binary.for_trace(trace.workload, None), trace.workload) as checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(8, 9))
     assert exploration.enumerated == 16 and not exploration.interrupted
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from powercut.explorer.cache import ResultsCache
-from powercut.explorer.drive_order import TraceFacts
+from powercut.explorer.run.order import TraceFacts
+from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import TraceWriter, open_trace
+from powercut.trace import TraceWriter, open_trace
 
 PAGE = 4096
 OLD, NEW = b"o" * 3 * PAGE, b"n" * 3 * PAGE

@@ -11,8 +11,8 @@ import pytest
 
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import CommandChecker
-from powercut.explorer.checkers.process import group_members, live_children
-from powercut.recorder.trace_format import Op
+from powercut.process import group_members, live_children
+from powercut.trace import Op
 
 
 def _alive(pid: int) -> bool:

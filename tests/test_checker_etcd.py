@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from powercut.errors import CheckerError
-from powercut.explorer.checkers import EtcdChecker, default_etcd_bin, resolve_etcd_bin
-from powercut.explorer.checkers.process import live_children
+from powercut.process import live_children
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.checker import EtcdChecker
 
 PAGE = 4096
 WORKLOAD = {"data_dir": "data.etcd", "member_name": "m1"}
@@ -73,11 +74,28 @@ def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins
 
 
 def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
-    with pytest.raises(CheckerError, match="--etcd-bin"):
-        resolve_etcd_bin({"etcd_bin": str(tmp_path / "etcd")}, None)
+    with pytest.raises(CheckerError, match="etcd 9.9.9, which is not on this machine.*--etcd-bin"):
+        binary.for_trace({"etcd_bin": str(tmp_path / "etcd"), "etcd_version": "9.9.9"}, None)
     with pytest.raises(CheckerError, match="not an executable"):
-        resolve_etcd_bin({}, tmp_path / "etcd")
-    assert resolve_etcd_bin({}, None) == default_etcd_bin()
+        binary.for_trace({}, tmp_path / "etcd")
+    assert binary.for_trace({}, None) == binary.distro_etcd()
+
+
+@pytest.mark.etcd
+def test_binary_found_by_version_not_by_recorded_path(tmp_path: Path,
+                                                      etcd_bins: dict[str, Path]) -> None:
+    """A trace recorded on another machine (or in a clone elsewhere) names a path that is not
+    here: the etcd of its version is found among those installed with powercut."""
+    gone = str(tmp_path / "elsewhere" / ".venv" / "etcd")
+    assert binary.for_trace({"etcd_bin": gone, "etcd_version": "3.5.1"}, None) == \
+        etcd_bins["3.5"].resolve()
+    assert binary.for_trace({"etcd_bin": gone, "etcd_version": "3.4.23"}, None) == \
+        etcd_bins["3.4"].resolve()
+    digest = binary.sha256(etcd_bins["3.4"])
+    assert binary.for_trace({"etcd_version": "3.4.23", "etcd_sha256": digest}, None) == \
+        etcd_bins["3.4"].resolve()
+    with pytest.raises(CheckerError, match="sha256"):
+        binary.for_trace({"etcd_version": "3.4.23", "etcd_sha256": "0" * 64}, None)
 
 
 @pytest.mark.etcd
@@ -85,13 +103,13 @@ def test_port_taken_by_another_program_is_retried(etcd_bins: dict[str, Path], tm
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from powercut.explorer.checkers import etcd as etcd_module
+    from powercut import ports
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = busy.getsockname()[1]
-        real_take = etcd_module._PORTS.take
+        real_take = ports.take
         calls: list[list[int]] = []
 
         def take(n: int) -> list[int]:
@@ -99,7 +117,7 @@ def test_port_taken_by_another_program_is_retried(etcd_bins: dict[str, Path], tm
             calls.append(ports)
             return ports
 
-        monkeypatch.setattr(etcd_module._PORTS, "take", take)
+        monkeypatch.setattr(ports, "take", take)
         verdict = EtcdChecker(etcd_bins["3.5"], WORKLOAD).check(tmp_path / "state", [],
                                                                  scratch=tmp_path / "s")
     assert verdict.kind == "ok", verdict

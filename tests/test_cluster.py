@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from powercut.explorer.analysis import find_vulnerabilities
-from powercut.explorer.checkers import EtcdClusterChecker, resolve_etcd_bin
-from powercut.explorer.drive import explore
-from powercut.recorder.trace_format import open_trace
+from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.run.drive import explore
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.cluster_checker import EtcdClusterChecker
+from powercut.trace import open_trace
 from tests.realparts import TRACES
 
 TORN = {17: "node2", 22: "node1", 28: "node3"}
@@ -23,7 +24,7 @@ TORN = {17: "node2", 22: "node1", 28: "node3"}
 @pytest.mark.parametrize(("seq", "member"), sorted(TORN.items()))
 def test_torn_db_write_names_the_member(seq: int, member: str) -> None:
     trace = open_trace(TRACES / "etcd-cluster.trace")
-    checker = EtcdClusterChecker(resolve_etcd_bin(trace.workload, None), trace.workload)
+    checker = EtcdClusterChecker(binary.for_trace(trace.workload, None), trace.workload)
     with checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(seq, seq + 1))
     vulns = find_vulnerabilities(exploration)

@@ -25,11 +25,11 @@ import dask
 import pytest
 from distributed import LocalCluster
 
-from powercut.explorer.analysis import find_vulnerabilities
-from powercut.explorer.checkers import EtcdChecker
-from powercut.explorer.drive import explore
+from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.run.drive import explore
 from powercut.explorer.verdict import Exploration
-from powercut.recorder.trace_format import open_trace
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.trace import open_trace
 from tests.realparts import TRACES
 
 TRACE = TRACES / "etcd-3.4-bootstrap.trace"

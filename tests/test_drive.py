@@ -10,13 +10,13 @@ import pytest
 
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import Checker, CommandChecker
-from powercut.explorer.checkers.process import live_children
-from powercut.explorer.drive import Progress, explore
-from powercut.explorer.drive_order import FIRST_WRITE, OTHER, TORN_WRITE, TraceFacts
+from powercut.explorer.run.drive import Progress, explore
+from powercut.explorer.run.order import FIRST_WRITE, OTHER, TORN_WRITE, TraceFacts
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import Op, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.process import live_children
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import get_model
+from powercut.trace import Op, TraceWriter, open_trace
 
 PAGE = 4096
 OLD, NEW = b"A" * 3 * PAGE, b"B" * 3 * PAGE

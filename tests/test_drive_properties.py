@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.explorer.checkers import Checker
-from powercut.explorer.drive import explore
+from powercut.explorer.run.drive import explore
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import Op, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models import get_model
+from powercut.trace import Op, TraceWriter, open_trace
 
 PAGE = 4096
 

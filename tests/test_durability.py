@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from powercut.explorer.checkers import durability
-from powercut.recorder.trace_format import Op
+from powercut.trace import Op
 
 STORE = r'''
 import json, os, sys

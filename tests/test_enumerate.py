@@ -13,12 +13,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from powercut.recorder.trace_format import Op, Trace, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration, plan
+from powercut.replayer.enumeration import Enumeration, plan
 from powercut.replayer.image import Image
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import read_pages
 from powercut.replayer.tree import Tree, snapshot
+from powercut.trace import Op, Trace, TraceWriter, open_trace
 
 PS = 512  # small pages keep the subsets few while every op still spans pages
 NAMES = ("a", "b", "d/c", "d/e", "d2/c", "d2/f")

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import PowercutError
-from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
-from powercut.replayer.dry_run import dry_run
-from powercut.replayer.enumerate import Enumeration, plan
+from powercut.replayer.enumeration import Enumeration, plan
+from powercut.replayer.enumeration.dry_run import dry_run
 from powercut.replayer.models import get_model
-from powercut.replayer.persistence import Choice, Pending
+from powercut.replayer.models.base import Choice, Pending
+from powercut.trace import Trace, TraceWriter, open_trace
 
 
 def _many_pages(tmp_path: Path, pages: int = 10) -> Trace:

@@ -15,8 +15,8 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from powercut.explorer.cli import main
-from powercut.recorder.trace_format import TraceWriter
+from powercut.cli import main
+from powercut.trace import TraceWriter
 from tests.test_trace_fuzz import HEADER, _signed
 
 

@@ -11,10 +11,11 @@ its acknowledgement at #56) is never lost.
 
 from __future__ import annotations
 
-from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
-from powercut.explorer.drive import explore
-from powercut.recorder.trace_format import open_trace
-from powercut.recorder.workload_etcd_writes import plan_writes
+from powercut.explorer.run.drive import explore
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.targets.etcd.workloads import plan_writes
+from powercut.trace import open_trace
 from tests.realparts import TRACES
 
 
@@ -32,7 +33,7 @@ def test_acknowledged_put_lost_before_its_fsync() -> None:
     texts = {op.seq: op.text for op in trace.ops() if op.op == "marker"}
     assert texts[56] == "put key-0001=value-0001 acknowledged"
     assert texts[59] == "put key-0002=value-0002 acknowledged"
-    checker = EtcdChecker(resolve_etcd_bin(trace.workload, None), trace.workload)
+    checker = EtcdChecker(binary.for_trace(trace.workload, None), trace.workload)
     with checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(55, 61))
     lost = {j.state.point: [m["key"] for m in j.verdict.evidence["missing"]]

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from powercut.explorer.checkers import EtcdChecker, resolve_etcd_bin
-from powercut.explorer.checkers.process import live_children
-from powercut.explorer.drive import explore
-from powercut.recorder.trace_format import open_trace
+from powercut.explorer.run.drive import explore
+from powercut.process import live_children
+from powercut.targets.etcd import binary
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.trace import open_trace
 from tests.realparts import TRACES
 
 TRACE = TRACES / "etcd-3.4-bootstrap.trace"
@@ -52,8 +53,8 @@ def first_big_db_write() -> int:
 def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path: Path) -> None:
     trace = open_trace(TRACE)
     point = first_big_db_write()
-    binary = resolve_etcd_bin(trace.workload, etcd_bins[version])
-    with EtcdChecker(binary, trace.workload) as checker:
+    found = binary.for_trace(trace.workload, etcd_bins[version])
+    with EtcdChecker(found, trace.workload) as checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(point, point + 1),
                               workdir=tmp_path / "work")
     assert [cp.seq for cp in exploration.crash_points] == [point]

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from powercut.explorer.checkers import Checker, CommandChecker, EtcdChecker
-from powercut.explorer.checkers.process import live_children
-from powercut.explorer.drive import ATTEMPTS, explore
+from powercut.explorer.checkers import Checker, CommandChecker
+from powercut.explorer.run.drive import ATTEMPTS, explore
 from powercut.explorer.verdict import Exploration, Verdict
-from powercut.recorder.trace_format import Op, TraceWriter, open_trace
+from powercut.process import live_children
+from powercut.targets.etcd.checker import EtcdChecker
+from powercut.trace import Op, TraceWriter, open_trace
 from tests.realparts import TRACES
 from tests.test_resume import checkers_running
 
@@ -143,12 +144,12 @@ def test_a_checker_program_killed_from_outside_is_retried_once(tmp_path: Path, t
 @pytest.fixture
 def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
     """The first ports the etcd checker takes include one another program listens on."""
-    from powercut.explorer.checkers import etcd as etcd_module
+    from powercut import ports
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        real_take = etcd_module._PORTS.take
+        real_take = ports.take
         handed: list[list[int]] = []
 
         def take(n: int) -> list[int]:
@@ -159,7 +160,7 @@ def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
             handed.append(ports)
             return ports
 
-        monkeypatch.setattr(etcd_module._PORTS, "take", take)
+        monkeypatch.setattr(ports, "take", take)
         yield handed
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from powercut.explorer.journal import HEADER, Journal, JournalError, open_journal, scan
+from powercut.explorer.store.journal import HEADER, Journal, JournalError, open_journal, scan
 from powercut.explorer.verdict import Verdict
 
 HEADER_BYTES = msgpack.packb(HEADER)

@@ -26,7 +26,7 @@ N = 6
 WRITER = '''
 """Append N verdicts to a journal on the mount, reporting each once durable."""
 import os, sys
-from powercut.explorer.journal import Journal
+from powercut.explorer.store.journal import Journal
 from powercut.explorer.verdict import Verdict
 
 mnt = sys.argv[1]
@@ -48,7 +48,7 @@ with Journal.open(os.path.join(mnt, "verdicts.journal"), "proof") as journal:
 CHECKER = '''
 """Exit 0 when the journal in the crash state holds every reported verdict, intact."""
 import json, os, sys
-from powercut.explorer.journal import decode_verdict, scan
+from powercut.explorer.store.journal import decode_verdict, scan
 from powercut.explorer.verdict import Verdict
 
 state, markers = sys.argv[1], sys.argv[2]

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from powercut.recorder.markers import MAX_LINE, MarkerLines, marker_fields
 from powercut.recorder.record import record
-from powercut.recorder.trace_format import TraceWriter, open_trace
-from powercut.recorder.workloads import Command
+from powercut.recorder.workload import Command
 from powercut.replayer.tree import final_tree
+from powercut.trace import TraceWriter, open_trace
 
 PROGRAM = r'''
 import errno, json, os, sys

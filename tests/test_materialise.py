@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import PowercutError, TraceError
-from powercut.recorder.trace_format import MAX_FILE_OFFSET, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.image import Entry, Image
 from powercut.replayer.materialise import TooLarge, materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import FrozenPages
 from powercut.replayer.replay import state_at
+from powercut.trace import MAX_FILE_OFFSET, TraceWriter, open_trace
 
 
 def _tree_of(root: Path) -> dict[str, tuple[str, int, bytes]]:

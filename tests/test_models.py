@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from powercut.errors import PowercutError
-from powercut.recorder.trace_format import Trace, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.image import Entry, Image
-from powercut.replayer.lazyfs import LazyFSModel
 from powercut.replayer.models import MODELS, Pending, PersistenceModel, get_model
+from powercut.replayer.models.base import Choice, Requires
+from powercut.replayer.models.lazyfs.model import LazyFSModel
 from powercut.replayer.pages import read_pages
-from powercut.replayer.persistence import Choice, Requires
 from powercut.replayer.replay import state_at
 from powercut.replayer.state import Unit
+from powercut.trace import Trace, TraceWriter, open_trace
 
 
 def _trace(tmp_path: Path, ops: list[tuple[str, dict]], initial=None) -> Trace:

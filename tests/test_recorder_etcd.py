@@ -16,8 +16,8 @@ import pytest
 
 from powercut.recorder.mount import FSNAME, fuse_mounts
 from powercut.recorder.record import record
-from powercut.recorder.trace_format import Op, open_trace
-from powercut.recorder.workloads import EtcdBootstrap
+from powercut.targets.etcd.workloads import EtcdBootstrap
+from powercut.trace import Op, open_trace
 from tests.realparts import TRACES
 
 DB = "data.etcd/member/snap/db"

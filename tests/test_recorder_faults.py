@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from powercut.recorder.mount import fuse_mounts
-from powercut.recorder.trace_format import Trace, open_trace
+from powercut.trace import Trace, open_trace
 
 pytestmark = pytest.mark.fuse
 

@@ -26,8 +26,8 @@ from powercut.recorder.mount import (
     stale_mounts,
 )
 from powercut.recorder.record import record
-from powercut.recorder.trace_format import TraceWriter, open_trace
-from powercut.recorder.workloads import Command
+from powercut.recorder.workload import Command
+from powercut.trace import TraceWriter, open_trace
 from tests.realparts import REPO
 
 POWERCUT = [sys.executable, "-m", "powercut"]
@@ -85,7 +85,7 @@ def test_stale_mount_of_a_killed_recorder_is_detected(tmp_path: Path) -> None:
 import time
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import mounted
-from powercut.recorder.trace_format import TraceWriter
+from powercut.trace import TraceWriter
 w = TraceWriter({str(tmp_path / 't.trace')!r}, argv=[], workload={{"name": "test"}})
 with mounted(RecorderFS({str(tmp_path / 'b')!r}, w), {str(mnt)!r}):
     print("ready", flush=True)

@@ -39,8 +39,8 @@ from hypothesis.stateful import (
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import is_mounted, mounted
 from powercut.recorder.syscalls import RENAME_EXCHANGE, RENAME_NOREPLACE, renameat2
-from powercut.recorder.trace_format import TraceWriter, open_trace
 from powercut.replayer.tree import final_tree
+from powercut.trace import TraceWriter, open_trace
 
 NAMES = st.sampled_from(["a", "b", "c", "d"])
 INDEX = st.integers(0, 1 << 16)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from powercut.explorer.cli import main
-from powercut.recorder.trace_format import Trace, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.cli import main
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.replay import state_at
+from powercut.trace import Trace, open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACES = [ROOT / "traces/etcd-3.4-bootstrap.trace", ROOT / "traces/etcd-3.5-bootstrap.trace"]

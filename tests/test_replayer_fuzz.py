@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import MAX_FILE_OFFSET, TraceWriter, open_trace
-from powercut.replayer.enumerate import Enumeration
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.materialise import TooLarge, materialise
 from powercut.replayer.models import MODELS, get_model
+from powercut.trace import MAX_FILE_OFFSET, TraceWriter, open_trace
 
 TRIED = {"traces": 0, "states": 0, "refused": 0, "refused_states": 0, "too_large": 0}
 STATES_PER_TRACE = 6

@@ -10,10 +10,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from rich.console import Console
 
-from powercut.explorer.analysis import find_vulnerabilities
-from powercut.explorer.report_html import render_html
-from powercut.explorer.report_json import SCHEMA, to_json_dict, write_json
-from powercut.explorer.report_terminal import make_console, print_report
+from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.report.htmlfile import render_html
+from powercut.explorer.report.jsonfile import SCHEMA, to_json_dict, write_json
+from powercut.explorer.report.terminal import make_console, print_report
 from powercut.explorer.verdict import Exploration, Verdict
 from powercut.replayer.state import CrashPoint
 from tests.test_analysis import OK, build_exploration, etcd_like, explorations, op, write
@@ -166,7 +166,7 @@ def test_json_report_to_an_unwritable_place_is_one_clear_error(tmp_path: Path) -
 
 
 def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs() -> None:
-    from powercut.explorer.report_timeline import crash_text, gap_text, timeline_rows
+    from powercut.explorer.report.timeline import crash_text, gap_text, timeline_rows
 
     ops = [op(0, "create", "f")]
     for i in range(1, 41, 2):  # 20 write+fsync pairs
@@ -196,7 +196,7 @@ def test_json_report_is_readable_by_others_and_leaves_no_temp_file(tmp_path: Pat
 
 
 def test_terminal_report_caps_panels_and_says_where_the_rest_are() -> None:
-    from powercut.explorer.report_terminal import MAX_PANELS
+    from powercut.explorer.report.terminal import MAX_PANELS
 
     ops = [op(0, "create", "f")]
     ops += [op(i, "create", f"g{i}") for i in range(1, MAX_PANELS + 6)]
@@ -236,7 +236,7 @@ def test_coverage_says_when_only_some_crash_points_were_explored() -> None:
 
 
 def test_subsets_of_a_large_write_are_page_ranges_not_maps() -> None:
-    from powercut.explorer.report_timeline import point_ranges, subset_maps
+    from powercut.explorer.report.timeline import point_ranges, subset_maps
 
     assert subset_maps(((0, 3), ()), (0, 1, 2, 3)) == "▮▯▯▮ ▯▯▯▯"
     pages = tuple(range(64))

@@ -6,9 +6,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from powercut.explorer.analysis import find_vulnerabilities
-from powercut.explorer.report_html import render_html, write_html
-from powercut.explorer.report_lazyfs import write_lazyfs_dir
+from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.report.htmlfile import render_html, write_html
+from powercut.explorer.report.lazyfs import write_lazyfs_dir
 from powercut.explorer.verdict import Verdict
 from tests.test_analysis import OK, build_exploration, etcd_like, op, write
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from powercut.explorer.progress import LiveProgress
+from powercut.explorer.report.progress import LiveProgress
 from tests.test_analysis import etcd_like
 
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from powercut.explorer.journal import scan
-from powercut.recorder.trace_format import TraceWriter
+from powercut.explorer.store.journal import scan
+from powercut.trace import TraceWriter
 
 PAGE = 4096
 OLD = b"o" * 5 * PAGE

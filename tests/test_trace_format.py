@@ -10,7 +10,7 @@ import msgpack
 import pytest
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import open_trace
+from powercut.trace import open_trace
 from tests.realparts import REPO, TRACES
 
 TRACE = TRACES / "etcd-3.5-bootstrap.trace"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import TraceWriter, check_path, open_trace
+from powercut.trace import TraceWriter, check_path, open_trace
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

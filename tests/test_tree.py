@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import TraceWriter, open_trace
 from powercut.replayer.tree import final_tree
+from powercut.trace import TraceWriter, open_trace
 
 
 def _trace(tmp_path: Path, ops: list[tuple[str, dict]], initial=None):

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercut.errors import TraceError
-from powercut.recorder.trace_format import Op, TraceWriter, open_trace
 from powercut.replayer.tree import Tree, final_tree
+from powercut.trace import Op, TraceWriter, open_trace
 
 NAMES = ["a", "b", "a/x", "a/y", "b/x", "a/x/z"]
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -1,13 +1,13 @@
-"""Checkers judge one materialised crash state each: `etcd` and `command`.
+"""Generic checkers: the protocol (`base`), the `command` checker, signatures and the oracle.
 
-See `base.Checker` for the protocol; `process` holds the child-process
-helper every checker uses, `signature` the pure log analysis.
+A checker judges one materialised crash state. Checkers of known programs
+live with their targets (`powercut.targets`); here is what every checker
+shares: `base.Checker` and `failure_verdict`, `signature` (the pure log
+analysis that groups equal failures) and `durability` (the oracle of
+acknowledged writes).
 """
 
 from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker
 from powercut.explorer.checkers.command import CommandChecker
-from powercut.explorer.checkers.etcd import EtcdChecker, default_etcd_bin, resolve_etcd_bin
-from powercut.explorer.checkers.etcd_cluster import EtcdClusterChecker
 
-__all__ = ["DEFAULT_TIMEOUT", "Checker", "CommandChecker", "EtcdChecker", "EtcdClusterChecker",
-           "default_etcd_bin", "resolve_etcd_bin"]
+__all__ = ["DEFAULT_TIMEOUT", "Checker", "CommandChecker"]

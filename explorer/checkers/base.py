@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from powercut.explorer.checkers.process import Child, Exit, log_tail, log_text
 from powercut.explorer.checkers.signature import Cause, go_cause, last_line_cause, tail_excerpt
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import Op
+from powercut.process import Child, Exit, log_tail, log_text
+from powercut.trace import Op
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -29,9 +29,9 @@ from powercut.explorer.checkers.base import (
     scratch_dir,
     write_markers,
 )
-from powercut.explorer.checkers.process import Child, log_text
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import Op
+from powercut.process import Child, log_text
+from powercut.trace import Op
 
 
 def parse_check_cmd(command: str) -> list[str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.trace_format import Op
+from powercut.trace import Op
 
 Expected = dict[str, str | None]  # key -> last acknowledged value (None: deleted)
 

@@ -1,0 +1,153 @@
+"""How `powercut show` draws a trace: a header summary and a table of operations.
+
+Pure rendering: it turns a checked `Trace` (and the user's filters) into rich
+renderables, in chunks so a long trace streams instead of being held whole.
+Sync barriers (fsync, fdatasync, fsyncdir) are highlighted and followed by a
+rule line: every crash state is decided by what lies between two of them.
+It never prints and never opens files itself.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from powercut.errors import PowercutError
+from powercut.trace import Op, Trace
+
+CHUNK_ROWS = 500
+BARRIER_OPS = frozenset({"fsync", "fsyncdir"})
+STATUS_STYLE = {"complete": "green", "workload-failed": "red", "interrupted": "yellow",
+                "truncated": "yellow"}
+
+
+@dataclass(frozen=True)
+class OpFilter:
+    """Which ops to show: a seq range (inclusive) and a glob any of the op's paths matches."""
+
+    first: int = 0
+    last: int | None = None
+    path_glob: str | None = None
+
+    @classmethod
+    def parse(cls, ops: str | None, path_glob: str | None) -> OpFilter:
+        if not ops:
+            return cls(path_glob=path_glob)
+        lo, sep, hi = ops.partition("-")
+        try:
+            first = int(lo) if lo else 0
+            last = (int(hi) if hi else None) if sep else first
+        except ValueError:
+            raise PowercutError(f"--ops {ops!r}: expected N, N-M, N- or -M") from None
+        if first < 0 or (last is not None and last < first):
+            raise PowercutError(f"--ops {ops!r}: the range is empty or negative")
+        return cls(first, last, path_glob)
+
+    def __call__(self, op: Op) -> bool:
+        if op.seq < self.first or (self.last is not None and op.seq > self.last):
+            return False
+        if self.path_glob is None:
+            return True
+        return any(fnmatch.fnmatchcase(p, self.path_glob) for p in op.paths)
+
+
+def op_name(op: Op) -> str:
+    return "fdatasync" if op.op == "fsync" and op.datasync else op.op
+
+
+def op_target(op: Op) -> str:
+    if op.op in ("rename", "link"):
+        return f"{op.src} → {op.dst}"
+    if op.op == "symlink":
+        return f"{op.path} → {op.target}"
+    if op.op == "marker":
+        return op.text or ""
+    return op.path or ""
+
+
+def op_detail(op: Op) -> str:
+    parts = []
+    if op.mode is not None:
+        parts.append(f"mode {op.mode:o}")
+    if op.op == "rename" and op.flags:
+        parts.append(str(op.flags))
+    if op.op == "truncate":
+        parts.append(f"size {op.size}")
+    parts.extend(f"{k}={v}" for k, v in op.extra.items())
+    return ", ".join(parts)
+
+
+def header_summary(trace: Trace) -> RenderableType:
+    h = trace.header
+    w = trace.workload
+    what = w.get("name", "?")
+    if "etcd_version" in w:
+        what += f" {w['etcd_version']} ({w.get('etcd_bin', '?')})"
+    elif "argv" in w:
+        what += " " + " ".join(str(a) for a in w["argv"])
+    started = h.get("started_at")
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)) \
+        if isinstance(started, (int, float)) else "?"
+    status = Text(trace.status, style=STATUS_STYLE.get(trace.status, ""))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("trace", str(trace.path))
+    grid.add_row("workload", what)
+    grid.add_row("recorded", f"{when} by powercut {h.get('tool_version', '?')}")
+    grid.add_row("operations", f"{trace.op_count} (initial tree: {len(trace.initial)} entries, "
+                               f"page size {trace.page_size})")
+    grid.add_row("status", status)
+    return grid
+
+
+def _table(seq_width: int, header: bool) -> Table:
+    table = Table(show_header=header, header_style="bold", box=box.HORIZONTALS, pad_edge=False,
+                  show_edge=False)
+    table.add_column("seq", justify="right", width=seq_width, no_wrap=True)
+    table.add_column("pid", justify="right", width=7, no_wrap=True)
+    table.add_column("op", width=9, no_wrap=True)
+    table.add_column("path", ratio=1, overflow="fold")
+    table.add_column("offset", justify="right", width=10, no_wrap=True)
+    table.add_column("length", justify="right", width=9, no_wrap=True)
+    table.add_column("detail", width=24, overflow="fold")
+    return table
+
+
+def op_tables(trace: Trace, keep: OpFilter) -> Iterator[Table]:
+    """The selected ops as tables of at most CHUNK_ROWS rows, columns aligned across chunks."""
+    seq_width = max(3, len(str(trace.op_count)))
+    table = _table(seq_width, header=True)
+    rows = 0
+    for op in trace.ops():
+        if not keep(op):
+            continue
+        barrier = op.op in BARRIER_OPS
+        length = op.length if op.length is not None else (
+            len(op.data) if op.data is not None else None)
+        table.add_row(
+            str(op.seq), str(op.pid), op_name(op), op_target(op),
+            "" if op.offset is None else str(op.offset),
+            "" if length is None else str(length), op_detail(op),
+            style="bold yellow" if barrier else ("cyan" if op.op == "marker" else None),
+            end_section=barrier)
+        rows += 1
+        if rows % CHUNK_ROWS == 0:
+            yield table
+            table = _table(seq_width, header=False)
+    if rows == 0 or rows % CHUNK_ROWS:
+        if rows == 0:
+            table.caption = "no operation matches"
+        yield table
+
+
+def render(trace: Trace, keep: OpFilter) -> Iterator[RenderableType]:
+    yield Group(header_summary(trace), Text(""))
+    yield from op_tables(trace, keep)

@@ -1,0 +1,282 @@
+"""Checks on a Dask distributed cluster: the same exploration, the same results, more machines.
+
+The trace is sent once (scattered to every worker); each task is a crash
+state's spec: crash point, kept pages, content key and the markers before
+it. A worker rebuilds the state from its copy of the trace (replaying it to
+the crash point, the last few crash points kept in memory), checks that the
+rebuilt state has the content key the driver enumerated (a worker running
+another powercut would judge another state), and runs `pool.check_state` on
+it in a temp directory of its own, exactly as a local thread would. Results
+stream back as they finish and are stored (journal, cache) and reported by
+the driver, in the same report as a local run.
+
+Workers need powercut and the checker's program (the same etcd path, or the
+command) installed. On an interrupt the driver cancels what is queued and
+has every worker mark this exploration stopped and kill the programs its
+tasks started (their threads are named after the exploration), so no check
+of it outlives `shut_down`. With no scheduler address, a local cluster of
+`workers` processes is started and closed with the pool.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from powercut import process
+from powercut.errors import PowercutError, TraceError
+from powercut.explorer.checkers import Checker
+from powercut.explorer.run import leftovers
+from powercut.explorer.run.pool import Pool, check_state
+from powercut.explorer.verdict import Verdict
+from powercut.replayer.models import get_model
+from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.replay import pending_at, state_in
+from powercut.replayer.state import CrashState, Kept
+from powercut.trace import Op, Trace, open_trace
+
+CONNECT_TIMEOUT = 10.0
+WORKERS_TIMEOUT = 30.0
+PENDING_KEPT = 8  # crash points whose pending units a worker keeps for the next states
+THREAD_PREFIX = "powercut-dask-"
+
+# Worker-side memory, per worker process.
+_lock = threading.Lock()
+_traces: dict[str, Trace] = {}
+_pending: collections.OrderedDict[tuple[str, str, int, int], Pending] = collections.OrderedDict()
+_stopped: set[str] = set()
+_reaped = False
+
+
+def _dask() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise PowercutError("--executor dask needs dask.distributed: "
+                            "pip install 'powercut[dask]'") from None
+    return distributed
+
+
+class DaskPool(Pool):
+    """Checks states on the workers of a Dask cluster."""
+
+    def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
+                 trace: Trace, model: PersistenceModel, scheduler: str | None,
+                 workers: int) -> None:
+        distributed = _dask()
+        self._distributed = distributed
+        self._cluster = None
+        self._scratch: Path | None = None
+        if scheduler is None:
+            scheduler = self._local_cluster(distributed, workers)
+        try:
+            self.client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT,
+                                             set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            self._close_cluster()
+            raise PowercutError(f"--scheduler {scheduler}: cannot reach a Dask scheduler ({e}); "
+                                "start one with `dask scheduler` and workers with "
+                                "`dask worker ADDRESS`") from None
+        try:
+            nthreads = self._wait_for_workers(scheduler)
+            self.token = uuid.uuid4().hex[:12]
+            blob = trace.path.read_bytes()
+            self._trace = (hashlib.sha256(blob).hexdigest(), trace.status == "truncated")
+            self._blob = self.client.scatter(blob, broadcast=True, hash=False)
+            self._checker = self.client.scatter(checker, broadcast=True, hash=False)
+        except BaseException:
+            self._close()
+            raise
+        super().__init__(checker, markers_before, nthreads)
+        self._model = (model.name, model.page_size)
+        self._running: dict[Any, CrashState] = {}
+        self._done = distributed.as_completed(loop=self.client.loop)
+
+    def _local_cluster(self, distributed: Any, workers: int) -> str:
+        """Start a cluster of `workers` processes here; its scratch space goes with it."""
+        import dask
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="powercut-dask-"))
+        try:
+            with dask.config.set({"temporary-directory": str(self._scratch)}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    dashboard_address=None, local_directory=str(self._scratch),
+                    silence_logs=logging.ERROR)
+        except BaseException:
+            self._close_cluster()
+            raise
+        return str(self._cluster.scheduler_address)
+
+    def _wait_for_workers(self, scheduler: str) -> int:
+        try:
+            self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
+        except (OSError, TimeoutError):
+            raise PowercutError(f"the Dask scheduler at {scheduler} has no worker after "
+                                f"{WORKERS_TIMEOUT:g} s; start some with `dask worker "
+                                f"{scheduler}`") from None
+        return max(1, sum(self.client.nthreads().values()))
+
+    @property
+    def capacity(self) -> int:
+        # Queued on the scheduler, a worker starts its next state without a round trip.
+        return 2 * self.workers
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def submit(self, index: int, state: CrashState) -> None:
+        future = self.client.submit(
+            run_check, self._blob, self._trace, self._model, self._checker, self.token,
+            state.point, state.kept, state.key, self.markers_before(state.point),
+            key=f"powercut-check-{self.token}-{index}", pure=False)
+        self._running[future] = state
+        self._done.add(future)
+
+    def collect(self, timeout: float) -> list[tuple[CrashState, Verdict]]:
+        if not self._running:
+            return []
+        deadline = time.monotonic() + timeout
+        while not self._done.has_ready():
+            if time.monotonic() >= deadline:
+                return []
+            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+        out = []
+        for future in self._done.next_batch(block=False):
+            state = self._running.pop(future, None)
+            if state is None or self.stop.is_set():
+                continue
+            verdict = self._result(future)
+            if verdict is None:
+                continue
+            self.store(state.key, verdict)
+            self.verdicts[state.key] = verdict
+            out.append((state, verdict))
+        return out
+
+    def _result(self, future: Any) -> Verdict | None:
+        if future.status == "cancelled":
+            return None
+        try:
+            return future.result()
+        except PowercutError:
+            raise  # a set-up error on the worker (no etcd there, another powercut)
+        except self._distributed.KilledWorker as e:
+            # Dask already moved the task to other workers; each died under it.
+            return Verdict("error", signature="checker error: KilledWorker",
+                           evidence={"error": str(e), "worker_died": True})
+
+    def shut_down(self) -> None:
+        self.stop.set()
+        try:
+            if self._running:
+                self.client.cancel(list(self._running))
+                # Cancelling does not stop a task already running on a worker.
+                self.client.run(stop_checks, self.token)
+                self._running.clear()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        try:
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
+
+
+# --- on the workers ---------------------------------------------------------------------------
+
+
+def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, int],
+              checker: Checker, token: str, point: int, kept: Kept, key: str,
+              markers: list[Op]) -> Verdict | None:
+    """Rebuild one crash state from the trace and check it (runs on a Dask worker)."""
+    global _reaped
+    if token in _stopped:
+        return None
+    trace = _trace_here(blob, *trace_id)
+    model = get_model(*model_spec)
+    state = state_in(_pending_here(trace, trace_id[0], model, point), model, dict(kept))
+    if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
+        raise PowercutError(f"a Dask worker rebuilt crash point {point} into another state "
+                            "than the driver enumerated; run the same powercut everywhere")
+    if not _reaped:  # a worker killed outright left checkers and dirs on this machine
+        _reaped = True
+        leftovers.reap(Path(tempfile.gettempdir()))
+    root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX))
+    leftovers.claim(root)
+    thread = threading.current_thread()
+    name = thread.name
+    thread.name = f"{THREAD_PREFIX}{token}_{name}"  # so stop_checks finds its programs
+    try:
+        return check_state(checker, state, markers, root / "state",
+                           lambda: token in _stopped)
+    finally:
+        thread.name = name
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_checks(token: str) -> None:
+    """Stop the exploration `token` on this worker: no new check, running programs killed."""
+    _stopped.add(token)
+    process.kill_all(f"{THREAD_PREFIX}{token}_")
+
+
+def _trace_here(blob: bytes, digest: str, truncated: bool) -> Trace:
+    with _lock:
+        trace = _traces.get(digest)
+        if trace is not None:
+            return trace
+        if hashlib.sha256(blob).hexdigest() != digest:
+            raise TraceError("the trace a Dask worker received differs from the driver's")
+        path = _worker_dir() / f"powercut-{digest[:16]}.trace"
+        partial = path.with_suffix(".part")
+        partial.write_bytes(blob)
+        partial.replace(path)
+        trace = _traces[digest] = open_trace(path, allow_prefix=truncated)
+        return trace
+
+
+def _pending_here(trace: Trace, digest: str, model: PersistenceModel, point: int) -> Pending:
+    index = (digest, model.name, model.page_size, point)
+    with _lock:
+        pending = _pending.get(index)
+        if pending is not None:
+            _pending.move_to_end(index)
+            return pending
+    pending = pending_at(trace, model, point)
+    with _lock:
+        _pending[index] = pending
+        while len(_pending) > PENDING_KEPT:
+            _pending.popitem(last=False)
+    return pending
+
+
+def _worker_dir() -> Path:
+    """The worker's own scratch directory (Dask removes it), or the temp dir outside Dask."""
+    try:
+        from distributed import get_worker
+
+        return Path(get_worker().local_directory)
+    except (ImportError, ValueError):
+        return Path(tempfile.gettempdir())

@@ -1,0 +1,221 @@
+"""Where crash states are checked: one state's check, and the pools that run many at once.
+
+`check_state` is the unit of work wherever it runs: materialise one state
+into a fresh directory, run the checker on it, remove the directory, and
+retry once when the check itself broke (the checker raised, or something
+the checker did not send SIGKILLed its program), since that says nothing
+about the state. `Pool` is the driver's view of a pool: submit states,
+collect verdicts, shut down; it also keeps the verdicts and stores each
+one (journal first, durably, then the results cache) before the driver may
+report it. `ThreadPool` runs checks in threads of this process; the Dask
+pool (`pool_dask`) runs the same `check_state` on a cluster.
+
+Threads, on purpose: the work happens in child processes (etcd, the user's
+command) that a thread only waits on; materialising a state is mostly file
+I/O. Threads share the checker and its port pool, need no pickling of
+images, and let an interrupt kill every child at once. A pool must never
+leave a process or a directory behind once `shut_down` returns.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import itertools
+import shutil
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from powercut import process
+from powercut.errors import PowercutError
+from powercut.explorer.checkers import Checker
+from powercut.explorer.store.cache import ResultsCache
+from powercut.explorer.store.journal import Journal
+from powercut.explorer.verdict import Verdict
+from powercut.replayer.materialise import materialise
+from powercut.replayer.state import CrashState
+from powercut.trace import Op
+
+ATTEMPTS = 2  # a state whose worker dies is checked once more before it is an `error`
+POLL = 0.1
+_pools = itertools.count()
+
+
+def check_state(checker: Checker, state: CrashState, markers: list[Op], work: Path,
+                stopped: Callable[[], bool] = lambda: False) -> Verdict | None:
+    """Judge `state` (its image attached) in a directory `work` it makes and removes.
+
+    Returns None when `stopped()` turns true (an interrupted exploration).
+    """
+    first: Verdict | None = None
+    try:
+        for attempt in range(ATTEMPTS):
+            verdict = _check_once(checker, state, markers, work / f"try-{attempt}", stopped)
+            if verdict is None or stopped():
+                return None
+            if not _worker_died(verdict):
+                return verdict
+            first = first or verdict
+        return _died_twice(first or verdict, verdict)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Path,
+                stopped: Callable[[], bool]) -> Verdict | None:
+    target = work / "root"
+    try:
+        work.mkdir(parents=True)
+        materialise(state, target)
+        if stopped():
+            return None
+        try:
+            return _without_path(checker.check(target, markers, scratch=work / "check"),
+                                 str(target))
+        except PowercutError:
+            raise
+        except Exception as e:  # the checker broke on this state; the others go on
+            return Verdict("error", signature=f"checker error: {type(e).__name__}",
+                           evidence={"error": str(e), "worker_died": True})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _without_path(verdict: Verdict, directory: str) -> Verdict:
+    """The verdict with the state's temp directory shown as `<state>` in its log text.
+
+    The directory is gone once the check returns; `<state>` reads as "the
+    crash state", the same in every run, local or on a cluster.
+    """
+    if directory not in verdict.excerpt and directory not in verdict.log_tail:
+        return verdict
+    return dataclasses.replace(verdict, excerpt=verdict.excerpt.replace(directory, "<state>"),
+                               log_tail=verdict.log_tail.replace(directory, "<state>"))
+
+
+def _worker_died(verdict: Verdict) -> bool:
+    """True when the check itself broke rather than the program judging the state.
+
+    A hang is killed by the checker itself (no exit recorded); a SIGKILL the
+    checker did not send (the OOM killer, an operator) is no verdict.
+    """
+    return bool(verdict.evidence.get("worker_died")) or (
+        verdict.signal == signal.SIGKILL and verdict.kind != "hang")
+
+
+def _died_twice(first: Verdict, last: Verdict) -> Verdict:
+    # The signature stays the cause ("checker error: ValueError", "killed by
+    # SIGKILL"); the kind and the attempts say it is no judgement of the state.
+    return dataclasses.replace(
+        last, kind="error", signature=last.signature or first.signature,
+        evidence={**last.evidence, "attempts": ATTEMPTS, "worker_died": True})
+
+
+class Pool(abc.ABC):
+    """Runs checks for the driver and keeps their verdicts by content key."""
+
+    def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
+                 workers: int) -> None:
+        self.checker = checker
+        self.markers_before = markers_before
+        self.workers = workers  # checks running at once
+        self.stop = threading.Event()
+        self.verdicts: dict[str, Verdict] = {}
+        self.journal: Journal | None = None
+        self.cache: ResultsCache | None = None
+        self.reused = 0  # distinct states whose verdict came from the journal or the cache
+
+    @property
+    def capacity(self) -> int:
+        """States the driver keeps submitted at once (more than `workers` hides latency)."""
+        return self.workers
+
+    def store(self, key: str, verdict: Verdict) -> None:
+        """Keep a new verdict: durable in the journal before it may be reported."""
+        if self.journal is not None:
+            self.journal.append(key, verdict)
+        if self.cache is not None:
+            self.cache.append(key, verdict)
+
+    def stored(self, key: str) -> Verdict | None:
+        """The verdict the journal (a resumed run) or the results cache already holds."""
+        for store in (self.journal, self.cache):
+            known = store.get(key) if store is not None else None
+            if known is not None:
+                return known
+        return None
+
+    @property
+    @abc.abstractmethod
+    def running(self) -> int:
+        """Checks submitted and not yet collected."""
+
+    @abc.abstractmethod
+    def submit(self, index: int, state: CrashState) -> None:
+        """Start checking `state` (the `index`-th enumerated; its image attached)."""
+
+    @abc.abstractmethod
+    def collect(self, timeout: float) -> list[tuple[CrashState, Verdict]]:
+        """Verdicts of the checks that finish within `timeout` (raises a set-up error)."""
+
+    @abc.abstractmethod
+    def shut_down(self) -> None:
+        """Stop everything: no new checks, running programs killed, resources released."""
+
+
+class ThreadPool(Pool):
+    """Checks in threads of this process, each state in its own directory under `root`."""
+
+    def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
+                 workers: int, root: Path) -> None:
+        super().__init__(checker, markers_before, workers)
+        self.root = root
+        self.name = f"powercut-check-{next(_pools)}"
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
+        self._running: dict[Future[Verdict | None], CrashState] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def submit(self, index: int, state: CrashState) -> None:
+        future = self.executor.submit(self._check, index, state)
+        self._running[future] = state
+
+    def _check(self, index: int, state: CrashState) -> Verdict | None:
+        verdict = check_state(self.checker, state, self.markers_before(state.point),
+                              self.root / f"state-{index}", self.stop.is_set)
+        if verdict is not None:
+            # In the worker thread: journal syncs of parallel checks share one fdatasync.
+            self.store(state.key, verdict)
+        return verdict
+
+    def collect(self, timeout: float) -> list[tuple[CrashState, Verdict]]:
+        if not self._running:
+            return []
+        done, _ = wait(list(self._running), timeout=timeout, return_when=FIRST_COMPLETED)
+        out = []
+        for future in done:
+            state = self._running.pop(future)
+            verdict = future.result()
+            if verdict is not None and not self.stop.is_set():
+                self.verdicts[state.key] = verdict
+                out.append((state, verdict))
+        return out
+
+    def shut_down(self) -> None:
+        self.stop.set()
+        while True:
+            try:
+                while self._running:
+                    process.kill_all(self.name + "_")
+                    done, _ = wait(list(self._running), timeout=POLL)
+                    for future in done:
+                        self._running.pop(future)
+                self.executor.shutdown(wait=True, cancel_futures=True)
+                return
+            except KeyboardInterrupt:  # a second Ctrl-C must not skip the cleanup
+                continue

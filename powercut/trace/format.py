@@ -1,0 +1,130 @@
+"""The trace format's contract: its constants, its paths and its operations.
+
+A trace is a versioned msgpack stream (README, "Trace format"): a header
+map, one map per operation, a footer with the operation count and a sha256
+digest of every byte before it. This module says what a valid operation is
+(`op_from_record`) and what a safe path is (`check_path`); `reader` and
+`writer` stream whole traces. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from powercut.errors import TraceError
+
+FORMAT_KIND = "powercut-trace"
+FORMAT_VERSION = 1
+STATUSES = ("complete", "interrupted", "workload-failed")
+Status = Literal["complete", "interrupted", "workload-failed"]
+RENAME_FLAGS = (0, "noreplace", "exchange")
+
+# Fields each op must carry besides seq, t_ns and pid, with their types.
+OP_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "create": {"path": str, "mode": int},
+    "mkdir": {"path": str, "mode": int},
+    "unlink": {"path": str},
+    "rmdir": {"path": str},
+    "fsyncdir": {"path": str},
+    "rename": {"src": str, "dst": str, "flags": (int, str)},
+    "link": {"src": str, "dst": str},
+    "symlink": {"path": str, "target": str},
+    "write": {"path": str, "offset": int, "data": bytes},
+    "truncate": {"path": str, "size": int},
+    "fallocate": {"path": str, "offset": int, "length": int, "mode": int},
+    "chmod": {"path": str, "mode": int},
+    "fsync": {"path": str, "datasync": bool},
+    "marker": {"text": str},
+}
+PATH_KEYS = ("path", "src", "dst")
+# Offsets and sizes past this are refused: no real trace needs them, and a
+# hostile one could otherwise ask the replayer for an exabyte sparse file.
+MAX_FILE_OFFSET = 1 << 44  # 16 TiB
+# Reader limits: a hostile length prefix must not make msgpack allocate.
+MAX_RECORD_BYTES = 256 << 20
+MAX_ENTRIES = 1 << 20
+
+
+def check_path(path: object, what: str = "path") -> str:
+    """Return `path` if it is a safe relative trace path, else raise TraceError."""
+    if not isinstance(path, str):
+        raise TraceError(f"{what} {path!r} is not a string")
+    if path == "" or path.startswith("/") or "\0" in path:
+        raise TraceError(f"{what} {path!r} is not a relative path")
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            raise TraceError(f"{what} {path!r} has an empty, '.' or '..' component")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One recorded operation. Fields not used by `op` are None."""
+
+    seq: int
+    t_ns: int
+    pid: int
+    op: str
+    path: str | None = None
+    src: str | None = None
+    dst: str | None = None
+    mode: int | None = None
+    flags: int | str | None = None
+    target: str | None = None
+    offset: int | None = None
+    data: bytes | None = None
+    size: int | None = None
+    length: int | None = None
+    datasync: bool | None = None
+    text: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.path, self.src, self.dst) if p is not None)
+
+
+OP_ATTRS = frozenset(Op.__dataclass_fields__) - {"extra"}
+
+
+def op_from_record(rec: object, expected_seq: int) -> Op:
+    """Validate one decoded record and turn it into an Op."""
+    if not isinstance(rec, dict):
+        raise TraceError(f"record {expected_seq} is not a map")
+    seq = rec.get("seq")
+    if seq != expected_seq:
+        raise TraceError(f"operation seq {seq!r} where {expected_seq} was expected")
+    name = rec.get("op")
+    if name not in OP_FIELDS:
+        raise TraceError(f"seq {seq}: unknown op {name!r}")
+    for key in ("t_ns", "pid"):
+        if not isinstance(rec.get(key), int) or isinstance(rec.get(key), bool):
+            raise TraceError(f"seq {seq} {name}: {key} is missing or not an integer")
+    kwargs: dict[str, Any] = {}
+    for key, typ in OP_FIELDS[name].items():
+        value = rec.get(key)
+        ok = isinstance(value, typ) and (typ is bool or not isinstance(value, bool))
+        if not ok:
+            raise TraceError(f"seq {seq} {name}: field {key!r} is missing or of the wrong type")
+        kwargs[key] = value
+    for key in PATH_KEYS:
+        if key in kwargs:
+            check_path(kwargs[key], f"seq {seq} {name}: {key}")
+    for key in ("offset", "size", "length"):
+        if key in kwargs and not 0 <= kwargs[key] <= MAX_FILE_OFFSET:
+            raise TraceError(f"seq {seq} {name}: {key} {kwargs[key]} is out of range")
+    if name == "write" and kwargs["offset"] + len(kwargs["data"]) > MAX_FILE_OFFSET:
+        raise TraceError(f"seq {seq} write: ends past {MAX_FILE_OFFSET} bytes")
+    if name == "fallocate" and kwargs["offset"] + kwargs["length"] > MAX_FILE_OFFSET:
+        raise TraceError(f"seq {seq} fallocate: ends past {MAX_FILE_OFFSET} bytes")
+    if name == "rename" and kwargs["flags"] not in RENAME_FLAGS:
+        raise TraceError(f"seq {seq} rename: flags {kwargs['flags']!r} not one of {RENAME_FLAGS}")
+    if "mode" in kwargs and not 0 <= kwargs["mode"] <= 0o177777:
+        raise TraceError(f"seq {seq} {name}: mode {kwargs['mode']!r} is out of range")
+    if name == "symlink" and "\0" in kwargs["target"]:
+        raise TraceError(f"seq {seq} symlink: target holds a NUL byte")
+    extra = {k: v for k, v in rec.items() if k not in OP_ATTRS and k != "op"}
+    return Op(seq=seq, t_ns=rec["t_ns"], pid=rec["pid"], op=name, extra=extra, **kwargs)

@@ -1,0 +1,108 @@
+"""What the recorder runs on its mount: the `Workload` protocol and the generic `command` workload.
+
+A workload starts its program (a `powercut.process.Child`: own process
+group, output to a log file, never an unread pipe), waits for it to reach
+its goal or fail, and in `finally` kills the whole group, whatever
+happened. `header()` is the trace header's `workload` map: enough for a
+checker to start the same program on a crash state. Workloads for known
+programs live with their targets (`powercut.targets`); `Markers` lets any
+of them report acknowledgements through the mount's control file.
+
+Nothing here touches the trace: the recorder owns it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from powercut.errors import WorkloadError
+from powercut.process import Child, last_lines
+from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
+
+GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a workload ended: reached its goal or not, and why."""
+
+    ok: bool
+    detail: str
+
+
+class Workload(Protocol):
+    name: str
+
+    def header(self) -> dict[str, Any]: ...
+
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome: ...
+
+
+def start(argv: list[str], log: Path, env: Mapping[str, str] | None = None, **kw: Any) -> Child:
+    """Start a workload's program (its own process group, output to `log`)."""
+    try:
+        return Child(argv, log, env=env, append=True, **kw)
+    except OSError as e:
+        raise WorkloadError(f"cannot start {argv[0]}: {e.strerror}") from None
+
+
+class Markers:
+    """Appends markers (one JSON object a line) to the control file of the mount at `mnt`.
+
+    Write a marker only once the acknowledgement has been seen: late is
+    sound, early is not.
+    """
+
+    def __init__(self, mnt: Path) -> None:
+        self._fd = os.open(mnt / CONTROL_DIR / MARKER_FILE, os.O_WRONLY | os.O_APPEND)
+
+    def write(self, fields: Mapping[str, Any]) -> None:
+        os.write(self._fd, (json.dumps(dict(fields)) + "\n").encode())
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Markers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Command:
+    """Any command; `{mnt}` in its arguments becomes the mount's path."""
+
+    argv: tuple[str, ...]
+    name: str = "command"
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise WorkloadError("the command workload needs a command after --")
+        if not any("{mnt}" in arg for arg in self.argv):
+            raise WorkloadError("the command must name the mount with {mnt} in its arguments")
+
+    def header(self) -> dict[str, Any]:
+        return {"name": self.name, "argv": list(self.argv)}
+
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+        log = workdir / "command.log"
+        child = start([arg.replace("{mnt}", str(mnt)) for arg in self.argv], log)
+        try:
+            exit = child.wait(timeout)
+            if exit is None:
+                return Outcome(False, f"command still running after {timeout:g}s")
+            if exit.status != 0:
+                how = f"exited with status {exit.status}" if exit.signal is None else exit.describe
+                return Outcome(False, f"command {how}: {last_lines(log)}")
+            return Outcome(True, "command exited with status 0")
+        finally:
+            child.kill(grace=0.5 if child.returncode is None else 0)

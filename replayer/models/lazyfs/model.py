@@ -1,0 +1,195 @@
+"""The `lazyfs` persistence model: what LazyFS can leave after a power cut.
+
+Namespace and size operations (create, mkdir, unlink, rmdir, rename, link,
+symlink, truncate, fallocate, chmod) are durable at once, in order. File
+data is durable up to the file's last fsync/fdatasync; a write after that
+dirties pages. At a crash each dirty page independently either reached the
+disk (its latest content) or did not (its durable content). A kept page
+past the durable end of file extends the file to the last byte written in
+that page. With page_size 8192 a 16 KiB write splits in two, as LazyFS's
+own cache does.
+
+The latest contents live in a `Tree`; this module keeps, per inode, the
+durable pages and size and the dirty pages since the last sync. It never
+enumerates subsets (the enumerator does) and never touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from powercut.replayer.image import Entry, digest_of
+from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.lazyfs.pending import DirtyFile, FileAtCrash, LazyPending, PageChoice
+from powercut.replayer.pages import HASH_MOD, PageStore
+from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.tree import (
+    FALLOC_KEEP_SIZE,
+    FALLOC_PUNCH_HOLE,
+    FALLOC_ZERO_RANGE,
+    Node,
+    Tree,
+    is_orphan,
+)
+from powercut.trace import Op, Trace
+
+
+@dataclass(slots=True)
+class _Dirty:
+    writes: list[int] = field(default_factory=list)
+    high: int = 0  # one past the last byte written in this page since the last sync
+
+
+@dataclass(slots=True)
+class _Durable:
+    pages: PageStore
+    size: int = 0
+    dirty: dict[int, _Dirty] = field(default_factory=dict)
+    version: int = 0  # bumped by every op on the file's data, durable or not
+    cached: tuple[int, str, DirtyFile] | None = None  # (version, unit path, units)
+
+
+class LazyFSModel(PersistenceModel):
+    """LazyFS: durable namespace, each page dirtied since the last fsync kept or lost."""
+
+    name = "lazyfs"
+    summary = ("namespace and size ops durable at once; each page written since the "
+               "file's last fsync independently kept or lost")
+
+    def crash_points(self, trace: Trace,
+                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
+        run = _LazyRun(Tree(trace.initial, self.page_size))
+        if wanted is None or wanted(BEFORE_FIRST):
+            yield run.pending(BEFORE_FIRST)
+        for op in trace.ops():
+            run.apply(op)
+            if wanted is None or wanted(op.seq):
+                yield run.pending(op.seq)
+
+
+class _LazyRun:
+    """The mutable replay behind `LazyFSModel.crash_points`."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.ps = tree.page_size
+        self.durable: dict[int, _Durable] = {}
+        for _, node in tree.walk():
+            if node.kind == "file" and node.ino not in self.durable:
+                assert node.data is not None
+                self.durable[node.ino] = _Durable(node.data.copy(), node.size)
+
+    def apply(self, op: Op) -> None:
+        if is_orphan(op):
+            return
+        node = self.tree.apply(op)
+        if node is None or node.kind != "file":
+            return
+        d = self.durable.get(node.ino)
+        if d is None:  # a file created by this op
+            d = self.durable[node.ino] = _Durable(PageStore(self.ps))
+        d.version += 1
+        if op.op == "write":
+            self._write(op, d)
+        elif op.op == "truncate":
+            assert op.size is not None
+            d.pages.cut(op.size)
+            d.size = op.size
+            self._clip_dirty(d, op.size)
+        elif op.op == "fallocate":
+            self._fallocate(op, node, d)
+        elif op.op == "fsync":
+            self._sync(node, d)
+
+    def _write(self, op: Op, d: _Durable) -> None:
+        assert op.offset is not None and op.data is not None
+        ps, seq, pages = self.ps, op.seq, d.dirty
+        end = op.offset + len(op.data)
+        pos = op.offset
+        while pos < end:
+            page = pos // ps
+            page_end = min(end, (page + 1) * ps)
+            dirty = pages.get(page)
+            if dirty is None:
+                dirty = pages[page] = _Dirty()
+            dirty.writes.append(seq)
+            if page_end > dirty.high:
+                dirty.high = page_end
+            pos = page_end
+
+    def _clip_dirty(self, d: _Durable, size: int) -> None:
+        for page in [p for p in d.dirty if p * self.ps >= size]:
+            del d.dirty[page]
+        for dirty in d.dirty.values():
+            dirty.high = min(dirty.high, size)
+
+    def _fallocate(self, op: Op, node: Node, d: _Durable) -> None:
+        assert op.offset is not None and op.length is not None
+        mode = op.mode or 0
+        if mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE):
+            d.pages.zero_range(op.offset, min(op.offset + op.length, node.size) - op.offset)
+        if not mode & FALLOC_KEEP_SIZE:
+            d.size = max(d.size, op.offset + op.length)
+
+    def _sync(self, node: Node, d: _Durable) -> None:
+        assert node.data is not None
+        for page in d.dirty:
+            d.pages.set(page, node.data.get(page), node.data.hash_of(page))
+        d.dirty.clear()
+        d.size = node.size
+
+    def pending(self, seq: int) -> LazyPending:
+        entries: list[Entry] = []
+        total = 0
+        first_path: dict[int, int] = {}  # ino -> index of its first entry
+        by_ino: dict[int, list[int]] = {}
+        nodes: dict[int, Node] = {}
+        for path, node in self.tree.walk():
+            if node.kind == "file":
+                nodes[node.ino] = node
+                d = self.durable[node.ino]
+                first = first_path.get(node.ino)
+                link_to = None if first is None else entries[first].path
+                if first is None:
+                    first_path[node.ino] = len(entries)
+                by_ino.setdefault(node.ino, []).append(len(entries))
+                entry = Entry(path, "file", node.mode, d.size, d.pages.snapshot(), link_to=link_to)
+                total += digest_of(entry, d.pages.hash_sum)
+            elif node.kind == "symlink":
+                entry = Entry(path, "symlink", node.mode, target=node.target)
+                total += digest_of(entry)
+            else:
+                entry = Entry(path, "dir", node.mode)
+                total += digest_of(entry)
+            entries.append(entry)
+        dirty = sorted((entries[where[0]].path, ino) for ino, where in by_ino.items()
+                       if self.durable[ino].dirty)
+        files: list[FileAtCrash] = []
+        first = 0
+        for path, ino in dirty:  # files in path order: each file's units are contiguous
+            d = self.durable[ino]
+            if d.cached is None or d.cached[:2] != (d.version, path):
+                d.cached = (d.version, path, self._dirty_file(path, d, nodes[ino]))
+            files.append(FileAtCrash(path, tuple(by_ino[ino]), d.size, d.pages.hash_sum, first,
+                                     d.cached[2]))
+            first += len(d.cached[2].units)
+        return LazyPending(seq, self.ps, tuple(entries), total, tuple(files))
+
+    def _dirty_file(self, path: str, d: _Durable, node: Node) -> DirtyFile:
+        """A file's dirty pages as units; cached until the file's data changes."""
+        latest = node.data
+        assert latest is not None
+        pages = tuple(sorted(d.dirty))
+        dirty = [d.dirty[page] for page in pages]
+        highs = [x.high for x in dirty]
+        get, latest_hash, durable_hash = latest.get, latest.hash_of, d.pages.hash_of
+        deltas = [latest_hash(page) - durable_hash(page) for page in pages]
+        choices = tuple(map(PageChoice, pages, map(get, pages), deltas, highs))
+        units = tuple(Unit(path, page, tuple(x.writes))
+                      for page, x in zip(pages, dirty, strict=True))
+        return DirtyFile(
+            units, choices, pages, max(d.size, *highs),
+            (d.pages.hash_sum + sum(deltas)) % HASH_MOD,
+            # Highest first; ties keep page order (sort stability holds with reverse).
+            tuple(sorted(range(len(pages)), key=highs.__getitem__, reverse=True)))

@@ -1,0 +1,72 @@
+"""What a target is: a program powercut knows how to run and judge (Jepsen's suite, one per system).
+
+A `Target` brings the workloads that record its program on a mount, the
+checkers that judge a crash state of it, and the command-line options both
+need (`Option`). The engine never names a program: the CLI and the driver
+ask the registry (`powercut.targets`) for the target that owns a workload or
+checker name, and a trace's header names the workload it was recorded with,
+so `powercut explore TRACE` finds its checker with no option.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from powercut.errors import PowercutError
+from powercut.explorer.checkers import Checker
+from powercut.recorder.workload import Workload
+from powercut.trace import Trace
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option a target adds to `record` and/or `explore`.
+
+    `dest` is the keyword the target's factories receive; `used_by` names the
+    workloads (for `record`) or checkers (for `explore`) that take it, so an
+    option given to anything else is refused in one line.
+    """
+
+    flag: str
+    help: str
+    commands: tuple[str, ...]
+    used_by: tuple[str, ...]
+    type: Any = str
+    metavar: str | None = None
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+class Target(abc.ABC):
+    """One program under test: its workloads, its checkers and their options."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    workloads: ClassVar[tuple[str, ...]] = ()
+    checkers: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
+    # The workload `powercut record` runs when given neither --workload nor a command.
+    default_workload: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def workload(self, name: str, options: Mapping[str, Any], command: tuple[str, ...]
+                 ) -> Workload:
+        """The workload `name` (one of `workloads`) with these option values."""
+
+    @abc.abstractmethod
+    def checker_for(self, trace: Trace) -> str:
+        """The checker that judges a trace recorded with one of this target's workloads."""
+
+    @abc.abstractmethod
+    def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
+                timeout: float) -> Checker:
+        """The checker `name` (one of `checkers`) for `trace`, with these option values."""
+
+    def refuse(self, what: str) -> PowercutError:
+        return PowercutError(f"{self.name}: {what}")

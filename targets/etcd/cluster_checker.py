@@ -1,0 +1,195 @@
+"""The `etcd-cluster` checker: restart all three members of a crash state together.
+
+The state holds `node1/ node2/ node3/` (header `members`), crashed at the
+same instant. Each member restarts with `--initial-cluster-state existing`
+(or `new` if the crash came before it had a WAL: not yet bootstrapped, so
+it is bootstrapped again as at first) on fresh client ports and on the
+peer port it was recorded with: a member
+dials the others at the peer URLs stored in its data, whatever its flags
+say (fresh peer ports leave the cluster without a leader). Those ports are
+fixed, so cluster checks of one trace run one at a time (a file lock per
+port set, which also holds across processes).
+
+Per member: `ok` (healthy), `unrecoverable` (exited), `hang` (neither within
+the timeout), in `evidence["members"]`. The cluster is `unrecoverable` when
+any member cannot restart (a member that never comes back needs an operator,
+even if the other two keep quorum), `data-loss` when a healthy quorum reads
+back an acknowledged key wrong, `hang` when a member or the quorum never
+becomes healthy, else `ok`. The signature names the broken members, e.g.
+`node2: cannot open database ...`. Every member's group is always killed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from powercut import ports
+from powercut.errors import CheckerError
+from powercut.explorer.checkers import durability
+from powercut.explorer.checkers.base import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    failure_verdict,
+    file_fingerprint,
+    scratch_dir,
+)
+from powercut.explorer.verdict import Verdict
+from powercut.process import Child, Exit, log_text
+from powercut.targets.etcd import binary as binaries
+from powercut.targets.etcd import client as kv
+from powercut.targets.etcd.checker import BIND_FAILED, POLL
+from powercut.targets.etcd.cluster import initial_cluster, member_argv
+from powercut.trace import Op
+
+LOCK_DIR = "/tmp"
+BIND_RETRIES = 4
+_RANK = {"unrecoverable": 3, "data-loss": 2, "hang": 1, "ok": 0}
+
+
+def members_of(workload: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    """(name, data dir, peer port) of each member the trace header names."""
+    members = workload.get("members")
+    if not isinstance(members, list) or not members:
+        raise CheckerError("the trace names no cluster members; record it with "
+                           "--workload etcd-cluster")
+    out = []
+    for m in members:
+        try:
+            out.append((str(m["name"]), str(m["data_dir"]), int(m["peer_port"])))
+        except (KeyError, TypeError, ValueError):
+            raise CheckerError(f"a cluster member in the trace header is malformed: {m!r}"
+                               ) from None
+    return out
+
+
+@contextmanager
+def _ports_lock(peers: Sequence[int]) -> Iterator[None]:
+    # In /tmp itself, not $TMPDIR: every process on the machine must find the same file.
+    name = "powercut-etcd-cluster-" + "-".join(str(p) for p in sorted(peers)) + ".lock"
+    fd = os.open(os.path.join(LOCK_DIR, name), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+class EtcdClusterChecker(Checker):
+    """Restarts every member of a cluster crash state; verdicts per member and for the cluster."""
+
+    name = "etcd-cluster"
+    uses_markers = True
+
+    def __init__(self, binary: Path, workload: Mapping[str, Any], *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.binary = Path(binary)
+        self.version = binaries.version(self.binary)
+        self.members = members_of(workload)
+        self.timeout = timeout
+
+    def describe(self) -> str:
+        return f"etcd-cluster ({self.binary} {self.version}, {len(self.members)} members)"
+
+    def identity(self) -> str:
+        members = ",".join(f"{name}:{data_dir}:{peer}" for name, data_dir, peer in self.members)
+        return (f"{self.describe()} binary={file_fingerprint(self.binary)} "
+                f"members={members} timeout={self.timeout:g}")
+
+    def check(self, directory: Path, markers: Sequence[Op], *,
+              scratch: Path | None = None) -> Verdict:
+        peers = {name: port for name, _, port in self.members}
+        with scratch_dir(scratch) as work, _ports_lock(list(peers.values())):
+            for attempt in range(BIND_RETRIES):
+                with ports.reserved(len(peers)) as taken:
+                    clients = dict(zip(peers, taken, strict=True))
+                    verdict = self._run(directory, work / f"try-{attempt}", peers, clients,
+                                        durability.expected(markers))
+                if verdict is not None:
+                    return verdict
+                time.sleep(0.5 * (attempt + 1))
+        taken = ", ".join(str(p) for p in peers.values())
+        raise CheckerError(f"etcd members could not bind their ports ({taken} and fresh "
+                           f"client ports) in {BIND_RETRIES} tries; is another program on them?")
+
+    def _run(self, directory: Path, work: Path, peers: dict[str, int], clients: dict[str, int],
+             want: durability.Expectation) -> Verdict | None:
+        """The verdict, or None when a member could not bind a port (try again)."""
+        work.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        with ExitStack() as stack:
+            children: dict[str, Child] = {}
+            for name, data_dir, _ in self.members:
+                # A member the crash caught before its WAL existed never joined:
+                # it is bootstrapped again as at first (`new`), as an operator would.
+                wal = directory / data_dir / "member" / "wal"
+                joined = wal.is_dir() and any(wal.glob("*.wal"))
+                argv = member_argv(str(self.binary), name, directory / data_dir, clients[name],
+                                   peers[name], initial_cluster(peers),
+                                   "existing" if joined else "new")
+                argv += ["--heartbeat-interval", "10", "--election-timeout", "100"]
+                children[name] = stack.enter_context(Child(argv, work / f"{name}.log"))
+            kinds: dict[str, str] = {}
+            exits: dict[str, Exit] = {}
+            while len(kinds) < len(children) and time.monotonic() - started < self.timeout:
+                for name, child in children.items():
+                    if name in kinds:
+                        continue
+                    exit = child.poll()
+                    if exit is not None:
+                        if BIND_FAILED.search(log_text(child.log, 1 << 16)):
+                            return None
+                        kinds[name], exits[name] = "unrecoverable", exit
+                    elif kv.healthy(clients[name]):
+                        kinds[name] = "ok"
+                time.sleep(POLL)
+            for name in children:
+                kinds.setdefault(name, "hang")
+            healthy = [n for n, k in kinds.items() if k == "ok"]
+            missing: list[dict[str, Any]] = []
+            if want and len(healthy) * 2 > len(children):
+                try:
+                    missing = durability.lost(
+                        want, lambda key: kv.get(clients[healthy[0]], key, self.timeout))
+                except kv.EtcdKVError as e:
+                    # Healthy, yet it cannot answer a read: it did not really recover
+                    # (as the single-member checker judges it), and no key is known lost.
+                    for child in children.values():
+                        child.kill()
+                    return Verdict("hang", signature="healthy but cannot answer a read",
+                                   duration=time.monotonic() - started,
+                                   evidence={"members": dict(sorted(kinds.items())),
+                                             "quorum": True, "read_error": str(e)})
+            return self._verdict(children, kinds, exits, missing, time.monotonic() - started)
+
+    def _verdict(self, children: dict[str, Child], kinds: dict[str, str],
+                 exits: dict[str, Exit], missing: list[dict[str, Any]], elapsed: float
+                 ) -> Verdict:
+        evidence: dict[str, Any] = {"members": dict(sorted(kinds.items())),
+                                    "quorum": sum(k == "ok" for k in kinds.values()) * 2
+                                    > len(kinds)}
+        per_member = {name: failure_verdict(kind, children[name], exits.get(name))
+                      for name, kind in kinds.items() if kind != "ok"}
+        for child in children.values():
+            child.kill()
+        if not per_member and not missing:
+            return Verdict("ok", duration=elapsed, evidence=evidence)
+        worst = max(per_member.values(), key=lambda v: _RANK[v.kind], default=None)
+        if missing and (worst is None or worst.kind != "unrecoverable"):
+            return durability.data_loss(missing, elapsed, evidence)
+        assert worst is not None
+        # Only the members that cannot restart name the failure; a member left
+        # without quorum by them only waits, which says nothing new.
+        named = {n: v for n, v in per_member.items() if v.kind == worst.kind}
+        signature = "; ".join(f"{n}: {v.signature}" for n, v in sorted(named.items()))
+        first = named[min(named)]
+        evidence["member_signatures"] = {n: v.signature for n, v in sorted(per_member.items())}
+        return Verdict(worst.kind, signature=signature, exit_status=first.exit_status,
+                       signal=first.signal, log_tail=first.log_tail,
+                       excerpt=f"{min(named)}: {first.excerpt}", duration=elapsed,
+                       evidence=evidence)
