@@ -71,7 +71,7 @@ class Exploration:
     trace_digest: str | None
     model: str
     page_size: int
-    checker: str  # e.g. "etcd (/usr/bin/etcd 3.4.23)" or "command: ./check {dir}"
+    checker: str  # describe(), e.g. "command: ./check {dir}"
     ops: list[OpSummary]
     crash_points: list[CrashPoint]
     judged: list[Judged]

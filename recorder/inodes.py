@@ -4,7 +4,7 @@ The kernel speaks in inode numbers; the trace speaks in paths *as they are
 at the moment of each operation*. So this table keeps a tree of
 (parent inode, name) links, never a path per inode or per handle, and
 derives a path on demand: renaming a directory moves one link and every
-file under it (etcd's open WAL under `member/wal.tmp` -> `member/wal`)
+file under it (a write-ahead log kept open under `wal.tmp` while it is renamed to `wal`)
 follows at once. Hard links give one node several links; its path is the
 oldest surviving one.
 

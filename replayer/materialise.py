@@ -1,7 +1,7 @@
 """Write a crash state to a real directory, and never anywhere else.
 
 Files stay sparse (only non-zero pages are written, then `ftruncate` sets
-the size: etcd's 64 MB preallocated WAL costs a few blocks), modes are
+the size: a 64 MB preallocated log costs a few blocks), modes are
 kept, hard links and symlinks are recreated. Whatever the trace says, no
 byte lands outside the target: every path is checked again, every step goes
 through directory descriptors opened with O_NOFOLLOW (a symlink in the

@@ -2,8 +2,8 @@
 
 The tree is inode-based, as the kernel's is: a directory maps names to
 nodes, hard links share a node, a rename moves one name (and so carries a
-directory's whole subtree: etcd renames `member/wal.tmp` while the WAL is
-open). File data lives in a sparse `PageStore`. An op that makes no sense
+directory's whole subtree: a program may rename `wal.tmp` to `wal` while the
+log is open). File data lives in a sparse `PageStore`. An op that makes no sense
 (a write to a missing path, rmdir of a non-empty directory...) is a
 `TraceError` naming its seq. Ops marked `"orphan": true` name a file that
 was unlinked while open; they cannot change anything visible and are
@@ -96,11 +96,6 @@ class Tree:
             raise TraceError(f"{where}: {path!r} does not exist")
         return node
 
-    def find(self, path: str) -> Node | None:
-        try:
-            return self.lookup(path)
-        except TraceError:
-            return None
 
     def file(self, path: str, where: str) -> Node:
         node = self.lookup(path, where)

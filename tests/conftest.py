@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from powercut.recorder.mount import fuse_mounts
 from tests.realparts import etcd_binaries, missing_real_parts
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="powercut-tests-"))
@@ -35,15 +36,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def _fuse_mounts_under(root: Path) -> list[str]:
-    out = []
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) > 2 and fields[2].startswith("fuse"):
-                mnt = fields[1].encode().decode("unicode_escape")
-                if mnt.startswith(str(root)):
-                    out.append(mnt)
-    return out
+    return [mnt for _, mnt in fuse_mounts() if mnt.startswith(str(root))]
 
 
 def _descendants(pid: int) -> dict[int, str]:

@@ -74,7 +74,7 @@ def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins
 
 
 def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
-    with pytest.raises(CheckerError, match="etcd 9.9.9, which is not on this machine.*--etcd-bin"):
+    with pytest.raises(CheckerError, match=r"etcd 9\.9\.9, which is not on this.*--etcd-bin"):
         binary.for_trace({"etcd_bin": str(tmp_path / "etcd"), "etcd_version": "9.9.9"}, None)
     with pytest.raises(CheckerError, match="not an executable"):
         binary.for_trace({}, tmp_path / "etcd")

@@ -45,7 +45,7 @@ class Checker(abc.ABC):
 
     @abc.abstractmethod
     def describe(self) -> str:
-        """One line naming the checker and what it runs, e.g. "etcd (/usr/bin/etcd 3.4.23)"."""
+        """One line naming the checker and what it runs, e.g. "command: ./check {dir}"."""
 
     def identity(self) -> str:
         """Everything a verdict depends on besides the state, as one line.
@@ -106,9 +106,9 @@ def failure_verdict(kind: str, child: Child, exit: Exit | None, *,
                     evidence: dict[str, object] | None = None) -> Verdict:
     """A failing verdict with the child's evidence: exit, signal, log tail, cause and excerpt.
 
-    The cause is a Go panic or fatal line when there is one (etcd, or any Go
-    program a command runs); else a signal that killed the program; else the
-    last line it printed. A hang is grouped as one, whatever it printed last.
+    The cause is a Go panic or fatal line when there is one (any Go
+    program); else a signal that killed the program; else the last line it
+    printed. A hang is grouped as one, whatever it printed last.
     """
     text = log_text(child.log)
     go = go_cause(text)

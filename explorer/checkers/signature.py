@@ -1,12 +1,12 @@
 """Failure signatures: the cause line of a program's log, normalised so equal failures group.
 
-Pure functions over text. From a log (etcd's or any program's) find the
+Pure functions over text. From a log (any program's) find the
 line that says why the program died: a zap JSON line at level fatal or
 panic (its `msg` plus its `error` field), a Go `panic:` line, a Go runtime
 `fatal error:` / `unexpected fault address` (a SIGBUS on a torn mmap), or a
 capnslog critical line. Normalising takes out what differs between two runs
 of the same failure (timestamps, paths, addresses, ports, numbers). This
-module must never do I/O or depend on which etcd printed the log.
+module must never do I/O or depend on which program printed the log.
 """
 
 from __future__ import annotations

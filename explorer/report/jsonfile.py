@@ -25,65 +25,6 @@ from powercut.explorer.verdict import Exploration, OpSummary
 
 SCHEMA = "powercut-report/1"
 
-SCHEMA_DOC = """\
-`powercut explore --json FILE` writes one JSON object, schema `powercut-report/1`:
-
-    {
-      "schema": "powercut-report/1",
-      "trace": str,            # the trace file as given
-      "model": str,            # persistence model, e.g. "lazyfs"
-      "page_size": int,
-      "checker": str,          # e.g. "etcd (/usr/bin/etcd 3.4.23)"
-      "summary": {
-        "crash_points": int,
-        "states_enumerated": int,  # every state of every crash point, duplicates included
-        "states_distinct": int,    # states with a content key not seen before
-        "states_checked": int,     # distinct states the checker actually ran on
-        "states_reused": int,      # distinct states judged from the results cache or
-                                   # the journal of a resumed run (not run again)
-        "verdicts": {kind: int},   # over enumerated states: ok, unrecoverable,
-                                   # data-loss, hang, error
-        "coverage": {
-          "exhaustive": bool,      # false when a crash point was bounded, only some
-                                   # crash points were explored, or it was interrupted
-          "bounded_points": int,   # crash points with more states than --max-states
-          "possible": int,         # states the model allows, summed over crash points
-          "enumerated": int        # states enumerated, summed over crash points
-        },
-        "elapsed_s": float, "workers": int,
-        "interrupted": bool        # true when the exploration was stopped early
-      },
-      "states": [                  # every enumerated state, in enumeration order
-        {"point": int,             # crash point: power failed right after op `point`
-                                   # (-1: before the first op)
-         "kept": {path: [page]},   # pending pages that reached the disk
-         "key": str,               # content key: equal keys, equal trees
-         "verdict": str, "signature": str}
-      ],
-      "vulnerabilities": [         # most severe first
-        {"kind": "atomicity" | "ordering" | "durability" | "data-loss" | "hang" | "error",
-         "op": {"seq", "path", "offset", "length"} | null,
-                                   # atomicity: the torn write; ordering: the earlier
-                                   # write that did not persist; durability: the op
-                                   # right before the first failing crash point;
-                                   # data-loss, hang, error: null
-         "failing": int, "total": int,  # atomicity: page subsets of the write that
-                                   # fail / were judged; otherwise failing states /
-                                   # states judged at the same crash points
-         "signatures": [{"signature": str, "count": int, "excerpt": str}],
-         "failing_subsets": [[page]], "passing_subsets": [[page]],  # atomicity only
-         "points": [int],          # crash points with a failing state
-         "reproducer": {
-           "replay": str,          # `powercut replay ...` of the smallest failing state
-           "lazyfs": str | null    # a LazyFS [[injection]] table (TOML) or null
-         },
-         "summary": str,
-         "missing": [str],         # data-loss: the acknowledged keys lost
-         "members": [str]}         # cluster checkers: members that did not recover
-      ]
-    }
-"""
-
 
 def summary_dict(exploration: Exploration) -> dict[str, Any]:
     """The `summary` object (also what the terminal and HTML reports show)."""

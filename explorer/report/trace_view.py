@@ -88,8 +88,10 @@ def header_summary(trace: Trace) -> RenderableType:
     h = trace.header
     w = trace.workload
     what = w.get("name", "?")
-    if "etcd_version" in w:
-        what += f" {w['etcd_version']} ({w.get('etcd_bin', '?')})"
+    versions = [f"{k.removesuffix('_version')} {v}" for k, v in w.items()
+                if k.endswith("_version") and isinstance(v, str)]
+    if versions:
+        what += " (" + ", ".join(versions) + ")"
     elif "argv" in w:
         what += " " + " ".join(str(a) for a in w["argv"])
     started = h.get("started_at")

@@ -10,7 +10,7 @@ it in a temp directory of its own, exactly as a local thread would. Results
 stream back as they finish and are stored (journal, cache) and reported by
 the driver, in the same report as a local run.
 
-Workers need powercut and the checker's program (the same etcd path, or the
+Workers need powercut and the checker's program (the same binary, or the
 command) installed. On an interrupt the driver cancels what is queued and
 has every worker mark this exploration stopped and kill the programs its
 tasks started (their threads are named after the exploration), so no check
@@ -170,7 +170,7 @@ class DaskPool(Pool):
         try:
             return future.result()
         except PowercutError:
-            raise  # a set-up error on the worker (no etcd there, another powercut)
+            raise  # a set-up error on the worker (no program there, another powercut)
         except self._distributed.KilledWorker as e:
             # Dask already moved the task to other workers; each died under it.
             return Verdict("error", signature="checker error: KilledWorker",

@@ -4,10 +4,10 @@ Each exploration's work dir (`powercut-explore-*` under $TMPDIR or
 `--workdir`) holds an `owner` file naming the process that made it (pid and
 start time, so a reused pid is not mistaken for it). An exploration killed
 with SIGKILL removes nothing, and its checkers' programs run on in their own
-sessions (an etcd would run for ever). The next exploration that works in
+sessions (a server would run for ever). The next exploration that works in
 the same parent directory finds the work dirs whose owner is gone, kills
-every process that names such a dir on its command line (etcd's
-`--data-dir`, a command's `{dir}`) together with its process group, and
+every process that names such a dir on its command line (a server's
+data dir, a command's `{dir}`) together with its process group, and
 removes the dir.
 
 It must never touch a work dir whose owner is alive or unknown, nor a

@@ -10,8 +10,8 @@ one (journal first, durably, then the results cache) before the driver may
 report it. `ThreadPool` runs checks in threads of this process; the Dask
 pool (`pool_dask`) runs the same `check_state` on a cluster.
 
-Threads, on purpose: the work happens in child processes (etcd, the user's
-command) that a thread only waits on; materialising a state is mostly file
+Threads, on purpose: the work happens in child processes (the program under
+test, the user's command) that a thread only waits on; materialising a state is mostly file
 I/O. Threads share the checker and its port pool, need no pickling of
 images, and let an interrupt kill every child at once. A pool must never
 leave a process or a directory behind once `shut_down` returns.

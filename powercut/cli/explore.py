@@ -201,7 +201,8 @@ def _open_cache(directory: str | None, checker_id: str, *,
 
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop an exploration as Ctrl-C does, so its etcds are killed too.
+    """SIGTERM and SIGHUP stop an exploration as Ctrl-C does, so its checkers' programs are
+    killed too.
 
     The checkers' children run in their own sessions (a terminal's Ctrl-C
     never reaches them); only the driver can end them, so it must get the

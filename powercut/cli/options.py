@@ -1,4 +1,4 @@
-"""The command-line options targets bring (`--etcd-bin`, `--puts`, `--check-cmd`...).
+"""The command-line options targets bring (a binary, a count, a command...).
 
 Each target declares its options (`targets.base.Option`); this module adds
 them to `record` and `explore` and, once the workload or checker is chosen,

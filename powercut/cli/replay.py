@@ -28,7 +28,7 @@ def parse_keep(values: tuple[str, ...]) -> dict[str, list[int]]:
             numbers = []
         if not sep or not path or not numbers or min(numbers) < 0:
             raise PowercutError(f"--keep {value!r}: expected PATH:PAGE[,PAGE...], "
-                                "e.g. data.etcd/member/snap/db:2,3")
+                                "e.g. data/db:2,3")
         keep.setdefault(path, []).extend(numbers)
     return keep
 

@@ -25,7 +25,7 @@ PIPE_WIDTH = 160  # rich would assume 80 columns when not on a terminal
 @click.option("--ops", "ops", metavar="N-M", default=None,
               help="Only operations N to M (inclusive; N, N-, -M also work).")
 @click.option("--path", "path_glob", metavar="GLOB", default=None,
-              help="Only operations on a path matching GLOB (e.g. 'data.etcd/member/snap/*').")
+              help="Only operations on a path matching GLOB (e.g. 'data/*.log').")
 def show_command(trace: Path, prefix: bool, ops: str | None, path_glob: str | None) -> None:
     """Show a recorded trace: header summary and a timeline of its operations."""
     keep = OpFilter.parse(ops, path_glob)

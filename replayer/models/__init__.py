@@ -1,7 +1,7 @@
 """The persistence models powercut knows, by `--model` name.
 
 Each model is its own small class (see `persistence.py` for the interface
-and DESIGN.md for the rules); this module only names them. It must never
+and the README for the rules); this module only names them. It must never
 hold model logic itself.
 """
 

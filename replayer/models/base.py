@@ -12,7 +12,7 @@ themselves and never touch the real disk.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -49,9 +49,6 @@ class Choice:
         gone = set(self.indices)
         return tuple(i for i in range(self.n) if i not in gone)
 
-    @classmethod
-    def keeping(cls, n: int, kept: Sequence[int]) -> Choice:
-        return cls(n, tuple(sorted(kept)))
 
 
 class Pending(ABC):
@@ -115,7 +112,7 @@ class StateImage:
 
 
 class PersistenceModel(ABC):
-    """A rule for which disk states a power cut may leave; see DESIGN.md.
+    """A rule for which disk states a power cut may leave; see the README's "Persistence models".
 
     Subclasses set `name` (the `--model` value) and `summary` (one line for
     help texts) and implement `crash_points`.

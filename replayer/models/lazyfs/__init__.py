@@ -1,4 +1,4 @@
-"""The `lazyfs` persistence model (see `model` for its rules, `pending` for a crash point's view)."""
+"""The `lazyfs` persistence model: `model` states its rules, `pending` is one crash point."""
 
 from powercut.replayer.models.lazyfs.model import LazyFSModel
 
