@@ -1,7 +1,7 @@
-"""What a checker says about one crash state, and the record of a whole exploration.
+"""What a checker says about one crash state (`Verdict`), and an operation as reports show it.
 
-These are the plain values the driver produces and the analysis and the
-reports consume; they hold no processes, paths to temp dirs or open files.
+Plain values the checkers produce and the analysis and the reports
+consume; they hold no processes, paths to temp dirs or open files.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-from powercut.replayer.state import CrashPoint, CrashState
 
 VerdictKind = Literal["ok", "unrecoverable", "data-loss", "hang", "error"]
 FAILING: frozenset[str] = frozenset({"unrecoverable", "data-loss", "hang", "error"})
@@ -41,14 +39,6 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class Judged:
-    """One enumerated state and its verdict (a duplicate carries the verdict of its equal)."""
-
-    state: CrashState
-    verdict: Verdict
-
-
-@dataclass(frozen=True)
 class OpSummary:
     """An operation as the reports show it (no payload bytes)."""
 
@@ -61,30 +51,3 @@ class OpSummary:
     length: int | None = None
     datasync: bool | None = None
     text: str | None = None
-
-
-@dataclass
-class Exploration:
-    """Everything an exploration found, in enumeration order."""
-
-    trace: str  # path of the trace file as given
-    trace_digest: str | None
-    model: str
-    page_size: int
-    checker: str  # describe(), e.g. "command: ./check {dir}"
-    ops: list[OpSummary]
-    crash_points: list[CrashPoint]
-    judged: list[Judged]
-    elapsed: float = 0.0
-    workers: int = 1
-    checked: int = 0  # distinct states actually run through the checker
-    reused: int = 0  # distinct states whose verdict came from the journal or the results cache
-    interrupted: bool = False
-
-    @property
-    def enumerated(self) -> int:
-        return len(self.judged)
-
-    @property
-    def distinct(self) -> int:
-        return sum(1 for j in self.judged if not j.state.duplicate)

@@ -85,9 +85,12 @@ class Overlay(Mapping[int, bytes]):
         return (dict, (dict(self),))
 
 
-def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str) -> int:
-    """Digest of one path: `content` is a file's page-hash sum or a symlink's target."""
-    blob = f"{path}\0{kind}\0{mode}\0{size}\0{content}".encode("utf-8", "surrogateescape")
+def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str,
+                 link_to: str | None = None) -> int:
+    """Digest of one path: `content` is a file's page-hash sum or a symlink's target;
+    `link_to` the earlier name of the same file (hard links are part of a state)."""
+    link = "" if link_to is None else f"\0link\0{link_to}"
+    blob = f"{path}\0{kind}\0{mode}\0{size}\0{content}{link}".encode("utf-8", "surrogateescape")
     return int.from_bytes(hashlib.blake2b(blob, digest_size=32).digest(), "little")
 
 
@@ -98,7 +101,7 @@ point_digest = functools.lru_cache(maxsize=1 << 14)(entry_digest)
 
 def digest_of(entry: Entry, page_sum: int = 0) -> int:
     content: int | str = entry.target if entry.kind == "symlink" else page_sum
-    return point_digest(entry.path, entry.kind, entry.mode, entry.size, content)
+    return point_digest(entry.path, entry.kind, entry.mode, entry.size, content, entry.link_to)
 
 
 def key_hex(total: int) -> str:

@@ -1,84 +1,69 @@
-"""One named crash state: the state after op `point` with exactly the given pages kept.
+"""One named crash state: the state after op `point` with the given units lost (or kept).
 
-This is what `powercut replay` and a report's reproduction command use. A
-page that is not dirty at that point (or an unknown path) is an error whose
-message lists the pages that are, so the user can correct the command. It
-never enumerates other states and never touches the disk.
+This is what `powercut replay`, a report's reproduction command and a Dask
+worker use. A state is named by its crash point and its lost units
+(`StateName`), or, in the page form `--keep PATH:PAGES`, by the units kept
+(every other pending unit lost). A unit that is not pending at that point,
+or a choice the model does not allow, is an error whose message lists what
+is pending, so the user can correct the command. It never enumerates other
+states and never touches the disk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Literal
+from collections.abc import Iterable
 
 from powercut.errors import PowercutError
 from powercut.replayer.enumeration import check_points
-from powercut.replayer.models.base import Choice, Pending, PersistenceModel, StateImage
-from powercut.replayer.state import CrashState
+from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
+from powercut.replayer.space import Lost
+from powercut.replayer.state import CrashState, StateName
 from powercut.trace import Trace
-
-
-def dirty_listing(pending: Pending) -> str:
-    """'path: 0,1,2; other: 5' for the units pending at a point ('none' if clean)."""
-    by_path: dict[str, list[int]] = {}
-    for unit in pending.units:
-        by_path.setdefault(unit.path, []).append(unit.page)
-    if not by_path:
-        return "none"
-    return "; ".join(f"{path}: {','.join(map(str, sorted(pages)))}"
-                     for path, pages in sorted(by_path.items()))
 
 
 def pending_at(trace: Trace, model: PersistenceModel, point: int) -> Pending:
     check_points([point], trace.op_count)
-    for pending in model.crash_points(trace, lambda seq: seq == point):
+    for pending in model.crash_points(trace, lambda p: p == point):
         return pending
     raise PowercutError(f"crash point {point} was not reached")  # pragma: no cover
 
 
-def state_at(trace: Trace, model: PersistenceModel, point: int,
-             keep: Mapping[str, Iterable[int]] | Literal["all"]) -> CrashState:
-    """The crash state after op `point` (-1: before the first) keeping exactly `keep`."""
-    return state_in(pending_at(trace, model, point), model, keep)
+def state_of(pending: Pending, lost: Lost) -> CrashState:
+    """The crash state of `pending`'s point that loses `lost` (unit indices, legal)."""
+    return CrashState(pending.point, pending.name(lost), pending.key(lost), False, "named",
+                      lost, StateImage(pending, lost))
 
 
-def state_in(pending: Pending, model: PersistenceModel,
-             keep: Mapping[str, Iterable[int]] | Literal["all"]) -> CrashState:
-    """The crash state of `pending`'s crash point keeping exactly `keep` (see `state_at`)."""
-    point = pending.seq
-    if keep == "all":
-        chosen = tuple(range(len(pending.units)))
-    else:
-        index = {(u.path, u.page): i for i, u in enumerate(pending.units)}
-        aliases = _aliases(pending)
-        picked = set()
-        for path, pages in keep.items():
-            for page in pages:
-                i = index.get((aliases.get(path, path), page))
-                if i is None:
-                    raise PowercutError(
-                        f"{path}:{page} is not a dirty page at crash point {point}; "
-                        f"dirty pages there: {dirty_listing(pending)}")
-                picked.add(i)
-        chosen = tuple(sorted(picked))
-    choice = Choice(len(pending.units), chosen)
-    if not pending.legal(choice):
-        raise PowercutError(f"keeping {_describe(pending, chosen)} at crash point {point} "
-                            f"breaks the {type(model).__name__} model's ordering constraints")
-    return CrashState(point, pending.kept(choice), pending.key(choice), False,
-                      StateImage(pending, choice))
+def named_state(pending: Pending, name: StateName) -> CrashState:
+    """The state `name` names at `pending`'s crash point (refused if illegal there)."""
+    if name.point != pending.point:
+        raise PowercutError(f"state {name.text()} is not at crash point {pending.point}")
+    return state_of(pending, pending.lost_of(name))
 
 
-def _aliases(pending: Pending) -> dict[str, str]:
-    """Other names (hard links) of files with units -> the name the units use."""
-    unit_paths = {u.path for u in pending.units}
-    image = pending.image(Choice(len(pending.units), ()))
-    aliases = {}
-    for entry in image.entries:
-        if entry.link_to in unit_paths:
-            aliases[entry.path] = entry.link_to
-    return aliases
+def kept_state(pending: Pending, keep: Iterable[str] | None) -> CrashState:
+    """The state keeping exactly the units `keep` names (None: every unit kept)."""
+    if keep is None:
+        return state_of(pending, frozenset())
+    kept = pending.resolve(keep, "keep")
+    lost = frozenset(range(len(pending.units))) - kept
+    if not pending.space.legal(lost):
+        legal = pending.space.keep(lost, kept)
+        extra = sorted(pending.units[i].id for i in lost - legal)
+        raise PowercutError(f"keeping only {'; '.join(keep)} at crash point {pending.point} is "
+                            f"not a state this model allows: it needs {', '.join(extra[:8])} "
+                            "kept too")
+    return state_of(pending, lost)
 
 
-def _describe(pending: Pending, chosen: tuple[int, ...]) -> str:
-    return ", ".join(f"{pending.units[i].path}:{pending.units[i].page}" for i in chosen) or "none"
+def state_at(trace: Trace, model: PersistenceModel, point: int, *,
+             lost: Iterable[str] | None = None, keep: Iterable[str] | None = None
+             ) -> CrashState:
+    """The crash state after op `point` (-1: before the first) losing `lost`, or keeping
+    exactly `keep` (neither: every pending unit kept)."""
+    if lost is not None and keep is not None:
+        raise PowercutError("name a state by its lost units or by its kept units, not both")
+    pending = pending_at(trace, model, point)
+    if lost is not None:
+        return named_state(pending, StateName(point, tuple(lost)))
+    return kept_state(pending, keep)

@@ -1,74 +1,192 @@
-"""The plain data that crosses from the replayer to the explorer.
+"""The plain data that crosses from the replayer to the explorer: units, crash points, states.
 
-A `CrashPoint` is "power failed right after operation `seq`" (seq -1: before
-the first operation). At a crash point the persistence model names pending
-`Unit`s (for the lazyfs model: dirty pages); a `CrashState` is one choice of
-which units reached the disk. These are frozen values with no I/O: the
-explorer groups, sorts and reports them without knowing how they were built.
+A *crash point* is "power failed right after operation `point`" (-1: before
+the first operation). At a crash point the persistence model names the
+*pending units*: what may or may not have reached the disk (a page written
+since its file's last fsync, a namespace operation not yet durable, a piece
+of one). A *crash state* is one legal choice of which pending units were
+lost; it is named everywhere (JSON, `powercut replay`, journal, Dask) by its
+crash point and the ids of its lost units (`StateName`).
+
+Unit ids: a page is `PATH:PAGE` (the file's name at the crash point), any
+other unit `#SEQ` or `#SEQ.PIECE` (the operation at SEQ, or one piece of
+it). In a name, pages of one file fold into ranges: `PATH:0-3,7`. These
+are frozen values with no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 BEFORE_FIRST = -1
-
-Kept = tuple[tuple[str, tuple[int, ...]], ...]
-"""Kept pages per path, sorted by path, pages ascending; paths with none are left out."""
-
-
-def kept_from_mapping(kept: Mapping[str, Any]) -> Kept:
-    return tuple(sorted((p, tuple(sorted(set(pages)))) for p, pages in kept.items() if pages))
+_OP_ID = re.compile(r"^#(\d+)(?:\.([a-z-]+))?$")
 
 
 @dataclass(frozen=True, slots=True)
 class Unit:
     """One thing that may or may not have reached the disk at a crash.
 
-    For page units `path` and `page` name the page (page = offset // page
-    size, `path` the file's name at the crash point) and `writes` are the
-    seqs of the write operations that dirtied it since its last sync.
-    `kind` leaves room for models with other pending units (namespace ops).
+    A page unit (`kind` "page") names page `page` of the file called `path`
+    at the crash point; `writes` are the seqs of the writes that made it
+    pending since the file's last sync. Other kinds name operation `seq`
+    (or `piece` of it): `path` is the path it acts on, `writes` is `(seq,)`.
     """
 
     path: str
     page: int
     writes: tuple[int, ...]
     kind: str = "page"
+    piece: str = ""
+
+    @property
+    def seq(self) -> int:
+        """The operation that made the unit pending last (the write, or the op itself)."""
+        return self.writes[-1] if self.kind == "page" else self.page
+
+    @property
+    def id(self) -> str:
+        if self.kind == "page":
+            return f"{self.path}:{self.page}"
+        return f"#{self.page}" + (f".{self.piece}" if self.piece else "")
+
+    @classmethod
+    def op(cls, kind: str, seq: int, path: str, piece: str = "") -> Unit:
+        return cls(path, seq, (seq,), kind, piece)
+
+
+def fold_ids(ids: Iterable[str]) -> list[str]:
+    """Unit ids with the pages of each file folded into ranges (`db:0-3,7`), sorted."""
+    pages: dict[str, list[int]] = {}
+    others: list[str] = []
+    for uid in ids:
+        if _OP_ID.match(uid):
+            others.append(uid)
+            continue
+        path, _, page = uid.rpartition(":")
+        pages.setdefault(path, []).append(int(page))
+    out = [f"{path}:{ranges(sorted(set(p)))}" for path, p in sorted(pages.items())]
+    return out + sorted(others, key=_op_order)
+
+
+def _op_order(uid: str) -> tuple[int, str]:
+    m = _OP_ID.match(uid)
+    assert m is not None
+    return int(m.group(1)), m.group(2) or ""
+
+
+def ranges(values: list[int]) -> str:
+    """`[0, 1, 2, 3, 7]` -> `0-3,7` (ascending input)."""
+    parts: list[str] = []
+    start = prev = None
+    for v in values:
+        if prev is not None and v == prev + 1:
+            prev = v
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = v
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+    return ",".join(parts)
+
+
+class UnitSpecError(ValueError):
+    """A unit spec that is neither `PATH:PAGES` nor `#SEQ[.PIECE]`."""
+
+
+def unfold_ids(specs: Iterable[str]) -> list[str]:
+    """The unit ids `fold_ids` folded (also accepts `PATH:PAGE,PAGE` and single ids)."""
+    out: list[str] = []
+    for spec in specs:
+        if _OP_ID.match(spec):
+            out.append(spec)
+            continue
+        path, sep, pages = spec.rpartition(":")
+        if not sep or not path or not pages:
+            raise UnitSpecError(f"{spec!r}: expected PATH:PAGE[,PAGE|-PAGE...] or #SEQ[.PIECE]")
+        for part in pages.split(","):
+            lo, dash, hi = part.partition("-")
+            try:
+                first, last = int(lo), int(hi) if dash else int(lo)
+            except ValueError:
+                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range"
+                                    ) from None
+            if first < 0 or last < first:
+                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range")
+            out.extend(f"{path}:{p}" for p in range(first, last + 1))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
-class CrashPoint:
-    """A crash point and what is pending there."""
+class StateName:
+    """How a crash state is named everywhere: its crash point and the ids of its lost units."""
 
-    seq: int
-    units: tuple[Unit, ...]
-    possible: int  # states the model allows here (before dedup), e.g. 2 ** len(units)
-    enumerated: int  # states actually enumerated here (< possible when bounded)
+    point: int
+    lost: tuple[str, ...]  # folded, sorted (see `fold_ids`)
+
+    @classmethod
+    def of(cls, point: int, lost_ids: Iterable[str]) -> StateName:
+        return cls(point, tuple(fold_ids(lost_ids)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"point": self.point, "lost": list(self.lost)}
+
+    def text(self) -> str:
+        return f"{self.point}:" + (";".join(self.lost) if self.lost else "all kept")
+
+
+@dataclass(frozen=True)
+class ClassCount:
+    """One class of states at a crash point: how many it has, how many were enumerated."""
+
+    name: str  # "exhaustive", "all-kept", "one-lost", "torn-write", "pair", "all-lost", "random"
+    size: int
+    enumerated: int
 
     @property
-    def bounded(self) -> bool:
-        return self.enumerated < self.possible
+    def complete(self) -> bool:
+        return self.enumerated >= self.size
+
+
+@dataclass(frozen=True)
+class CrashPoint:
+    """A crash point: its pending units, its legal states, and what was enumerated of them."""
+
+    point: int
+    units: int  # pending units
+    legal: int  # legal states (before dedup)
+    enumerated: int  # states enumerated here
+    classes: tuple[ClassCount, ...] = ()
+
+    @property
+    def exhaustive(self) -> bool:
+        return self.enumerated >= self.legal
 
 
 @dataclass(frozen=True)
 class CrashState:
-    """One legal on-disk state: at crash point `point`, exactly `kept` persisted.
+    """One legal on-disk state: at crash point `point`, the units `lost` did not persist.
 
-    `key` is the content key (hash of paths, kinds, modes, sizes and bytes):
-    equal keys mean equal trees. `duplicate` is True when an earlier state of
-    the same enumeration had this key. `image` is the replayer's handle for
-    materialising the state; it takes no part in equality.
+    `key` is the content key (hash of paths, kinds, modes, sizes and bytes,
+    and for checkers that read markers the markers before the point):
+    equal keys mean equal states. `duplicate` is True when an earlier state
+    of the same exploration had this key. `kind` is the class it was
+    enumerated in. `lost` are unit indices of the point's pending units;
+    `image` is the replayer's handle for materialising it. Neither takes
+    part in equality.
     """
 
     point: int
-    kept: Kept
+    name: StateName
     key: str
     duplicate: bool = False
+    kind: str = "exhaustive"
+    lost: frozenset[int] = field(default=frozenset(), compare=False, repr=False, hash=False)
     image: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @property
-    def kept_map(self) -> dict[str, list[int]]:
-        return {path: list(pages) for path, pages in self.kept}
+    def lost_ids(self) -> list[str]:
+        return unfold_ids(self.name.lost)

@@ -74,6 +74,7 @@ def test_each_distinct_state_checked_once(tmp_path: Path) -> None:
     # an empty g, and g with its page kept.
     assert len(torn) == 18
     assert not exploration.interrupted
+    exploration.close()
     assert list((tmp_path / "work").iterdir()) == []
 
 
@@ -102,11 +103,11 @@ def test_torn_writes_are_checked_first(tmp_path: Path) -> None:
     first = [data for data, _ in checker.calls[:6]]
     assert all(d not in (OLD, NEW) for d in first)
     facts = TraceFacts.scan(open_trace(trace).ops(), PAGE)
-    ranks = {(s.point, s.kept): facts.priority(s)
+    ranks = {(s.point, s.name.lost): facts.priority(s)[1]
              for s in Enumeration(open_trace(trace), get_model("lazyfs", PAGE))}
-    assert ranks[(0, (("f", (0, 2)),))] == TORN_WRITE
-    assert ranks[(0, (("f", (0, 1, 2)),))] == OTHER
-    assert ranks[(3, (("f", (0,)), ("g", (0,))))] == FIRST_WRITE
+    assert ranks[(0, ("f:1",))] == TORN_WRITE
+    assert ranks[(0, ())] == OTHER
+    assert ranks[(3, ("f:1-2",))] == FIRST_WRITE
 
 
 def test_interrupt_returns_partial_and_leaves_nothing(tmp_path: Path) -> None:
@@ -124,6 +125,7 @@ def test_interrupt_returns_partial_and_leaves_nothing(tmp_path: Path) -> None:
     assert exploration.interrupted
     assert 2 <= exploration.checked < 8
     assert all(j.verdict.kind == "ok" for j in exploration.judged)
+    exploration.close()
     assert list((tmp_path / "work").iterdir()) == []
     assert live_children() == 0
 

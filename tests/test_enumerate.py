@@ -13,9 +13,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from powercut.replayer.enumeration import Enumeration, plan
+from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.image import Image
 from powercut.replayer.models import get_model
+from powercut.replayer.replay import pending_at
+from powercut.replayer.state import CrashState, unfold_ids
 from powercut.replayer.pages import read_pages
 from powercut.replayer.tree import Tree, snapshot
 from powercut.trace import Op, Trace, TraceWriter, open_trace
@@ -126,7 +128,7 @@ class _File:
 
 
 def oracle_states(trace: Trace) -> dict[int, list[tuple[frozenset, Tree_]]]:
-    """point -> [(kept {(path, page)}, tree)] by brute force over every subset."""
+    """point -> [(lost {(path, page)}, tree)] by brute force over every subset."""
     tree = Tree(trace.initial, PS)  # namespace only: paths, kinds, modes
     files: dict[int, _File] = {}
     for _, node in tree.walk():
@@ -194,7 +196,7 @@ def _oracle_point(tree: Tree, files: dict[int, _File]) -> list[tuple[frozenset, 
                     lo, hi = p * PS, min((p + 1) * PS, size)
                     data[lo:hi] = f.latest[lo:hi].ljust(hi - lo, b"\0")
                 state[path] = ("file", node.mode, bytes(data))
-            results.append((frozenset(kept), state))
+            results.append((frozenset(units) - frozenset(kept), state))
     return results
 
 
@@ -224,8 +226,7 @@ def test_fast_path_equals_brute_force_oracle(tmp_path: Path, ops) -> None:
     by_key: dict[str, Tree_] = {}
     for state in enumeration:
         tree = image_tree(state.image)
-        kept = frozenset((p, page) for p, pages in state.kept for page in pages)
-        got.setdefault(state.point, []).append((kept, tree))
+        got.setdefault(state.point, []).append((lost_pages(state), tree))
         assert state.duplicate == (state.key in by_key)
         # Equal keys mean equal trees (dedup never merges different trees) ...
         assert by_key.setdefault(state.key, tree) == tree
@@ -235,7 +236,13 @@ def test_fast_path_equals_brute_force_oracle(tmp_path: Path, ops) -> None:
     for point, states in expected.items():
         assert sorted(map(_sortable, got[point])) == sorted(map(_sortable, states)), point
     for cp in enumeration.crash_points:
-        assert cp.possible == cp.enumerated == 2 ** len(cp.units) == len(expected[cp.seq])
+        assert cp.legal == cp.enumerated == 2 ** cp.units == len(expected[cp.point])
+        assert cp.exhaustive
+
+
+def lost_pages(state: CrashState) -> frozenset[tuple[str, int]]:
+    return frozenset((uid.rpartition(":")[0], int(uid.rpartition(":")[2]))
+                     for uid in unfold_ids(state.name.lost))
 
 
 def _freeze(tree: Tree_) -> tuple:
@@ -257,7 +264,8 @@ def test_synced_data_kept_and_no_byte_invented(tmp_path: Path, ops) -> None:
         latest = latest_at[state.point]
         tree = image_tree(state.image)
         assert {p: v[:2] for p, v in tree.items()} == {p: v[:2] for p, v in latest.items()}
-        cp_units = {(u.path, u.page) for u in _units_at(enumeration, state.point)}
+        cp_units = {(u.path, u.page) for u in pending_at(trace, enumeration.model,
+                                                         state.point).units}
         # Units name a file by its first path; its hard links share them.
         unit_path = {e.path: e.link_to or e.path for e in state.image.entries}
         for path, (kind, _, data) in tree.items():
@@ -274,18 +282,6 @@ def test_synced_data_kept_and_no_byte_invented(tmp_path: Path, ops) -> None:
                         for w in written if w.seq <= state.point), (path, i)
 
 
-def _units_at(enumeration: Enumeration, point: int):
-    # crash_points is filled once a point's states are all out; during its
-    # states, ask a fresh single-point enumeration (cheap on these traces).
-    for cp in enumeration.crash_points:
-        if cp.seq == point:
-            return cp.units
-    single = Enumeration(enumeration.trace, enumeration.model, points=[point])
-    for _ in single:
-        pass
-    return single.crash_points[0].units
-
-
 def _latest_trees(trace: Trace) -> dict[int, Tree_]:
     tree = Tree(trace.initial, PS)
     out = {-1: snapshot(tree)}
@@ -293,12 +289,3 @@ def _latest_trees(trace: Trace) -> dict[int, Tree_]:
         tree.apply(op)
         out[op.seq] = snapshot(tree)
     return out
-
-
-def test_bounded_plan_takes_largest_k_and_counts() -> None:
-    assert plan(3, None).count == 8
-    assert plan(3, 8).exhaustive
-    bounded = plan(10, 100)  # k=2: 1+10+45 on each side = 112 > 100, so k=1: 22
-    assert (bounded.sizes, bounded.count) == ((0, 1, 9, 10), 22)
-    assert len(list(bounded.subsets())) == 22
-    assert plan(5000, 2).sizes == (0, 5000)

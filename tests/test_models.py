@@ -10,10 +10,10 @@ from powercut.errors import PowercutError
 from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.image import Entry, Image
 from powercut.replayer.models import MODELS, Pending, PersistenceModel, get_model
-from powercut.replayer.models.base import Choice, Requires
 from powercut.replayer.models.lazyfs.model import LazyFSModel
 from powercut.replayer.pages import read_pages
 from powercut.replayer.replay import state_at
+from powercut.replayer.space import Cut, Space
 from powercut.replayer.state import Unit
 from powercut.trace import Trace, TraceWriter, open_trace
 
@@ -27,7 +27,10 @@ def _trace(tmp_path: Path, ops: list[tuple[str, dict]], initial=None) -> Trace:
 
 
 def _file(trace: Trace, point: int, keep, path: str = "f", page_size: int = 4096) -> bytes:
-    state = state_at(trace, get_model("lazyfs", page_size), point, keep)
+    """File `path` at `point` keeping the pages `keep` ({path: pages}) names, or "all"."""
+    specs = None if keep == "all" else [f"{p}:{page}" for p, pages in keep.items()
+                                        for page in pages]
+    state = state_at(trace, get_model("lazyfs", page_size), point, keep=specs)
     entry = next(e for e in state.image.entries if e.path == path)
     return read_pages(entry.pages, entry.size, page_size)
 
@@ -41,8 +44,8 @@ def test_registry_and_parameters() -> None:
     assert isinstance(get_model(), LazyFSModel)
     assert MODELS["lazyfs"] is LazyFSModel
     assert get_model("lazyfs", 8192).page_size == 8192
-    with pytest.raises(PowercutError, match="unknown persistence model 'ext4'"):
-        get_model("ext4")
+    with pytest.raises(PowercutError, match="unknown persistence model 'ext5'"):
+        get_model("ext5")
     with pytest.raises(PowercutError, match="power of two"):
         get_model("lazyfs", 1000)
     assert issubclass(LazyFSModel, PersistenceModel)
@@ -86,7 +89,7 @@ def test_namespace_and_size_ops_are_durable_at_once(tmp_path: Path) -> None:
     ])
     pending = _pending(trace, 5)
     assert pending.units == ()
-    entries = {e.path: e for e in pending.image(Choice(0, ())).entries}
+    entries = {e.path: e for e in pending.image(frozenset()).entries}
     assert entries.keys() == {"e", "e/f"}
     assert (entries["e/f"].size, entries["e/f"].mode, len(entries["e/f"].pages)) == (
         (64 << 20) + 1, 0o640, 0)  # sparse: a 64 MB file holds no page
@@ -107,9 +110,11 @@ def test_fsync_makes_pages_durable_and_truncate_drops_dirty_pages(tmp_path: Path
     assert [(u.path, u.page, u.writes) for u in units] == [("g", 0, (3,)), ("g", 1, (3,))]
     assert _file(trace, 6, {}, "h") == b"a" * 5000
     assert _file(trace, 6, {"h": [1]}, "g") == b"a" * 4096 + b"b" * 904
-    with pytest.raises(PowercutError, match=r"f:0 is not a dirty page at crash point 6; "
-                                            r"dirty pages there: g: 0,1"):
-        state_at(trace, get_model(), 6, {"f": [0]})
+    with pytest.raises(PowercutError, match=r"f:0 is not a pending unit at crash point 6; "
+                                            r"pending there: g:0-1"):
+        state_at(trace, get_model(), 6, keep=["f:0"])
+    # A hard link's other name names the same units.
+    assert state_at(trace, get_model(), 6, lost=["h:1"]).name.lost == ("g:1",)
 
 
 def test_orphan_writes_change_nothing(tmp_path: Path) -> None:
@@ -120,26 +125,27 @@ def test_orphan_writes_change_nothing(tmp_path: Path) -> None:
         ("fsync", {"path": "f", "datasync": True, "orphan": True}),
     ])
     assert _pending(trace, 3).units == ()
-    assert _pending(trace, 3).image(Choice(0, ())).entries == ()
+    assert _pending(trace, 3).image(frozenset()).entries == ()
 
 
 class _OrderedOps(PersistenceModel):
-    """A toy model with namespace units: unit 1 may persist only after unit 0."""
+    """A toy model with namespace units: a journal of three, durable as a prefix."""
 
     name = "toy"
-    summary = "three pending renames, the second ordered after the first"
+    summary = "three pending renames, durable in order"
 
     def crash_points(self, trace, wanted=None):
         class _P(Pending):
-            seq = 0
-            units = tuple(Unit(f"d{i}", 0, (i,), kind="rename") for i in range(3))
-            constraints = (Requires(1, 0),)
+            point = 0
+            units = tuple(Unit.op("op", i, f"d{i}") for i in range(3))
+            space = Space(3, (Cut((0, 1, 2), (), (), ()),))
 
-            def key(self, choice: Choice) -> str:
-                return ",".join(map(str, choice.kept()))
+            def key(self, lost) -> str:
+                return ",".join(str(i) for i in range(3) if i not in lost)
 
-            def image(self, choice: Choice) -> Image:
-                return Image(4096, tuple(Entry(f"d{i}", "dir", 0o755) for i in choice.kept()))
+            def image(self, lost) -> Image:
+                return Image(4096, tuple(Entry(f"d{i}", "dir", 0o755)
+                                         for i in range(3) if i not in lost))
 
         yield _P()
 
@@ -148,9 +154,9 @@ def test_enumerator_combines_any_units_under_constraints(tmp_path: Path) -> None
     trace = _trace(tmp_path, [("mkdir", {"path": "x", "mode": 0o755})])
     enumeration = Enumeration(trace, _OrderedOps(), points=[0])
     keys = [s.key for s in enumeration]
-    assert keys == ["", "0", "2", "0,2", "0,1", "0,1,2"]  # never 1 without 0
-    assert enumeration.crash_points[0].possible == 6
-    bounded = Enumeration(trace, _OrderedOps(), max_states=4, points=[0])
-    assert [s.key for s in bounded] == ["", "0,1,2"]  # k=0: all lost, all kept
-    assert (bounded.crash_points[0].enumerated, bounded.crash_points[0].possible) == (2, 6)
-    assert [s.kept for s in bounded][-1] == (("d0", (0,)), ("d1", (0,)), ("d2", (0,)))
+    assert keys == ["0,1,2", "0,1", "0", ""]  # a prefix, never 1 without 0
+    assert enumeration.crash_points[0].legal == 4
+    assert [s.name.lost for s in enumeration][1] == ("#2",)
+    bounded = Enumeration(trace, _OrderedOps(), strategy="systematic", budget=2, points=[0])
+    assert [s.key for s in bounded] == ["0,1,2", ""]  # all kept, then all lost
+    assert (bounded.crash_points[0].enumerated, bounded.crash_points[0].legal) == (2, 4)

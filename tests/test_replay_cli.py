@@ -54,8 +54,8 @@ def test_first_db_write_has_exactly_16_states(trace: Trace) -> None:
     states = list(enumeration)
     assert len(states) == 16
     assert len({s.key for s in states}) == 16
-    assert [(u.path, u.page) for u in enumeration.crash_points[0].units] == [
-        (DB, p) for p in range(4)]
+    assert enumeration.crash_points[0].units == 4
+    assert {s.name.lost for s in states} >= {(f"{DB}:0-3",), (f"{DB}:0",), ()}
     # With LazyFS's own 8 KiB split the same write has two halves: 4 states.
     assert len(list(Enumeration(trace, get_model("lazyfs", 8192), points=[seq]))) == 4
 
@@ -74,14 +74,14 @@ def test_replay_cli_keeps_the_last_two_pages(trace: Trace, tmp_path: Path) -> No
 
 def test_keeping_nothing_leaves_an_empty_db(trace: Trace, tmp_path: Path) -> None:
     seq, _ = _first_db_write(trace)
-    materialise(state_at(trace, get_model(), seq, {}), tmp_path / "s")
+    materialise(state_at(trace, get_model(), seq, keep=[]), tmp_path / "s")
     assert (tmp_path / "s" / DB).stat().st_size == 0
 
 
 def test_preallocated_wal_stays_sparse(trace: Trace, tmp_path: Path) -> None:
     seq, _ = _wal_truncate(trace)
     last = trace.op_count - 1
-    materialise(state_at(trace, get_model(), last, "all"), tmp_path / "s")
+    materialise(state_at(trace, get_model(), last), tmp_path / "s")
     wals = list((tmp_path / "s/data.etcd/member/wal").glob("*.wal"))
     assert wals, "the WAL directory (renamed from wal.tmp) holds the WAL"
     for wal in wals:
@@ -99,8 +99,8 @@ def test_replay_cli_process_errors_are_one_line(trace: Trace, tmp_path: Path) ->
         capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
-        f"powercut: error: {DB}:7 is not a dirty page at crash point {seq}; "
-        f"dirty pages there: {DB}: 0,1,2,3"]
+        f"powercut: error: {DB}:7 is not a pending unit at crash point {seq}; "
+        f"pending there: {DB}:0-3"]
     assert not (tmp_path / "x").exists()
     ok = subprocess.run(
         [sys.executable, "-m", "powercut", "replay", str(trace.path), "--point", str(seq),
@@ -108,7 +108,17 @@ def test_replay_cli_process_errors_are_one_line(trace: Trace, tmp_path: Path) ->
         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"crash point {seq}: ")
-    assert "4 kept pages" in ok.stdout
+    assert "lost nothing" in ok.stdout
+
+
+def test_replay_cli_names_a_state_by_its_lost_units(trace: Trace, tmp_path: Path) -> None:
+    """The form reports print (`--lose`) and the page form (`--keep`) name the same state."""
+    seq, data = _first_db_write(trace)
+    assert main(["replay", str(trace.path), "--point", str(seq), "--lose", f"{DB}:0-1",
+                 "--to", str(tmp_path / "a")]) == 0
+    assert main(["replay", str(trace.path), "--point", str(seq), "--keep", f"{DB}:2,3",
+                 "--to", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / DB).read_bytes() == (tmp_path / "b" / DB).read_bytes()
 
 
 def test_replay_of_a_cut_trace_needs_prefix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -1,8 +1,9 @@
 """The HTML report (`powercut explore --html FILE`): one self-contained page.
 
-The same content as the terminal report (summary, vulnerabilities with
-page maps, signatures and excerpts, reproducers, the trace timeline) in one
-file with inline CSS: no script, no font, no link to any network resource.
+The same content as the terminal report (summary, root causes with their
+barriers, page maps, signatures and excerpts, reproducers, checker errors,
+the trace timeline) in one file with inline CSS: no script, no font, no
+link to any network resource.
 Every string that comes from the trace or the program's log is escaped:
 log excerpts and paths are hostile input.
 """
@@ -12,17 +13,17 @@ from __future__ import annotations
 import os
 from html import escape
 
-from powercut.explorer.analysis.vulnerability import Vulnerability, describe_op
-from powercut.explorer.report.jsonfile import coverage_notes, summary_dict, write_text_atomic
+from powercut.explorer.analysis.cause import RootCause, SignatureCount, describe_op
+from powercut.explorer.exploration import Exploration
+from powercut.explorer.report.files import write_text_atomic
+from powercut.explorer.report.summary import notes, summary_dict
 from powercut.explorer.report.timeline import (
     crash_text,
     gap_text,
-    kept_text,
     point_ranges,
     subset_maps,
     timeline_rows,
 )
-from powercut.explorer.verdict import Exploration
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
@@ -30,10 +31,10 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}
 table{border-collapse:collapse}td,th{padding:.2em .8em;text-align:left;vertical-align:top}
 table.list th{border-bottom:1px solid #999}
 .facts th{white-space:nowrap}
-section.vuln{border:1px solid #ccc;border-left:6px solid #c33;border-radius:4px;
+section.cause{border:1px solid #ccc;border-left:6px solid #c33;border-radius:4px;
  padding:.6em 1em;margin:1em 0}
-section.vuln.data-loss{border-left-color:#e70}section.vuln.hang{border-left-color:#cb0}
-section.vuln.error{border-left-color:#a3a}
+section.cause.data-loss{border-left-color:#e70}section.cause.hang{border-left-color:#cb0}
+section.cause.error{border-left-color:#a3a}
 pre{background:#f5f5f5;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:.3em 0}
 .map{font-family:monospace;letter-spacing:.05em}.fail{color:#b22}.pass{color:#282}
 .warn{color:#a60;font-weight:bold}.ok{color:#282}
@@ -43,26 +44,29 @@ pre{background:#f5f5f5;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:
 """
 
 
-def render_html(exploration: Exploration, vulns: list[Vulnerability]) -> str:
+def render_html(exploration: Exploration) -> str:
     title = f"powercut: {exploration.trace}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        _summary(exploration, vulns),
+        _summary(exploration),
     ]
-    if vulns:
-        parts.append(_table(vulns))
-        parts += [_vulnerability(n, v) for n, v in enumerate(vulns, 1)]
-    parts += [_timeline(exploration, vulns), "</body></html>"]
+    causes = exploration.causes
+    if causes:
+        parts.append(_table(causes))
+        parts += [_cause(n, c) for n, c in enumerate(causes, 1)]
+    if exploration.analysis.errors:
+        parts.append("<h2>Checker errors</h2><p>These states could not be judged: the checker "
+                     "or powercut failed on them. That is no finding about the program.</p>"
+                     + _sigs(exploration.analysis.errors))
+    parts += [_timeline(exploration, causes), "</body></html>"]
     return "\n".join(parts) + "\n"
 
 
-def write_html(
-    path: str | os.PathLike[str], exploration: Exploration, vulns: list[Vulnerability]
-) -> None:
-    write_text_atomic(path, render_html(exploration, vulns), "HTML report")
+def write_html(path: str | os.PathLike[str], exploration: Exploration) -> None:
+    write_text_atomic(path, render_html(exploration), "HTML report")
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
@@ -70,98 +74,96 @@ def _rows(pairs: list[tuple[str, str]]) -> str:
     return "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
 
 
-def _summary(exploration: Exploration, vulns: list[Vulnerability]) -> str:
+def _summary(exploration: Exploration) -> str:
     s = summary_dict(exploration)
-    notes = coverage_notes(exploration)
-    style = "ok" if notes[0].startswith("EXHAUSTIVE") else "warn"
-    coverage = "<br>".join(f'<span class="{style}">{escape(n)}</span>' for n in notes)
+    said = notes(exploration)
+    style = "ok" if said[0].startswith("EXHAUSTIVE") else "warn"
+    coverage = "<br>".join(f'<span class="{style}">{escape(n)}</span>' for n in said)
     verdicts = ", ".join(f"{escape(k)} {n}" for k, n in s["verdicts"].items())
-    found = (
-        f'<span class="fail">{len(vulns)} vulnerabilit{"ies" if len(vulns) > 1 else "y"} '
-        "found</span>"
-        if vulns
-        else '<span class="ok">no vulnerability found</span>'
-    )
+    causes = len(exploration.causes)
+    found = (f'<span class="fail">{causes} root cause{"s" if causes > 1 else ""} found</span>'
+             if causes else '<span class="ok">no root cause found</span>')
+    if s["errors"]:
+        found += f' <span class="warn">({s["errors"]} states could not be judged)</span>'
+    states = (f"{s['states_enumerated']} enumerated, {s['states_distinct']} distinct, "
+              f"{s['states_checked']} checked")
+    if s["states_reused"]:
+        states += f", {s['states_reused']} verdicts reused (results cache or --resume)"
     rows = [
         ("trace", escape(f"{exploration.trace} {exploration.trace_digest or ''}")),
         ("checker", escape(exploration.checker)),
         ("model", escape(f"{exploration.model}, pages of {exploration.page_size} B")),
+        ("plan", escape(exploration.plan.describe() if exploration.plan else "")),
         ("crash points", str(s["crash_points"])),
-        (
-            "states",
-            f"{s['states_enumerated']} enumerated, {s['states_distinct']} distinct, "
-            f"{s['states_checked']} checked"
-            + (f", {s['states_reused']} reused from earlier runs" if s.get("states_reused")
-               else ""),
-        ),
+        ("states", states),
         ("verdicts", verdicts),
         ("coverage", coverage),
-        ("time", f"{exploration.elapsed:.1f} s with {exploration.workers} worker(s)"),
+        ("time", f"{exploration.elapsed:.1f} s with {exploration.workers} worker(s); "
+                 f"minimising spent {s['minimisation']['checks']} checks"),
         ("result", found),
     ]
     return f'<table class="facts">{_rows(rows)}</table>'
 
 
-def _table(vulns: list[Vulnerability]) -> str:
-    head = "".join(
-        f"<th>{h}</th>" for h in ("#", "kind", "verdict", "states", "crash points", "summary")
-    )
+def _table(causes: list[RootCause]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in
+                   ("#", "kind", "verdict", "states", "crash points", "barrier to add"))
     body = "".join(
-        f'<tr><td><a href="#vuln-{n}">{n}</a></td><td>{escape(v.kind)}</td>'
-        f"<td>{escape(v.verdict)}</td><td>{len(v.states)}</td>"
-        f"<td>{escape(point_ranges(v.points))}</td><td>{escape(v.summary)}</td></tr>"
-        for n, v in enumerate(vulns, 1)
-    )
-    return f'<h2>Vulnerabilities</h2><table class="list"><tr>{head}</tr>{body}</table>'
+        f'<tr><td><a href="#cause-{n}">{n}</a></td><td>{escape(c.kind)}</td>'
+        f"<td>{escape(c.verdict)}</td><td>{c.failing}</td>"
+        f"<td>{escape(point_ranges(c.points))}</td><td>{escape(c.barrier)}</td></tr>"
+        for n, c in enumerate(causes, 1))
+    return f'<h2>Root causes</h2><table class="list"><tr>{head}</tr>{body}</table>'
 
 
-def _vulnerability(n: int, v: Vulnerability) -> str:
-    rows = [(f"op #{op.seq}", escape(describe_op(op))) for op in v.ops]
-    if v.write_pages:
-        rows += [
-            ("pages", escape(point_ranges(v.write_pages)) + " (▮ kept, ▯ lost)"),
-            (
-                "failing",
-                f'<span class="map fail">{len(v.failing_subsets)}: '
-                f"{escape(subset_maps(v.failing_subsets, v.write_pages))}</span>",
-            ),
-            (
-                "passing",
-                f'<span class="map pass">{len(v.passing_subsets)}: '
-                f"{escape(subset_maps(v.passing_subsets, v.write_pages))}</span>",
-            ),
-        ]
-    if v.missing:
-        rows.append(("missing keys", escape(", ".join(v.missing))))
-    rows += [
-        ("crash points", escape(point_ranges(v.points))),
-        ("failing states", str(len(v.states))),
-        (
-            "smallest state",
-            escape(f"crash point {v.smallest.point}, kept {kept_text(v.smallest.kept)}"),
-        ),
-    ]
-    sigs = "".join(
+def _sigs(signatures: tuple[SignatureCount, ...] | list[SignatureCount]) -> str:
+    return "".join(
         f"<p><b>{s.count}x {escape(s.verdict)}</b>: {escape(s.signature or '(none)')}</p>"
         + (f"<pre>{escape(s.excerpt)}</pre>" if s.excerpt else "")
-        for s in v.signatures
-    )
-    if v.lazyfs is not None:
-        note = f" ({escape(v.lazyfs.note)})" if v.lazyfs.note else ""
-        lazyfs = f"<p><b>LazyFS fault</b>{note}</p><pre>{escape(v.lazyfs.toml())}</pre>"
+        for s in signatures)
+
+
+def _cause(n: int, c: RootCause) -> str:
+    rows = [("barrier", f"<b>{escape(c.barrier)}</b>"), ("id", escape(c.id))]
+    if c.roles:
+        rows.append(("files", escape(", ".join(c.roles))))
+    if c.partner_roles:
+        rows.append(("persisted", escape(", ".join(c.partner_roles))))
+    rows += [(f"op #{op.seq}", escape(describe_op(op))) for op in c.ops[:6]]
+    if c.torn is not None:
+        pages = c.torn.pages
+        rows += [
+            ("pages", escape(point_ranges(pages)) + " (▮ kept, ▯ lost)"),
+            ("failing", f'<span class="map fail">{len(c.torn.failing)}: '
+                        f"{escape(subset_maps(c.torn.failing, pages))}</span>"),
+            ("passing", f'<span class="map pass">{len(c.torn.passing)}: '
+                        f"{escape(subset_maps(c.torn.passing, pages))}</span>"),
+        ]
+    if c.missing:
+        rows.append(("missing keys", escape(", ".join(c.missing))))
+    if c.members:
+        rows.append(("members", escape(", ".join(c.members))))
+    if c.models:
+        rows.append(("models", escape(", ".join(c.models))))
+    if c.hang:
+        rows.append(("hang", escape(c.hang)))
+    rows += [("crash points", escape(point_ranges(c.points))),
+             ("failing states", f"{c.failing} (minimising spent {c.checks} checks)"),
+             ("culprit", escape(c.culprit.text()))]
+    if c.lazyfs is not None:
+        note = f" ({escape(c.lazyfs.note)})" if c.lazyfs.note else ""
+        lazyfs = f"<p><b>LazyFS fault</b>{note}</p><pre>{escape(c.lazyfs.toml())}</pre>"
     else:
-        lazyfs = f"<p><b>LazyFS fault</b>: none ({escape(v.lazyfs_why_not)})</p>"
-    return (
-        f'<section class="vuln {escape(v.verdict)}" id="vuln-{n}">'
-        f"<h2>#{n} {escape(v.kind)}: {escape(v.summary)}</h2>"
-        f'<table class="facts">{_rows(rows)}</table>{sigs}'
-        f"<p><b>Replay it</b></p><pre>{escape(v.replay)}</pre>{lazyfs}</section>"
-    )
+        lazyfs = f"<p><b>LazyFS fault</b>: none ({escape(c.lazyfs_why_not)})</p>"
+    return (f'<section class="cause {escape(c.verdict)}" id="cause-{n}">'
+            f"<h2>#{n} {escape(c.kind)}: {escape(c.summary)}</h2>"
+            f'<table class="facts">{_rows(rows)}</table>{_sigs(c.signatures)}'
+            f"<p><b>Replay it</b></p><pre>{escape(c.replay)}</pre>{lazyfs}</section>")
 
 
-def _timeline(exploration: Exploration, vulns: list[Vulnerability]) -> str:
+def _timeline(exploration: Exploration, causes: list[RootCause]) -> str:
     lines = []
-    for row in timeline_rows(exploration, vulns):
+    for row in timeline_rows(exploration, causes):
         if row.kind == "gap":
             lines.append(f'<div class="gap">      {escape(gap_text(row))}</div>')
         elif row.kind == "barrier":
@@ -169,8 +171,8 @@ def _timeline(exploration: Exploration, vulns: list[Vulnerability]) -> str:
         elif row.kind == "op":
             lines.append(f"<div>{row.seq:>5} {escape(row.text)}</div>")
         else:
-            links = ", ".join(f'<a href="#vuln-{n}">#{n}</a>' for n in row.vulns)
-            text = escape(crash_text(row, with_vulns=False)) + (f" → {links}" if links else "")
+            links = ", ".join(f'<a href="#cause-{n}">#{n}</a>' for n in row.causes)
+            text = escape(crash_text(row, with_causes=False)) + (f" → {links}" if links else "")
             lines.append(f'<div class="crash">  {text}</div>')
     body = "".join(lines) or "<div>(no operations)</div>"
     return f'<h2>Trace timeline</h2><div class="timeline">{body}</div>'

@@ -1,163 +1,127 @@
-"""The JSON report (`powercut explore --json FILE`), schema `powercut-report/1`.
+"""The JSON report (`powercut explore --json FILE`): `{"kind": "powercut-report", "version": 2}`.
 
-Turns an `Exploration` and its vulnerabilities into plain JSON values and
-writes them. The schema below is a public contract: a key that changes
-meaning or disappears needs a new schema version; new keys may be added
-within a version (readers ignore keys they do not know). This module never
-runs anything and never reads state directories; it only writes the one
-file it is given.
+The schema is a public contract, documented in the README ("JSON report"):
+a key that changes meaning or disappears needs a new version; new keys may
+be added within a version (readers ignore keys they do not know). The
+unit of the report is the root cause (`causes`); every enumerated state
+follows as evidence, streamed from disk, so the report of a large
+exploration never sits whole in memory. It never runs anything and only
+writes the one file it is given (whole or not at all, durably).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
-from collections import Counter
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from powercut.errors import PowercutError
-from powercut.explorer.analysis.vulnerability import Vulnerability
-from powercut.explorer.report.timeline import point_ranges
-from powercut.explorer.verdict import Exploration, OpSummary
+from powercut.explorer.analysis.cause import RootCause, SignatureCount
+from powercut.explorer.exploration import Exploration
+from powercut.explorer.report.files import atomic_writer
+from powercut.explorer.report.summary import summary_dict
+from powercut.explorer.verdict import OpSummary
+from powercut.replayer.enumeration.coverage import point_dict
 
-SCHEMA = "powercut-report/1"
-
-
-def summary_dict(exploration: Exploration) -> dict[str, Any]:
-    """The `summary` object (also what the terminal and HTML reports show)."""
-    points = exploration.crash_points
-    verdicts = Counter(j.verdict.kind for j in exploration.judged)
-    bounded = sum(1 for cp in points if cp.bounded)
-    return {
-        "crash_points": len(points),
-        "states_enumerated": exploration.enumerated,
-        "states_distinct": exploration.distinct,
-        "states_checked": exploration.checked,
-        "states_reused": exploration.reused,
-        "verdicts": dict(sorted(verdicts.items())),
-        "coverage": {
-            "exhaustive": bounded == 0
-            and not exploration.interrupted
-            and not missing_points(exploration),
-            "bounded_points": bounded,
-            "possible": sum(cp.possible for cp in points),
-            "enumerated": sum(cp.enumerated for cp in points),
-        },
-        "elapsed_s": round(exploration.elapsed, 3),
-        "workers": exploration.workers,
-        "interrupted": exploration.interrupted,
-    }
+REPORT_KIND = "powercut-report"
+REPORT_VERSION = 2
+SCHEMA = f"{REPORT_KIND}/{REPORT_VERSION}"
 
 
-def missing_points(exploration: Exploration) -> list[int]:
-    """Crash points of the trace that were not explored (e.g. left out by --points)."""
-    last = max((op.seq for op in exploration.ops), default=-1)
-    explored = {cp.seq for cp in exploration.crash_points}
-    return [p for p in range(-1, last + 1) if p not in explored]
-
-
-def coverage_notes(exploration: Exploration) -> list[str]:
-    """The coverage in plain sentences; the first word is EXHAUSTIVE, PARTIAL or BOUNDED."""
-    cov = summary_dict(exploration)["coverage"]
-    notes = []
-    if exploration.interrupted:
-        notes.append(
-            f"PARTIAL: the exploration was interrupted; {exploration.enumerated} "
-            "states judged before it stopped"
-        )
-    missing = missing_points(exploration)
-    if missing:
-        explored = point_ranges(cp.seq for cp in exploration.crash_points) or "none"
-        last = max((op.seq for op in exploration.ops), default=-1)
-        notes.append(f"PARTIAL: only crash points {explored} of -1..{last} were explored")
-    if cov["bounded_points"]:
-        notes.append(
-            f"BOUNDED: {cov['bounded_points']} crash point(s) had more states than "
-            f"--max-states; {cov['enumerated']} of {cov['possible']} possible states "
-            "enumerated (all subsets of at most k lost or k kept pages there)"
-        )
-    if not notes:
-        notes.append(f"EXHAUSTIVE: all {cov['possible']} states of every crash point")
-    return notes
-
-
-def _op_dict(op: OpSummary | None) -> dict[str, Any] | None:
+def op_dict(op: OpSummary | None) -> dict[str, Any] | None:
     if op is None:
         return None
-    return {"seq": op.seq, "path": op.path, "offset": op.offset, "length": op.length}
+    out: dict[str, Any] = {"seq": op.seq, "op": op.op, "path": op.path}
+    for key in ("dst", "offset", "length", "datasync", "text"):
+        value = getattr(op, key)
+        if value is not None:
+            out[key] = value
+    return out
 
 
-def vulnerability_dict(v: Vulnerability) -> dict[str, Any]:
+def signature_dict(s: SignatureCount) -> dict[str, Any]:
+    return {"signature": s.signature, "count": s.count, "excerpt": s.excerpt,
+            "verdict": s.verdict}
+
+
+def cause_dict(c: RootCause) -> dict[str, Any]:
+    torn = None
+    if c.torn is not None:
+        torn = {"write": op_dict(c.torn.write), "pages": list(c.torn.pages),
+                "failing": [list(s) for s in c.torn.failing],
+                "passing": [list(s) for s in c.torn.passing]}
     return {
-        "kind": v.kind,
-        "op": _op_dict(v.op),
-        "failing": v.failing,
-        "total": v.total,
-        "signatures": [
-            {"signature": s.signature, "count": s.count, "excerpt": s.excerpt} for s in v.signatures
-        ],
-        "failing_subsets": [list(s) for s in v.failing_subsets],
-        "passing_subsets": [list(s) for s in v.passing_subsets],
-        "points": list(v.points),
+        "id": c.id,
+        "kind": c.kind,
+        "verdict": c.verdict,
+        "roles": list(c.roles),
+        "partner_roles": list(c.partner_roles),
+        "barrier": c.barrier,
+        "after": op_dict(c.after),
+        "ops": [op_dict(o) for o in c.ops],
+        "summary": c.summary,
+        "first_point": c.first_point,
+        "last_point": c.last_point,
+        "points": list(c.points),
+        "failing": c.failing,
+        "culprit": c.culprit.to_json(),
+        "minimal": c.minimal,
+        "checks": c.checks,
+        "signatures": [signature_dict(s) for s in c.signatures],
         "reproducer": {
-            "replay": v.replay,
-            "lazyfs": v.lazyfs.toml() if v.lazyfs is not None else None,
+            "replay": c.replay,
+            "lazyfs": c.lazyfs.toml() if c.lazyfs is not None else None,
+            "lazyfs_note": c.lazyfs.note if c.lazyfs is not None else c.lazyfs_why_not,
         },
-        "summary": v.summary,
-        "missing": list(v.missing),
-        "members": list(v.members),
+        "torn": torn,
+        "missing": list(c.missing),
+        "members": list(c.members),
+        "models": list(c.models),
+        "hang": c.hang,
+        "examples": [e.to_json() for e in c.examples],
     }
 
 
-def to_json_dict(exploration: Exploration, vulns: list[Vulnerability]) -> dict[str, Any]:
+def head_dict(exploration: Exploration) -> dict[str, Any]:
+    """Everything but the streamed `states`."""
     return {
-        "schema": SCHEMA,
+        "kind": REPORT_KIND,
+        "version": REPORT_VERSION,
         "trace": exploration.trace,
+        "trace_digest": exploration.trace_digest,
         "model": exploration.model,
         "page_size": exploration.page_size,
         "checker": exploration.checker,
         "summary": summary_dict(exploration),
-        "states": [
-            {
-                "point": j.state.point,
-                "kept": {path: list(pages) for path, pages in j.state.kept},
-                "key": j.state.key,
-                "verdict": j.verdict.kind,
-                "signature": j.verdict.signature,
-            }
-            for j in exploration.judged
-        ],
-        "vulnerabilities": [vulnerability_dict(v) for v in vulns],
+        "causes": [cause_dict(c) for c in exploration.causes],
+        "errors": [signature_dict(e) for e in exploration.analysis.errors],
+        "crash_points": [point_dict(cp) for cp in exploration.crash_points],
     }
 
 
-def write_json(
-    path: str | os.PathLike[str], exploration: Exploration, vulns: list[Vulnerability]
-) -> None:
-    data = json.dumps(to_json_dict(exploration, vulns), indent=1, ensure_ascii=False)
-    write_text_atomic(path, data + "\n", "JSON report")
+def write_report(exploration: Exploration, out: IO[str]) -> None:
+    """The whole report to `out`, states streamed one line each."""
+    head = head_dict(exploration)
+    out.write("{\n")
+    for key, value in head.items():
+        out.write(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
+    out.write(' "states": [')
+    for i, j in enumerate(exploration.iter_judged()):
+        record = {**j.state.name.to_json(), "key": j.state.key, "class": j.state.kind,
+                  "duplicate": j.state.duplicate, "verdict": j.verdict.kind,
+                  "signature": j.verdict.signature}
+        out.write(("\n  " if i == 0 else ",\n  ") + json.dumps(record, ensure_ascii=False))
+    out.write("\n ]\n}\n")
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, what: str) -> None:
-    """Write `text` to `path` whole or not at all: a reader never sees half a report."""
-    target = Path(path)
-    tmp: Path | None = None
-    try:
-        # Not mkstemp: its 0600 mode would hide the report from other users;
-        # a fresh name created exclusively with the umask's mode is as safe.
-        name = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        tmp = name
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as e:
-        raise PowercutError(f"cannot write the {what} to {target}: {e.strerror or e}") from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+def to_json_dict(exploration: Exploration) -> dict[str, Any]:
+    """The report as one value (tests and small explorations; `write_json` streams)."""
+    import io
+
+    buffer = io.StringIO()
+    write_report(exploration, buffer)
+    return json.loads(buffer.getvalue())
+
+
+def write_json(path: str | os.PathLike[str], exploration: Exploration) -> None:
+    with atomic_writer(path, "JSON report") as f:
+        write_report(exploration, f)

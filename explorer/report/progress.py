@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 
-from powercut.explorer.verdict import Judged
+from powercut.explorer.exploration import Judged
 
 
 class Snapshot(Protocol):
@@ -34,6 +34,8 @@ class Snapshot(Protocol):
     checked: int
     failing: int
     enumeration_done: bool
+    planned: int | None
+    phase: str
 
 
 class LiveProgress:
@@ -47,6 +49,7 @@ class LiveProgress:
         self.total: int | None = None
         self.enumerated = self.distinct = self.checked = self.failing = 0
         self.first_failure_at: float | None = None  # seconds after the start
+        self.phase = "checking"
         self._start = time.monotonic()
         self._bar: Bar | None = None
         self._task: Any = None
@@ -97,8 +100,11 @@ class LiveProgress:
         """The driver's `on_progress` callback."""
         self.enumerated, self.distinct = snapshot.enumerated, snapshot.distinct
         self.checked = snapshot.checked
+        self.phase = snapshot.phase
         if snapshot.enumeration_done:
             self.total = snapshot.distinct
+        elif snapshot.planned is not None:
+            self.total = max(snapshot.planned, snapshot.distinct)
         self._failed(snapshot.failing)
         self._draw()
 
@@ -109,6 +115,8 @@ class LiveProgress:
 
     @property
     def status(self) -> str:
+        if self.phase != "checking":
+            return f"{self.phase} {self.failing} failing states to their root causes"
         text = f"{self.failing} failing"
         if self.first_failure_at is not None:
             text += f" (first after {self.first_failure_at:.0f}s)"

@@ -4,7 +4,7 @@ Pure helpers shared by the terminal and HTML reports: which ops to show
 (those around failing crash points and every sync barrier, with long quiet
 runs folded into "… 37 ops …"), page maps like `▮▯▯▮`, and crash-point
 ranges like `3, 5..9`. They never print and never style: each report draws
-the rows its own way.
+the rows its own way. The timeline reads the states in one streaming pass.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from powercut.explorer.analysis.vulnerability import Vulnerability, describe_op
-from powercut.explorer.verdict import Exploration, OpSummary
+from powercut.explorer.analysis.cause import RootCause, describe_op
+from powercut.explorer.verdict import OpSummary
+
+if TYPE_CHECKING:
+    from powercut.explorer.exploration import Exploration
 
 BARRIERS = frozenset({"fsync", "fdatasync", "fsyncdir"})
 MAX_QUIET_BARRIERS = 6  # sync barriers drawn in a run without failures before folding some
@@ -31,8 +34,8 @@ class Row:
     kind `op`: an operation; `barrier`: an fsync-like op, drawn as a rule;
     `gap`: `count` ops folded away (`syncs` of them barriers); `crash`: the
     crash points `seq`..`last` right after the rows above, with their failing
-    states (`count` of `total`, `failing` by verdict kind) and `vulns`, the
-    1-based numbers of the vulnerabilities they belong to.
+    states (`count` of `total`, `failing` by verdict kind) and `causes`, the
+    1-based numbers of the root causes they belong to.
     """
 
     kind: Literal["op", "barrier", "gap", "crash"]
@@ -41,7 +44,7 @@ class Row:
     count: int = 0
     total: int = 0
     failing: dict[str, int] = field(default_factory=dict)
-    vulns: tuple[int, ...] = ()
+    causes: tuple[int, ...] = ()
     last: int = -1
     syncs: int = 0
 
@@ -50,23 +53,23 @@ def is_barrier(op: OpSummary) -> bool:
     return op.op in BARRIERS
 
 
-def timeline_rows(exploration: Exploration, vulns: list[Vulnerability]) -> list[Row]:
+def timeline_rows(exploration: Exploration, causes: list[RootCause]) -> list[Row]:
     """The trace as rows: failing crash points marked, quiet stretches folded.
 
     A run of consecutive failing crash points that belong to the same
-    vulnerabilities is one mark; between failures only the sync barriers
+    causes is one mark; between failures only the sync barriers
     (at most MAX_QUIET_BARRIERS per stretch), the first and last op and the
     ops next to a failure are drawn, the rest is "… n ops …".
     """
     failing: dict[int, Counter[str]] = {}
     totals: Counter[int] = Counter()
-    for j in exploration.judged:
+    for j in exploration.iter_judged():
         totals[j.state.point] += 1
         if j.verdict.failing:
             failing.setdefault(j.state.point, Counter())[j.verdict.kind] += 1
     owners: dict[int, set[int]] = {}
-    for n, v in enumerate(vulns, 1):
-        for point in v.points:
+    for n, cause in enumerate(causes, 1):
+        for point in cause.points:
             owners.setdefault(point, set()).add(n)
 
     def crash_row(first: int, last: int, points: list[int]) -> Row:
@@ -79,7 +82,7 @@ def timeline_rows(exploration: Exploration, vulns: list[Vulnerability]) -> list[
             count=sum(kinds.values()),
             total=sum(totals[p] for p in points),
             failing=dict(kinds),
-            vulns=tuple(sorted(set().union(*(owners.get(p, set()) for p in points)))),
+            causes=tuple(sorted(set().union(*(owners.get(p, set()) for p in points)))),
             last=last,
         )
 
@@ -153,7 +156,7 @@ def gap_text(row: Row) -> str:
     )
 
 
-def crash_text(row: Row, *, with_vulns: bool = True) -> str:
+def crash_text(row: Row, *, with_causes: bool = True) -> str:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(row.failing.items()))
     if row.seq == -1:
         where = "before the first op"
@@ -162,9 +165,9 @@ def crash_text(row: Row, *, with_vulns: bool = True) -> str:
     else:
         where = f"after #{row.seq}"
     text = f"✗ crash {where}: {row.count} of {row.total} states fail ({kinds})"
-    if not with_vulns or not row.vulns:
+    if not with_causes or not row.causes:
         return text
-    return text + " → " + ", ".join(f"#{n}" for n in row.vulns)
+    return text + " → " + ", ".join(f"#{n}" for n in row.causes)
 
 
 def page_map(subset: Iterable[int], pages: tuple[int, ...]) -> str:
@@ -204,16 +207,6 @@ def point_ranges(points: Iterable[int], limit: int | None = None) -> str:
     if limit is not None and len(parts) > limit:
         return ", ".join(parts[:limit]) + f", … ({len(ordered)})"
     return ", ".join(parts)
-
-
-def kept_text(kept: tuple[tuple[str, tuple[int, ...]], ...]) -> str:
-    """`member/snap/db pages 0, 3`; `nothing` when no pending page was kept."""
-    if not kept:
-        return "nothing (every pending page lost)"
-    return "; ".join(
-        f"{path} page{'s' if len(pages) > 1 else ''} {', '.join(map(str, pages))}"
-        for path, pages in kept
-    )
 
 
 def excerpt_lines(excerpt: str, limit: int = 8, width: int = 160) -> str:

@@ -1,8 +1,8 @@
 """Checks on a Dask distributed cluster: the same exploration, the same results, more machines.
 
 The trace is sent once (scattered to every worker); each task is a crash
-state's spec: crash point, kept pages, content key and the markers before
-it. A worker rebuilds the state from its copy of the trace (replaying it to
+state's spec: its name (crash point and lost units), content key and the
+markers before it. A worker rebuilds the state from its copy of the trace (replaying it to
 the crash point, the last few crash points kept in memory), checks that the
 rebuilt state has the content key the driver enumerated (a worker running
 another powercut would judge another state), and runs `pool.check_state` on
@@ -37,11 +37,12 @@ from powercut.errors import PowercutError, TraceError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.run import leftovers
 from powercut.explorer.run.pool import Pool, check_state
+from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.models import get_model
 from powercut.replayer.models.base import Pending, PersistenceModel
-from powercut.replayer.replay import pending_at, state_in
-from powercut.replayer.state import CrashState, Kept
+from powercut.replayer.replay import named_state, pending_at
+from powercut.replayer.state import CrashState, StateName
 from powercut.trace import Op, Trace, open_trace
 
 CONNECT_TIMEOUT = 10.0
@@ -71,7 +72,7 @@ class DaskPool(Pool):
 
     def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
                  trace: Trace, model: PersistenceModel, scheduler: str | None,
-                 workers: int) -> None:
+                 workers: int, book: VerdictBook) -> None:
         distributed = _dask()
         self._distributed = distributed
         self._cluster = None
@@ -96,7 +97,7 @@ class DaskPool(Pool):
         except BaseException:
             self._close()
             raise
-        super().__init__(checker, markers_before, nthreads)
+        super().__init__(checker, markers_before, nthreads, book)
         self._model = (model.name, model.page_size)
         self._running: dict[Any, CrashState] = {}
         self._done = distributed.as_completed(loop=self.client.loop)
@@ -138,7 +139,7 @@ class DaskPool(Pool):
     def submit(self, index: int, state: CrashState) -> None:
         future = self.client.submit(
             run_check, self._blob, self._trace, self._model, self._checker, self.token,
-            state.point, state.kept, state.key, self.markers_before(state.point),
+            state.point, state.name.lost, state.key, self.markers_before(state.point),
             key=f"powercut-check-{self.token}-{index}", pure=False)
         self._running[future] = state
         self._done.add(future)
@@ -159,8 +160,8 @@ class DaskPool(Pool):
             verdict = self._result(future)
             if verdict is None:
                 continue
-            self.store(state.key, verdict)
-            self.verdicts[state.key] = verdict
+            self.book.add(state.key, verdict)
+            self.checked += 1
             out.append((state, verdict))
         return out
 
@@ -208,7 +209,7 @@ class DaskPool(Pool):
 
 
 def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, int],
-              checker: Checker, token: str, point: int, kept: Kept, key: str,
+              checker: Checker, token: str, point: int, lost: tuple[str, ...], key: str,
               markers: list[Op]) -> Verdict | None:
     """Rebuild one crash state from the trace and check it (runs on a Dask worker)."""
     global _reaped
@@ -216,7 +217,8 @@ def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, in
         return None
     trace = _trace_here(blob, *trace_id)
     model = get_model(*model_spec)
-    state = state_in(_pending_here(trace, trace_id[0], model, point), model, dict(kept))
+    state = named_state(_pending_here(trace, trace_id[0], model, point),
+                        StateName(point, tuple(lost)))
     if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
         raise PowercutError(f"a Dask worker rebuilt crash point {point} into another state "
                             "than the driver enumerated; run the same powercut everywhere")

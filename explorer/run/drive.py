@@ -1,44 +1,50 @@
-"""The exploration driver: check every distinct crash state of a trace once, in parallel.
+"""The exploration driver: check the chosen crash states of a trace once each, then find causes.
 
-`explore(trace, checker, model)` streams the enumeration, checks each
-distinct state exactly once (a duplicate takes the verdict of the state
-with its key), and returns an `Exploration` whose `judged` list is in
-enumeration order whatever order the checks ran in. States likely to fail
-are checked first (see `drive_order`), within a look-ahead window so
-memory stays bounded.
+`explore(trace, checker, model)` streams the enumeration (strategy and
+budget: see the replayer's `enumeration.plan`), checks each distinct state
+exactly once (a duplicate takes the verdict of the state with its key),
+then minimises the failing states to their root causes, asking the checker
+again through the same pool (`analysis`). States likely to show a cause
+first are checked first (see `order`), within a look-ahead window so
+memory stays bounded. Every state goes to a log on disk and every verdict
+to the journal (durably, before it counts), so memory holds a few bytes
+per state.
 
 Checks run in a `pool`: threads of this process by default, or the
-workers of a Dask cluster (`executor="dask"`, see `pool_dask`), with the
-same results. Each check gets its own fresh directory (locally under one
-work dir, a temp dir under $TMPDIR unless `workdir` is given): the state is
-materialised straight into it, judged there, and removed. On Ctrl-C the driver stops
-submitting, kills running checkers, removes every directory it made and
-returns a partial `Exploration(interrupted=True)`. It must never leave a
-process or a directory behind, and never let one state's failure stop the
-others (only a broken set-up, a `PowercutError`, does).
+workers of a Dask cluster (`executor="dask"`), with the same results. Each
+check gets its own fresh directory under the exploration's work dir. On
+Ctrl-C the driver stops submitting, kills running checkers and returns a
+partial `Exploration(interrupted=True)` without minimising. It must never
+leave a process behind, and never let one state's failure stop the others
+(only a broken set-up, a `PowercutError`, does). The returned
+`Exploration` owns the work dir; closing it removes it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from powercut.errors import PowercutError
+from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, find_causes
 from powercut.explorer.checkers import Checker
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.run import leftovers
+from powercut.explorer.run.oracle import PoolOracle
 from powercut.explorer.run.order import TraceFacts
 from powercut.explorer.run.pool import ATTEMPTS, POLL, Pool, ThreadPool
 from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.store.journal import Journal
-from powercut.explorer.verdict import Exploration, Judged
-from powercut.replayer.enumeration import Enumeration
+from powercut.explorer.store.states import StateLog
+from powercut.explorer.store.verdicts import VerdictBook
+from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.models import get_model
 from powercut.replayer.models.base import PersistenceModel
 from powercut.replayer.state import CrashState
@@ -56,32 +62,37 @@ class Progress:
 
     enumerated: int
     distinct: int
-    checked: int
+    checked: int  # distinct states with a verdict (checked or reused)
     failing: int
     running: int
     enumeration_done: bool
     crash_points: int
+    planned: int | None = None  # states the plan will enumerate (before dedup), once known
+    phase: str = "checking"  # "checking", then "minimising"
 
 
 def explore(trace: Trace | Path | str, checker: Checker,
             model: PersistenceModel | str = "lazyfs", *, workers: int | None = None,
+            strategy: str = "auto", budget: int | None = DEFAULT_BUDGET,
             max_states: int | None = None, points: Collection[int] | range | None = None,
-            timeout: float | None = None, on_progress: Callable[[Progress], None] | None = None,
+            seed: int = 0, timeout: float | None = None,
+            on_progress: Callable[[Progress], None] | None = None,
             workdir: Path | None = None, journal: Journal | None = None,
             cache: ResultsCache | None = None, executor: str = "local",
-            scheduler: str | None = None) -> Exploration:
-    """Check every distinct crash state of `trace` with `checker` under `model`.
+            scheduler: str | None = None, analyse: bool = True,
+            cause_budget: int = DEFAULT_CAUSE_BUDGET) -> Exploration:
+    """Check the crash states of `trace` the strategy picks, with `checker` under `model`.
 
-    `timeout`, when given, replaces the checker's own per-state timeout.
-    `points` restricts the crash points; `max_states` bounds the states per
-    crash point (the enumeration records the coverage it really had).
+    `timeout`, when given, replaces the checker's own per-state timeout
+    (before its identity is taken). `points` restricts the crash points.
     `journal`, when given, supplies the verdicts of states already judged
     (they are not checked again) and receives every new verdict, durably,
-    before it counts as judged. `cache`, when given, is consulted the same
-    way (after the journal) and keeps every verdict but `error` for later
-    explorations of any trace with the same states and the same checker.
-    `executor="dask"` checks on the Dask cluster at `scheduler` (an address;
-    None starts a local cluster of `workers` processes) instead of threads.
+    before it counts as judged; otherwise a journal of the exploration's own
+    is used. `cache`, when given, is consulted the same way (after the
+    journal) and keeps every verdict but `error` for later explorations.
+    `executor="dask"` checks on the Dask cluster at `scheduler` (None: a
+    local cluster of `workers` processes). `analyse` minimises the failing
+    states to root causes, spending at most `cause_budget` checks a cause.
     """
     if executor not in EXECUTORS:
         raise PowercutError(f"executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -94,81 +105,96 @@ def explore(trace: Trace | Path | str, checker: Checker,
     workers = max(1, workers or os.cpu_count() or 1)
     started = time.monotonic()
     facts = TraceFacts.scan(trace.ops(), model.page_size)
-    enumeration = Enumeration(trace, model, max_states=max_states, points=points)
-    order: list[CrashState] = []
-    interrupted = False
+    suffix = facts.markers_digest if facts.markers and getattr(
+        checker, "uses_markers", False) else None
+    enumeration = Enumeration(trace, model, strategy=strategy, budget=budget,
+                              max_states=max_states, points=points, seed=seed,
+                              key_suffix=suffix)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     # An exploration killed outright (kill -9) left its checkers and work dir: end them.
     leftovers.reap(workdir or Path(tempfile.gettempdir()))
     root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=workdir))
     leftovers.claim(root)
-    pool: Pool
+    own_journal = journal is None
     try:
-        if executor == "dask":
-            from powercut.explorer.run.dask_pool import DaskPool
-
-            pool = DaskPool(checker, facts.markers_before, trace, model, scheduler, workers)
-            workers = pool.workers
-        else:
-            pool = ThreadPool(checker, facts.markers_before, workers, root)
+        if journal is None:
+            journal = Journal.open(root / "verdicts.journal", checker.identity())
+        book = VerdictBook(journal, cache)
+        pool = _pool(executor, checker, facts, trace, model, scheduler, workers, book, root)
     except BaseException:
+        if own_journal and journal is not None:
+            journal.close()
         shutil.rmtree(root, ignore_errors=True)
         raise
-    pool.journal = journal
-    pool.cache = cache
+    states = StateLog(root / "states.log")
+    exploration = Exploration(
+        trace=str(trace.path), trace_digest=trace.digest, model=model.name,
+        page_size=model.page_size, checker=checker.describe(), ops=facts.ops,
+        crash_points=enumeration.crash_points, plan=None, states=states, book=book,
+        workdir=root, workers=pool.workers, own_journal=own_journal)
+    try:
+        try:
+            _run(enumeration, facts, pool, states, book, on_progress)
+        except KeyboardInterrupt:
+            exploration.interrupted = True
+        finally:
+            exploration.crash_points = enumeration.crash_points
+            exploration.plan = enumeration.plan
+            exploration.checked = pool.checked
+        if analyse and not exploration.interrupted:
+            exploration.analysis = _analyse(exploration, trace, model, pool, book, suffix,
+                                            cause_budget, on_progress)
+    except KeyboardInterrupt:
+        exploration.interrupted = True
+    except BaseException:
+        pool.shut_down()
+        exploration.close()
+        raise
+    pool.shut_down()
+    exploration.verdicts = Counter(j.verdict.kind for j in exploration.iter_judged())
+    exploration.elapsed = time.monotonic() - started
+    return exploration
+
+
+def _pool(executor: str, checker: Checker, facts: TraceFacts, trace: Trace,
+          model: PersistenceModel, scheduler: str | None, workers: int, book: VerdictBook,
+          root: Path) -> Pool:
+    if executor == "dask":
+        from powercut.explorer.run.dask_pool import DaskPool
+
+        return DaskPool(checker, facts.markers_before, trace, model, scheduler, workers, book)
+    return ThreadPool(checker, facts.markers_before, workers, book, root)
+
+
+def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateLog,
+         book: VerdictBook, on_progress: Callable[[Progress], None] | None) -> None:
+    """Feed distinct states, most telling first, to the pool until all are judged."""
+    stream = iter(enumeration)
+    ranked: list[tuple[tuple[int, int], int, CrashState]] = []
+    exhausted = False
 
     def report(done: bool) -> None:
         if on_progress is not None:
-            on_progress(Progress(
-                len(order), enumeration.stats.distinct, len(pool.verdicts),
-                sum(1 for v in pool.verdicts.values() if v.failing), pool.running, done,
-                len(enumeration.crash_points)))
+            plan = enumeration.plan
+            on_progress(Progress(len(states), enumeration.stats.distinct, len(book),
+                                 book.failing, pool.running, done,
+                                 len(enumeration.crash_points),
+                                 plan.planned if plan is not None else None))
 
-    try:
-        _run(enumeration, facts, pool, order, report)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        pool.shut_down()
-        shutil.rmtree(root, ignore_errors=True)
-    judged = [Judged(dataclasses.replace(s, image=None), pool.verdicts[s.key])
-              for s in order if s.key in pool.verdicts]
-    return Exploration(
-        trace=str(trace.path), trace_digest=trace.digest, model=model.name,
-        page_size=model.page_size, checker=checker.describe(), ops=facts.ops,
-        crash_points=list(enumeration.crash_points), judged=judged,
-        elapsed=time.monotonic() - started, workers=workers,
-        checked=len(pool.verdicts) - pool.reused, reused=pool.reused, interrupted=interrupted)
-
-
-def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, order: list[CrashState],
-         report: Callable[[bool], None]) -> None:
-    """Feed distinct states, most likely failures first, to the pool until all are judged."""
-    states: Iterator[CrashState] = iter(enumeration)
-    ranked: list[tuple[int, int, CrashState]] = []
-    exhausted = False
-    seen: set[str] = set()  # keys with markers (see _with_markers)
     while True:
         pulled = 0
         while not exhausted and len(ranked) < WINDOW and pulled < 256:
-            state = next(states, None)
+            state = next(stream, None)
             if state is None:
                 exhausted = True
                 report(True)
                 break
-            index = len(order)
-            if facts.markers and getattr(pool.checker, "uses_markers", False):
-                state = _with_markers(state, facts, seen)
-            # Only the ranked copy keeps its image: the record of the state needs none.
-            order.append(dataclasses.replace(state, image=None))
+            states.append(state)
             pulled += 1
-            known = None if state.duplicate else pool.stored(state.key)
-            if known is not None:
-                pool.verdicts[state.key] = known
-                pool.reused += 1
-            elif not state.duplicate:
-                heapq.heappush(ranked, (facts.priority(state), index, state))
+            if state.duplicate or state.key in book or book.known(state.key) is not None:
+                continue
+            heapq.heappush(ranked, (facts.priority(state), len(states), state))
         while ranked and pool.running < pool.capacity:
             _, index, state = heapq.heappop(ranked)
             pool.submit(index, state)
@@ -179,14 +205,14 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, order: list[Cr
             report(exhausted)
 
 
-def _with_markers(state: CrashState, facts: TraceFacts, seen: set[str]) -> CrashState:
-    """The state keyed by its tree and the markers before it (for checkers that read them).
-
-    The same disk before and after an acknowledgement is judged against
-    different expectations (a write acknowledged and not yet durable is only
-    lost once the marker is there), so such states must not share a verdict.
-    """
-    key = f"{state.key}+{facts.markers_digest(state.point)}"
-    duplicate = key in seen
-    seen.add(key)
-    return dataclasses.replace(state, key=key, duplicate=duplicate)
+def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, pool: Pool,
+             book: VerdictBook, suffix: Callable[[int], str] | None, cause_budget: int,
+             on_progress: Callable[[Progress], None] | None) -> Analysis:
+    oracle = PoolOracle(trace, model, pool, book, suffix)
+    ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
+                  {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs)
+    if on_progress is not None:
+        on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
+                             book.failing, 0, True, len(exploration.crash_points),
+                             phase="minimising"))
+    return find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)

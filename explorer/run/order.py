@@ -2,9 +2,10 @@
 
 Pure functions over the trace's operations. `TraceFacts.scan` reads the
 ops once (without keeping any payload), and `priority` ranks a crash state
-by how likely it is to fail, so the states that usually break a program
-(a multi-page write torn between kept and lost pages; the first write of a
-new file) are checked first. Ranking only changes the order of checking,
+by how likely it is to show a root cause first: the all-kept state of each
+crash point (a program that cannot recover from a complete prefix), then a
+multi-page write torn between kept and lost pages, a unit lost alone, the
+first write of a new file. Ranking only changes the order of checking,
 never what is checked or reported; this module must never do I/O besides
 reading the trace.
 """
@@ -19,10 +20,13 @@ from dataclasses import dataclass, field
 import msgpack
 
 from powercut.explorer.verdict import OpSummary
-from powercut.replayer.state import CrashState
+from powercut.replayer.state import CrashState, unfold_ids
 from powercut.trace import Op
 
 TORN_WRITE, FIRST_WRITE, OTHER = 0, 1, 2
+# Classes of states (see the replayer's `classes`), most telling first.
+CLASS_RANK = {"all-kept": 0, "named": 0, "torn-write": 1, "one-lost": 2, "exhaustive": 3,
+              "all-lost": 3, "one-kept": 4, "pair": 4, "random": 5}
 
 
 def summarise(op: Op) -> OpSummary:
@@ -99,15 +103,19 @@ class TraceFacts:
             self._seqs = [m.seq for m in self.markers]
         return bisect.bisect_right(self._seqs, point)
 
-    def priority(self, state: CrashState) -> int:
-        """TORN_WRITE, FIRST_WRITE or OTHER: lower is checked sooner."""
+    def priority(self, state: CrashState) -> tuple[int, int]:
+        """(class rank, TORN_WRITE / FIRST_WRITE / OTHER): lower is checked sooner."""
+        return CLASS_RANK.get(state.kind, len(CLASS_RANK)), self._write_rank(state)
+
+    def _write_rank(self, state: CrashState) -> int:
         write = self.writes.get(state.point)
         if write is None:
             return OTHER
         pages = write.last_page - write.first_page + 1
-        if pages > 1:
-            kept = dict(state.kept).get(write.path, ())
-            got = sum(1 for p in kept if write.first_page <= p <= write.last_page)
-            if 0 < got < pages:
+        if pages > 1 and state.name.lost:
+            prefix = f"{write.path}:"
+            lost = sum(1 for uid in unfold_ids(u for u in state.name.lost if u.startswith(prefix))
+                       if write.first_page <= int(uid.rpartition(":")[2]) <= write.last_page)
+            if 0 < lost < pages:
                 return TORN_WRITE
         return FIRST_WRITE if write.first_of_file else OTHER

@@ -5,10 +5,10 @@ into a fresh directory, run the checker on it, remove the directory, and
 retry once when the check itself broke (the checker raised, or something
 the checker did not send SIGKILLed its program), since that says nothing
 about the state. `Pool` is the driver's view of a pool: submit states,
-collect verdicts, shut down; it also keeps the verdicts and stores each
-one (journal first, durably, then the results cache) before the driver may
+collect verdicts, shut down; each verdict goes to the `VerdictBook`
+(journal first, durably, then the results cache) before the driver may
 report it. `ThreadPool` runs checks in threads of this process; the Dask
-pool (`pool_dask`) runs the same `check_state` on a cluster.
+pool (`dask_pool`) runs the same `check_state` on a cluster.
 
 Threads, on purpose: the work happens in child processes (the program under
 test, the user's command) that a thread only waits on; materialising a state is mostly file
@@ -32,8 +32,7 @@ from pathlib import Path
 from powercut import process
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
-from powercut.explorer.store.cache import ResultsCache
-from powercut.explorer.store.journal import Journal
+from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.materialise import materialise
 from powercut.replayer.state import CrashState
@@ -115,38 +114,21 @@ def _died_twice(first: Verdict, last: Verdict) -> Verdict:
 
 
 class Pool(abc.ABC):
-    """Runs checks for the driver and keeps their verdicts by content key."""
+    """Runs checks for the driver; every verdict goes to `book` before it is collected."""
 
     def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
-                 workers: int) -> None:
+                 workers: int, book: VerdictBook) -> None:
         self.checker = checker
         self.markers_before = markers_before
         self.workers = workers  # checks running at once
+        self.book = book
         self.stop = threading.Event()
-        self.verdicts: dict[str, Verdict] = {}
-        self.journal: Journal | None = None
-        self.cache: ResultsCache | None = None
-        self.reused = 0  # distinct states whose verdict came from the journal or the cache
+        self.checked = 0  # states actually run through the checker
 
     @property
     def capacity(self) -> int:
         """States the driver keeps submitted at once (more than `workers` hides latency)."""
         return self.workers
-
-    def store(self, key: str, verdict: Verdict) -> None:
-        """Keep a new verdict: durable in the journal before it may be reported."""
-        if self.journal is not None:
-            self.journal.append(key, verdict)
-        if self.cache is not None:
-            self.cache.append(key, verdict)
-
-    def stored(self, key: str) -> Verdict | None:
-        """The verdict the journal (a resumed run) or the results cache already holds."""
-        for store in (self.journal, self.cache):
-            known = store.get(key) if store is not None else None
-            if known is not None:
-                return known
-        return None
 
     @property
     @abc.abstractmethod
@@ -170,8 +152,8 @@ class ThreadPool(Pool):
     """Checks in threads of this process, each state in its own directory under `root`."""
 
     def __init__(self, checker: Checker, markers_before: Callable[[int], list[Op]],
-                 workers: int, root: Path) -> None:
-        super().__init__(checker, markers_before, workers)
+                 workers: int, book: VerdictBook, root: Path) -> None:
+        super().__init__(checker, markers_before, workers, book)
         self.root = root
         self.name = f"powercut-check-{next(_pools)}"
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
@@ -188,9 +170,9 @@ class ThreadPool(Pool):
     def _check(self, index: int, state: CrashState) -> Verdict | None:
         verdict = check_state(self.checker, state, self.markers_before(state.point),
                               self.root / f"state-{index}", self.stop.is_set)
-        if verdict is not None:
+        if verdict is not None and not self.stop.is_set():
             # In the worker thread: journal syncs of parallel checks share one fdatasync.
-            self.store(state.key, verdict)
+            self.book.add(state.key, verdict)
         return verdict
 
     def collect(self, timeout: float) -> list[tuple[CrashState, Verdict]]:
@@ -202,7 +184,7 @@ class ThreadPool(Pool):
             state = self._running.pop(future)
             verdict = future.result()
             if verdict is not None and not self.stop.is_set():
-                self.verdicts[state.key] = verdict
+                self.checked += 1
                 out.append((state, verdict))
         return out
 

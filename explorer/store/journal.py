@@ -129,8 +129,12 @@ class Journal:
         return len(self._index)
 
 
-    def append(self, key: str, verdict: Verdict) -> None:
-        """Store `verdict` for `key`; returns once it is durable (safe to report) if `sync`."""
+    def append(self, key: str, verdict: Verdict, *, durable: bool = True) -> None:
+        """Store `verdict` for `key`; returns once it is durable (safe to report) if `sync`.
+
+        `durable=False` only writes (a verdict copied from the results cache: a
+        crash that loses it costs a cache lookup, never a wrong verdict).
+        """
         fields = encode_verdict(verdict)
         record = _pack_record(key, self.checker_id, fields)
         with self._write_lock:
@@ -149,7 +153,7 @@ class Journal:
             self._index[key] = (end - len(record), len(record))
             self._written += 1
             mine = self._written
-        if self.sync:
+        if self.sync and durable:
             self._sync_until(mine)
 
     def _sync_until(self, mine: int) -> None:

@@ -1,21 +1,18 @@
-"""`powercut explore TRACE`: check every crash state of a trace and report the vulnerabilities.
+"""`powercut explore TRACE`: check the crash states of a trace and report their root causes.
 
-A thin door over `drive.explore`: parse options, build the model and the
-checker, run the exploration with a live progress bar (stderr, only on a
-terminal), then hand the result to the analysis and the reports. Exit
-status: 0 no vulnerability, 1 vulnerabilities found, 2 bad usage or input,
-130 interrupted (after reporting what was judged). It must hold no logic
-the library does not expose.
+A thin door over `explorer.run.drive.explore`: parse options, build the
+model and the checker, run the exploration with a live progress bar
+(stderr, only on a terminal), then write the reports. Exit status: 0 no
+root cause, 1 root causes found, 2 bad usage or input (or only checker
+errors), 4 coverage below `--min-coverage`, 130 interrupted (after
+reporting what was judged). It must hold no logic the library does not
+expose.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,57 +20,32 @@ import click
 
 from powercut import targets
 from powercut.cli import options
+from powercut.cli.explore_support import (
+    make_checker,
+    open_cache,
+    parse_coverage,
+    parse_points,
+    terminate_as_interrupt,
+)
 from powercut.errors import PowercutError
-from powercut.explorer.analysis.grouping import find_vulnerabilities
-from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker
+from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET
+from powercut.explorer.checkers import DEFAULT_TIMEOUT
+from powercut.explorer.report.files import atomic_writer
 from powercut.explorer.report.htmlfile import write_html
-from powercut.explorer.report.jsonfile import write_json, write_text_atomic
+from powercut.explorer.report.jsonfile import write_json
 from powercut.explorer.report.lazyfs import write_lazyfs_dir
 from powercut.explorer.report.progress import LiveProgress
-from powercut.explorer.report.terminal import render_terminal
+from powercut.explorer.report.summary import coverage
+from powercut.explorer.report.terminal import explain, print_report
 from powercut.explorer.run.drive import explore
-from powercut.explorer.store.cache import ResultsCache, default_cache_dir
-from powercut.explorer.store.journal import JournalError, open_journal
+from powercut.explorer.store.journal import open_journal
+from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
+from powercut.replayer.enumeration.dry_run import write_dry_run
+from powercut.replayer.enumeration.plan import STRATEGIES
 from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
-from powercut.trace import Trace, open_trace
+from powercut.trace import open_trace
 
-
-def parse_points(text: str | None, op_count: int) -> range | None:
-    """`A:B` (inclusive), `A:`, `:B` or `N` as a range of crash points (-1 is before the first)."""
-    if text is None:
-        return None
-    try:
-        if ":" in text:
-            a, b = text.split(":", 1)
-            start = int(a) if a.strip() else -1
-            stop = int(b) if b.strip() else op_count - 1
-        else:
-            start = stop = int(text)
-    except ValueError:
-        raise PowercutError(f"--points {text!r}: expected A:B, A:, :B or N "
-                            "(crash point numbers, inclusive)") from None
-    if stop < start:
-        raise PowercutError(f"--points {text!r}: {stop} comes before {start}")
-    return range(start, stop + 1)
-
-
-def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
-                 timeout: float) -> Checker:
-    """The checker `name` from its target (default: `command` when --check-cmd is given,
-    else the one the target of the trace's workload names), with its options."""
-    if name is None:
-        if values.get("check_cmd") is not None:
-            name = "command"
-        else:
-            recorded = str(trace.workload.get("name") or "")
-            try:
-                name = targets.for_workload(recorded).checker_for(trace)
-            except PowercutError:
-                raise PowercutError(f"the trace was recorded with workload {recorded!r}, which "
-                                    "no target judges; pass --checker NAME (or --check-cmd)"
-                                    ) from None
-    target = targets.for_checker(name)
-    return target.checker(name, trace, options.chosen("explore", values, name), timeout=timeout)
+EXIT_COVERAGE = 4
 
 
 @options.attach("explore")
@@ -85,17 +57,29 @@ def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
 @click.option("--model", default=DEFAULT_MODEL, type=click.Choice(sorted(MODELS)),
               show_default=True, help="Persistence model.")
 @click.option("--page-size", type=int, help="Page size of the model (default: the trace's).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
+              help="Which states: exhaustive where a crash point fits its share of the budget, "
+              "systematic classes beyond, random samples with the rest (auto); or one of them.")
+@click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET, show_default=True,
+              help="Distinct states one exploration checks at most (not for exhaustive).")
+@click.option("--max-states", type=int, help="Bound on the states of one crash point.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of random samples.")
+@click.option("--min-coverage", help="Exit 4 when less than this share of the legal states "
+              "was explored (0.9 or 90%).")
+@click.option("--points", help="Only these crash points: A:B (inclusive), A:, :B or N.")
 @click.option("--workers", type=click.IntRange(min=1), help="States checked at once "
               "(default: the number of CPUs).")
-@click.option("--max-states", type=int, help="Bound on the states of one crash point.")
-@click.option("--points", help="Only these crash points: A:B (inclusive), A:, :B or N.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds a state has to recover before it is a hang.")
+@click.option("--cause-budget", type=click.IntRange(min=0), default=DEFAULT_CAUSE_BUDGET,
+              show_default=True, help="Checks the minimisation of one root cause may spend.")
+@click.option("--explain", "explain_which", metavar="N", help="Print root cause N (its number "
+              "or id) in full after the report.")
 @click.option("--prefix", is_flag=True, help="Use the valid prefix of a trace cut short.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report.")
 @click.option("--lazyfs-dir", type=click.Path(file_okay=False),
-              help="Write one LazyFS fault config per vulnerability here.")
+              help="Write one LazyFS fault config per root cause here.")
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False),
               help="Journal of verdicts, durable as they arrive [default: the --json or "
               "trace path with .journal, removed once the exploration completes].")
@@ -114,21 +98,27 @@ def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
 def explore_command(trace_path: str, checker_name: str | None, model: str,
-                    page_size: int | None,
-                    workers: int | None, max_states: int | None, points: str | None,
-                    timeout: float, prefix: bool, json_path: str | None, html_path: str | None,
-                    lazyfs_dir: str | None, journal_path: str | None, resume: bool,
-                    executor: str, scheduler: str | None, cache_dir: str | None,
+                    page_size: int | None, strategy: str, budget: int, max_states: int | None,
+                    seed: int, min_coverage: str | None, points: str | None,
+                    workers: int | None, timeout: float, cause_budget: int,
+                    explain_which: str | None, prefix: bool, json_path: str | None,
+                    html_path: str | None, lazyfs_dir: str | None, journal_path: str | None,
+                    resume: bool, executor: str, scheduler: str | None, cache_dir: str | None,
                     no_cache: bool, dry_run: bool, **target_options: Any) -> int:
-    """Check every crash state of TRACE and report the ones it cannot recover from."""
+    """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     persistence = get_model(model, page_size or trace.page_size)
     wanted = parse_points(points, trace.op_count)
+    least = parse_coverage(min_coverage)
+    plan = {"strategy": strategy, "budget": None if strategy == "exhaustive" else budget,
+            "max_states": max_states, "seed": seed}
     if dry_run:
-        from powercut.replayer.enumeration.dry_run import dry_run as enumerate_only
-
-        document = enumerate_only(trace, persistence, max_states=max_states, points=wanted)
-        _write_document(document, json_path)
+        enumeration = Enumeration(trace, persistence, points=wanted, **plan)
+        if json_path is None:
+            write_dry_run(enumeration, sys.stdout)
+        else:
+            with atomic_writer(json_path, "dry-run document") as out:
+                write_dry_run(enumeration, out)
         return 0
     for option, target in (("--json", json_path), ("--html", html_path)):
         if target is not None and not Path(target).resolve().parent.is_dir():
@@ -145,86 +135,54 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
         raise PowercutError("--cache and --no-cache contradict each other; give one")
     checker_id = checker.identity()  # what a verdict depends on besides the state
     with (checker, open_journal(journal_file, checker_id, resume=resume) as journal,
-          _open_cache(cache_dir, checker_id, disabled=no_cache) as cache):
+          open_cache(cache_dir, checker_id, disabled=no_cache) as cache):
         if resume:
             other = (f" ({journal.others} judged by another checker or timeout are not "
                      "reused)" if journal.others else "")
             click.echo(f"powercut: resuming from {journal_file}: {journal.loaded} states "
                        f"already judged{other}", err=True)
-        with _terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
-            exploration = explore(trace, checker, persistence,
-                                  workers=workers or os.cpu_count(), max_states=max_states,
-                                  points=wanted, on_progress=progress, journal=journal,
-                                  cache=cache, executor=executor, scheduler=scheduler)
-        if cache is not None and cache.problem:
-            click.echo(f"powercut: warning: the results cache stopped keeping verdicts: "
-                       f"{cache.problem}", err=True)
-    if exploration.reused and not resume:
-        click.echo(f"powercut: {exploration.reused} of {exploration.distinct} distinct states "
-                   f"judged from the results cache (--no-cache checks them again)", err=True)
-    vulns = find_vulnerabilities(exploration)
-    render_terminal(exploration, vulns)
-    if json_path is not None:
-        write_json(json_path, exploration, vulns)
-    if html_path is not None:
-        write_html(html_path, exploration, vulns)
-    if lazyfs_dir is not None:
-        write_lazyfs_dir(lazyfs_dir, exploration, vulns)
+        with terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
+            exploration = explore(trace, checker, persistence, points=wanted,
+                                  workers=workers or os.cpu_count(), on_progress=progress,
+                                  journal=journal, cache=cache, executor=executor,
+                                  scheduler=scheduler, cause_budget=cause_budget, **plan)
+        with exploration:
+            if cache is not None and cache.problem:
+                click.echo(f"powercut: warning: the results cache stopped keeping verdicts: "
+                           f"{cache.problem}", err=True)
+            if exploration.reused and not resume:
+                click.echo(f"powercut: {exploration.reused} of {exploration.distinct} distinct "
+                           "states judged from the results cache (--no-cache checks them "
+                           "again)", err=True)
+            print_report(exploration)
+            if explain_which is not None and not explain(exploration, explain_which):
+                click.echo(f"powercut: --explain {explain_which}: there is no root cause "
+                           f"{explain_which} (1..{len(exploration.causes)} or an id)", err=True)
+            if json_path is not None:
+                write_json(json_path, exploration)
+            if html_path is not None:
+                write_html(html_path, exploration)
+            if lazyfs_dir is not None:
+                write_lazyfs_dir(lazyfs_dir, exploration)
+            share = coverage(exploration)["share"]
+            causes, errors = len(exploration.causes), len(exploration.analysis.errors)
     if exploration.interrupted:
         click.echo("powercut: interrupted; the report covers the states judged so far; "
                    f"--resume continues from {journal_file}", err=True)
         return 130
     if journal_path is None:
         journal_file.unlink(missing_ok=True)  # reported: a default journal has nothing to resume
-    return 1 if vulns else 0
-
-
-@contextmanager
-def _open_cache(directory: str | None, checker_id: str, *,
-                disabled: bool) -> Iterator[ResultsCache | None]:
-    """The results cache, or None with --no-cache (or, with a warning, when the default
-    location cannot be used: only an explicit --cache DIR that fails is an error)."""
-    if disabled:
-        yield None
-        return
-    try:
-        cache = ResultsCache.open(directory or default_cache_dir(), checker_id)
-    except JournalError as e:
-        if directory is not None:
-            raise
-        click.echo(f"powercut: warning: exploring without a results cache: {e}", err=True)
-        yield None
-        return
-    with cache:
-        yield cache
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop an exploration as Ctrl-C does, so its checkers' programs are
-    killed too.
-
-    The checkers' children run in their own sessions (a terminal's Ctrl-C
-    never reaches them); only the driver can end them, so it must get the
-    chance to.
-    """
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _write_document(document: dict[str, Any], json_path: str | None) -> None:
-    text = json.dumps(document, indent=1) + "\n"
-    if json_path is None:
-        click.echo(text, nl=False)
-    else:
-        write_text_atomic(json_path, text, "dry-run document")
+    if least is not None and share < least:
+        click.echo(f"powercut: coverage {share:.1%} is below --min-coverage {least:.1%}; "
+                   "raise --budget or use --strategy exhaustive", err=True)
+        return EXIT_COVERAGE
+    if causes:
+        return 1
+    if errors:
+        click.echo("powercut: error: some states could not be judged (checker errors, see "
+                   "the report); fix the checker and explore again", err=True)
+        return 2
+    return 0
 
 
 COMMANDS: list[click.Command] = [explore_command]

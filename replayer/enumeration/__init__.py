@@ -1,33 +1,42 @@
-"""Every legal crash state of a trace, streamed lazily and deduplicated.
+"""Crash states of a trace, streamed lazily, deduplicated, within a budget, with honest coverage.
 
-For each crash point the model names the pending units; this module chooses
-which of them persisted: every subset (kept-set size ascending, then
-lexicographic over the smaller side: kept units, or lost units once more
-than half are kept, which is also what keeps large states cheap), or,
-when 2**n exceeds `max_states`, the bounded strategy (every subset with
-at most k units lost and every one with at most k kept, the largest k that
-fits), recorded in the `CrashPoint` as enumerated vs
-possible so a cut is never silent. Each state carries a content key and is
-marked `duplicate` when an earlier state had the same tree. Memory grows
-with the number of distinct keys and crash points, never with the number of
-states; this module must never materialise anything.
+For each crash point the model names the pending units and the `Space` of
+legal choices; `plan` decides from the counts how much of each point to
+enumerate, and this module streams the states: every legal one where the
+point is explored exhaustively (generated directly, never filtered out of
+2^n), the systematic classes (`classes`) where it is too large, then
+uniform random samples with what the budget has left. Each state carries a
+content key (with the markers before it, for checkers that read them) and
+is marked `duplicate` when an earlier state had the same key. Per crash
+point a `CrashPoint` records how many states each class had and how many
+were enumerated, so a cut is never silent. Memory stays flat in the number
+of states (keys beyond a bound live on disk, see `keyset`); this module
+never materialises anything.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from powercut.errors import PowercutError
-from powercut.replayer.models.base import Choice, Pending, PersistenceModel, StateImage
-from powercut.replayer.state import BEFORE_FIRST, CrashPoint, CrashState
+from powercut.replayer.enumeration.classes import classes, members
+from powercut.replayer.enumeration.keyset import KeySet
+from powercut.replayer.enumeration.plan import DEFAULT_BUDGET, Plan, make_plan, water_level
+from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
+from powercut.replayer.space import Lost
+from powercut.replayer.state import BEFORE_FIRST, ClassCount, CrashPoint, CrashState
 from powercut.trace import Trace
 
-# Counting the legal subsets under constraints is done by brute force; past
-# this many units a model with constraints must bring its own counting.
-_MAX_BRUTE_FORCE_UNITS = 22
+__all__ = ["DEFAULT_BUDGET", "Enumeration", "EnumerationStats", "Plan", "check_points"]
+
+T = TypeVar("T")
+Emitted = Generator[CrashState, None, T]
+RANDOM_PASSES = 3  # passes of random samples before giving up on filling the budget
+DRAWS_PER_SAMPLE = 4  # draws tried per wanted sample before a point counts as exhausted
 
 
 @dataclass(frozen=True)
@@ -35,147 +44,195 @@ class EnumerationStats:
     crash_points: int = 0
     enumerated: int = 0
     distinct: int = 0
-    possible: int = 0
+    legal: int = 0
     bounded_points: int = 0
 
     @property
     def coverage(self) -> float:
-        """Share of the legal states (before dedup) actually enumerated."""
-        return 1.0 if self.possible == 0 else self.enumerated / self.possible
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Which kept-set sizes to enumerate at a point of `n` units."""
-
-    n: int
-    sizes: tuple[int, ...]
-    count: int  # subsets over those sizes (before constraints)
-
-    @property
-    def exhaustive(self) -> bool:
-        return len(self.sizes) == self.n + 1
-
-    def subsets(self) -> Iterator[Choice]:
-        """Kept-set size ascending; within a size, lexicographic over the smaller side."""
-        n = self.n
-        for size in self.sizes:
-            if size <= n - size:
-                for kept in itertools.combinations(range(n), size):
-                    yield Choice(n, kept)
-            else:
-                for lost in itertools.combinations(range(n), n - size):
-                    yield Choice(n, lost, lost=True)
-
-
-def plan(n: int, max_states: int | None) -> Plan:
-    """All 2**n subsets if they fit in `max_states`, else the largest bounded k that does."""
-    if max_states is None or n < max_states.bit_length():  # 2**n <= max_states
-        return Plan(n, tuple(range(n + 1)), 1 << n)
-    best: tuple[int, ...] = ()
-    count = 0
-    for k in range(n // 2 + 1):
-        sizes = tuple(sorted(set(range(k + 1)) | set(range(n - k, n + 1))))
-        total = sum(math.comb(n, s) for s in sizes)
-        if total > max_states:
-            break
-        best, count = sizes, total
-    return Plan(n, best, count)
-
-
-def check_max_states(max_states: int | None) -> None:
-    if max_states is not None and (not isinstance(max_states, int) or max_states < 2):
-        raise PowercutError(f"--max-states {max_states!r}: must be at least 2 "
-                            "(the all-kept and all-lost states of a crash point)")
+        """Share of the legal states (before dedup) enumerated."""
+        return 1.0 if self.legal == 0 else self.enumerated / self.legal
 
 
 def check_points(points: Iterable[int] | None, op_count: int) -> frozenset[int] | None:
     """The crash points asked for, all of which must exist in a trace of `op_count` ops."""
     if points is None:
         return None
-    if isinstance(points, range) and points.step == 1:
-        bad = [p for p in (points.start, points.stop - 1)
-               if len(points) and not BEFORE_FIRST <= p < op_count]
-        if bad:
-            raise PowercutError(f"crash point {bad[0]} does not exist: this trace has "
+    if isinstance(points, range) and points.step == 1 and len(points) > 4096:
+        ends = [p for p in (points.start, points.stop - 1) if not BEFORE_FIRST <= p < op_count]
+        if ends:
+            raise PowercutError(f"crash point {ends[0]} does not exist: this trace has "
                                 f"points {BEFORE_FIRST}..{op_count - 1}")
+        points = range(max(points.start, BEFORE_FIRST), min(points.stop, op_count))
     wanted = frozenset(points)
-    bad_points = sorted(p for p in wanted if not BEFORE_FIRST <= p < op_count)
-    if bad_points:
-        raise PowercutError(f"crash point {bad_points[0]} does not exist: this trace has "
+    bad = sorted(p for p in wanted if not BEFORE_FIRST <= p < op_count)
+    if bad:
+        raise PowercutError(f"crash point {bad[0]} does not exist: this trace has "
                             f"points {BEFORE_FIRST}..{op_count - 1}")
     return wanted
 
 
-def count_legal(pending: Pending) -> int:
-    n = len(pending.units)
-    if not pending.constraints:
-        return 1 << n
-    if n > _MAX_BRUTE_FORCE_UNITS:
-        raise PowercutError(f"crash point {pending.seq}: {n} units with constraints is more "
-                            f"than this enumerator can count ({_MAX_BRUTE_FORCE_UNITS})")
-    return sum(1 for choice in Plan(n, tuple(range(n + 1)), 1 << n).subsets()
-               if pending.legal(choice))
-
-
 class Enumeration:
-    """Iterate to stream every `CrashState`; `crash_points` and `stats` fill in as it goes.
+    """Iterate to stream every chosen `CrashState`; `crash_points`, `plan` and `stats` fill in.
 
     Iterating again starts afresh (and forgets the keys seen before).
+    `key_suffix(point)`, when given, is appended to every key of that point
+    (the markers a checker is told): states dedup on tree and suffix.
     """
 
-    def __init__(self, trace: Trace, model: PersistenceModel, *, max_states: int | None = None,
-                 points: Collection[int] | range | None = None) -> None:
-        check_max_states(max_states)
+    def __init__(self, trace: Trace, model: PersistenceModel, *, strategy: str = "auto",
+                 budget: int | None = DEFAULT_BUDGET, max_states: int | None = None,
+                 points: Collection[int] | range | None = None, seed: int = 0,
+                 key_suffix: Callable[[int], str] | None = None) -> None:
+        make_plan(strategy, [], budget=budget, max_states=max_states)  # checks the options
         self.trace = trace
         self.model = model
+        self.strategy = strategy
+        self.budget = budget
         self.max_states = max_states
+        self.seed = seed
         self.points = check_points(points, trace.op_count)
+        self.key_suffix = key_suffix
         self.crash_points: list[CrashPoint] = []
-        self._stats: Callable[[], EnumerationStats] = EnumerationStats
+        self.plan: Plan | None = None
+        self._keys = KeySet()
+        self._enumerated = 0
 
     @property
     def stats(self) -> EnumerationStats:
         """Counts so far (final once iteration has ended)."""
-        return self._stats()
+        cps = self.crash_points
+        return EnumerationStats(len(cps), self._enumerated, len(self._keys),
+                                sum(cp.legal for cp in cps),
+                                sum(1 for cp in cps if not cp.exhaustive))
 
-    def __iter__(self) -> Iterator[CrashState]:
-        self.crash_points = []
-        seen: set[str] = set()
-        counts = [0, 0, 0]  # enumerated, possible, bounded points (finished points)
-        here = 0
-        legal = 0
-
-        def stats() -> EnumerationStats:
-            return EnumerationStats(len(self.crash_points) + (here > 0), counts[0], len(seen),
-                                    counts[1] + (legal if here else 0),
-                                    counts[2] + (here > 0 and here < legal))
-
-        self._stats = stats
-        wanted = self.points
+    def _pendings(self, wanted: Collection[int] | None) -> Iterator[Pending]:
         last = None if wanted is None else max(wanted, default=BEFORE_FIRST - 1)
         if last is not None and last < BEFORE_FIRST:
             return
         for pending in self.model.crash_points(
                 self.trace, None if wanted is None else wanted.__contains__):
-            legal = count_legal(pending)
-            here = 0
-            # The per-state loop: a point may have hundreds of thousands of states.
-            seq, key_of, kept_of = pending.seq, pending.key, pending.kept
-            constrained = bool(pending.constraints)
-            for choice in plan(len(pending.units), self.max_states).subsets():
-                if constrained and not pending.legal(choice):
-                    continue
-                key = key_of(choice)
-                duplicate = key in seen
-                if not duplicate:
-                    seen.add(key)
-                here += 1
-                counts[0] += 1
-                yield CrashState(seq, kept_of(choice), key, duplicate, StateImage(pending, choice))
-            self.crash_points.append(CrashPoint(pending.seq, pending.units, legal, here))
-            counts[1] += legal
-            counts[2] += here < legal
-            here = 0
-            if last is not None and pending.seq >= last:
+            yield pending
+            if last is not None and pending.point >= last:
+                return
+
+    def __iter__(self) -> Iterator[CrashState]:
+        self.crash_points = []
+        self._keys.close()
+        self._keys = KeySet()
+        self._enumerated = 0
+        counts = [p.space.count() for p in self._pendings(self.points)]
+        self.plan = plan = make_plan(self.strategy, counts, budget=self.budget,
+                                     max_states=self.max_states, seed=self.seed)
+        rng = random.Random(self.seed)
+        sampled: list[int] = []  # indices into crash_points of points left to random samples
+        for pending, legal in zip(self._pendings(self.points), counts, strict=True):
+            mode = plan.mode(legal)
+            if self.strategy == "exhaustive" and plan.max_states and legal > plan.max_states:
+                mode = "systematic"
+            cap = plan.cap if mode != "exhaustive" else None
+            found: list[ClassCount] = []
+            if mode == "exhaustive":
+                here = yield from self._emit(pending, pending.space.choices(), "exhaustive")
+                found.append(ClassCount("exhaustive", legal, here))
+            elif mode == "random":
+                here = yield from self._sample(pending, rng, cap or 1)
+                found.append(ClassCount("random", legal, here))
+            else:
+                found = yield from self._systematic(pending, cap or 1)
+                if self.strategy == "auto":
+                    sampled.append(len(self.crash_points))
+            self.crash_points.append(CrashPoint(pending.point, len(pending.units), legal,
+                                                sum(c.enumerated for c in found), tuple(found)))
+        if sampled and self.budget is not None:
+            yield from self._fill(sampled, rng)
+
+    def _state(self, pending: Pending, lost: Lost, kind: str) -> CrashState:
+        key = pending.key(lost)
+        if self.key_suffix is not None:
+            key = f"{key}+{self.key_suffix(pending.point)}"
+        duplicate = not self._keys.add(key)
+        self._enumerated += 1
+        return CrashState(pending.point, pending.name(lost), key, duplicate, kind, lost,
+                          StateImage(pending, lost))
+
+    def _emit(self, pending: Pending, choices: Iterable[Lost], kind: str,
+              limit: float = math.inf, seen: set[Lost] | None = None) -> Emitted[int]:
+        """Yield the states of `choices` (at most `limit`, none twice); return how many."""
+        here = 0
+        for lost in choices:
+            if here >= limit:
                 break
+            if seen is not None:
+                if lost in seen:
+                    continue
+                seen.add(lost)
+            here += 1
+            yield self._state(pending, lost, kind)
+        return here
+
+    def _systematic(self, pending: Pending, cap: int) -> Emitted[list[ClassCount]]:
+        """Each class in turn, the point's cap shared among them (water-filled)."""
+        found: list[ClassCount] = []
+        seen: set[Lost] = set()
+        todo = classes(pending)
+        left = cap
+        for i, cls in enumerate(todo):
+            sizes = [c.size for c in todo[i:]]
+            level = water_level(sizes, left, floor=0)
+            # A share of nothing still lets the earlier classes take one state each.
+            quota = cls.size if level is None else min(cls.size, max(level, left > 0))
+            here = yield from self._emit(pending, members(pending, cls.name), cls.name,
+                                         quota, seen)
+            found.append(ClassCount(cls.name, cls.size, here))
+            left = max(0, left - here)
+        return found
+
+    def _sample(self, pending: Pending, rng: random.Random, wanted: int) -> Emitted[int]:
+        """Up to `wanted` distinct uniform samples of the point's legal states."""
+        seen: set[Lost] = set()
+        draws = 0
+        while len(seen) < wanted and draws < DRAWS_PER_SAMPLE * wanted:
+            draws += 1
+            lost = pending.space.sample(rng)
+            if lost not in seen:
+                seen.add(lost)
+                yield self._state(pending, lost, "random")
+        return len(seen)
+
+    def _fill(self, sampled: list[int], rng: random.Random) -> Iterator[CrashState]:
+        """Random samples of the systematically explored points, until the budget is spent."""
+        assert self.budget is not None
+        for _ in range(RANDOM_PASSES):
+            left = self.budget - len(self._keys)
+            if left <= 0:
+                return
+            quota = -(-left // len(sampled))
+            by_point = {self.crash_points[i].point: i for i in sampled}
+            before = len(self._keys)
+            for pending in self._pendings(frozenset(by_point)):
+                if len(self._keys) >= self.budget:
+                    break
+                at = by_point[pending.point]
+                cp = self.crash_points[at]
+                want = min(quota, self.budget - len(self._keys))
+                here = 0
+                for state in self._sample(pending, rng, want):
+                    if not state.duplicate:  # a repeat adds nothing the report needs
+                        here += 1
+                        yield state
+                    else:
+                        self._enumerated -= 1
+                self.crash_points[at] = _add_random(cp, here)
+            if len(self._keys) == before:
+                return  # nothing new to draw
+
+
+def _add_random(cp: CrashPoint, here: int) -> CrashPoint:
+    classes_ = list(cp.classes)
+    for i, c in enumerate(classes_):
+        if c.name == "random":
+            classes_[i] = ClassCount("random", c.size, c.enumerated + here)
+            break
+    else:
+        classes_.append(ClassCount("random", cp.legal, here))
+    return replace(cp, enumerated=cp.enumerated + here, classes=tuple(classes_))

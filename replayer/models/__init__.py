@@ -1,21 +1,21 @@
 """The persistence models powercut knows, by `--model` name.
 
-Each model is its own small class (see `persistence.py` for the interface
-and the README for the rules); this module only names them. It must never
-hold model logic itself.
+Each model is its own small class in its own module or folder (see `base`
+for the interface and the README for the rules); this module only names
+them. It must never hold model logic itself.
 """
 
 from __future__ import annotations
 
 from powercut.errors import PowercutError
-from powercut.replayer.models.base import Pending, PersistenceModel, Requires
-from powercut.replayer.models.lazyfs.model import LazyFSModel
+from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.lazyfs import LazyFSModel
 
 MODELS: dict[str, type[PersistenceModel]] = {LazyFSModel.name: LazyFSModel}
 DEFAULT_MODEL = LazyFSModel.name
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "LazyFSModel", "Pending", "PersistenceModel", "Requires",
-           "get_model"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "LazyFSModel", "Pending", "PersistenceModel", "get_model",
+           "parse_models"]
 
 
 def get_model(name: str = DEFAULT_MODEL, page_size: int = 4096) -> PersistenceModel:
@@ -24,3 +24,16 @@ def get_model(name: str = DEFAULT_MODEL, page_size: int = 4096) -> PersistenceMo
     if cls is None:
         raise PowercutError(f"unknown persistence model {name!r}; known: {', '.join(MODELS)}")
     return cls(page_size)
+
+
+def parse_models(text: str) -> list[str]:
+    """`lazyfs,ext4-ordered` -> the model names, each known, none twice."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise PowercutError("--model: give at least one model")
+    for name in names:
+        if name not in MODELS:
+            raise PowercutError(f"--model {name!r}: known models are {', '.join(MODELS)}")
+    if len(set(names)) != len(names):
+        raise PowercutError(f"--model {text!r} names a model twice")
+    return names

@@ -1,85 +1,88 @@
-"""The persistence-model interface: what may be pending at a crash point.
+"""The persistence-model interface: what may be pending at a crash point, and what is legal.
 
 A `PersistenceModel` replays a trace and, at every crash point, hands the
 enumerator a `Pending`: the units that may or may not have reached the disk
-(dirty pages for LazyFS; unsynced namespace operations for weaker models)
-and the constraints among them (`Requires`: this unit persists only if that
-one did). The enumerator chooses subsets of units; the `Pending` turns a
-subset into a content key and an `Image`. Models never enumerate subsets
-themselves and never touch the real disk.
+(pages written since their file's last fsync; for weaker models also
+namespace operations not yet durable, or pieces of them) and the `Space`
+of legal choices among them. A choice is the set of unit indices *lost*;
+the `Pending` turns it into a content key and an `Image`. Models never
+enumerate choices themselves and never touch the real disk.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
 from typing import ClassVar
 
 from powercut.errors import PowercutError
 from powercut.replayer.image import Entry, Image
-from powercut.replayer.state import Kept, Unit
+from powercut.replayer.space import Lost, Space
+from powercut.replayer.state import StateName, Unit, UnitSpecError, unfold_ids
 from powercut.trace import Trace
 
 
-@dataclass(frozen=True, slots=True)
-class Requires:
-    """Unit `unit` (an index into `Pending.units`) persists only if unit `needs` did."""
-
-    unit: int
-    needs: int
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """Which units of a point persisted: `indices` are the kept ones, or with
-    `lost` set the lost ones (ascending either way).
-
-    Naming the smaller side keeps a state with 4000 dirty pages and 2 lost
-    cheap to key: a model may work from its all-kept form.
-    """
-
-    n: int
-    indices: tuple[int, ...]
-    lost: bool = False
-
-    def kept(self) -> tuple[int, ...]:
-        if not self.lost:
-            return self.indices
-        gone = set(self.indices)
-        return tuple(i for i in range(self.n) if i not in gone)
-
-
-
 class Pending(ABC):
-    """What is undecided at one crash point (after op `seq`; -1 before the first)."""
+    """What is undecided at one crash point (after op `point`; -1 before the first)."""
 
-    seq: int
+    point: int
     units: tuple[Unit, ...]
-    constraints: tuple[Requires, ...] = ()
-
-    def legal(self, choice: Choice) -> bool:
-        """Whether the choice respects every constraint."""
-        if not self.constraints:
-            return True
-        chosen = set(choice.kept())
-        return all(c.unit not in chosen or c.needs in chosen for c in self.constraints)
-
-    def kept(self, choice: Choice) -> Kept:
-        """The choice as `CrashState.kept`: pages per path."""
-        by_path: dict[str, list[int]] = {}
-        for index in choice.kept():
-            unit = self.units[index]
-            by_path.setdefault(unit.path, []).append(unit.page)
-        return tuple(sorted((path, tuple(sorted(pages))) for path, pages in by_path.items()))
+    space: Space
 
     @abstractmethod
-    def key(self, choice: Choice) -> str:
-        """Content key of the state of that choice."""
+    def key(self, lost: Lost) -> str:
+        """Content key of the state that loses the units `lost` (indices)."""
 
     @abstractmethod
-    def image(self, choice: Choice) -> Image:
+    def image(self, lost: Lost) -> Image:
         """The on-disk tree of that state, for `materialise`."""
+
+    def aliases(self) -> dict[str, str]:
+        """Other names (hard links) of files with page units -> the name their units use."""
+        return {}
+
+    # -- naming ---------------------------------------------------------------------------------
+
+    def name(self, lost: Lost) -> StateName:
+        return StateName.of(self.point, (self.units[i].id for i in lost))
+
+    def listing(self) -> str:
+        """The pending units, folded ("db:0-3; #12"), or "none"."""
+        return "; ".join(StateName.of(self.point, (u.id for u in self.units)).lost) or "none"
+
+    def resolve(self, specs: Iterable[str], what: str = "unit") -> Lost:
+        """Unit indices of unit specs (`PATH:PAGES`, `#SEQ[.PIECE]`); hard-link names work too."""
+        index = {u.id: i for i, u in enumerate(self.units)}
+        aliases = self.aliases()
+        try:
+            ids = unfold_ids(specs)
+        except UnitSpecError as e:
+            raise PowercutError(f"--{what} {e}") from None
+        found = set()
+        for uid in ids:
+            i = index.get(uid)
+            if i is None and ":" in uid:
+                path, _, page = uid.rpartition(":")
+                i = index.get(f"{aliases.get(path, path)}:{page}")
+            if i is None:
+                raise PowercutError(f"{uid} is not a pending unit at crash point {self.point}; "
+                                    f"pending there: {self.listing()}")
+            found.add(i)
+        return frozenset(found)
+
+    def lost_of(self, name: StateName) -> Lost:
+        """The lost set a name gives, refused when the model does not allow it."""
+        lost = self.resolve(name.lost)
+        if not self.space.legal(lost):
+            legal = self.space.lose(frozenset(), lost)
+            extra = sorted(self.units[i].id for i in legal - lost)
+            raise PowercutError(
+                f"losing {'; '.join(name.lost)} at crash point {self.point} alone is not a state "
+                f"this model allows: {', '.join(extra[:8])} cannot persist without it")
+        return lost
+
+    def all_kept(self) -> Lost:
+        return frozenset()
 
 
 class StateImage:
@@ -89,14 +92,14 @@ class StateImage:
     their image eagerly would be wasted work. Pickles as the built `Image`.
     """
 
-    __slots__ = ("_choice", "_pending")
+    __slots__ = ("_lost", "_pending")
 
-    def __init__(self, pending: Pending, choice: Choice) -> None:
+    def __init__(self, pending: Pending, lost: Lost) -> None:
         self._pending = pending
-        self._choice = choice
+        self._lost = lost
 
     def build(self) -> Image:
-        return self._pending.image(self._choice)
+        return self._pending.image(self._lost)
 
     @property
     def entries(self) -> tuple[Entry, ...]:
@@ -112,7 +115,7 @@ class StateImage:
 
 
 class PersistenceModel(ABC):
-    """A rule for which disk states a power cut may leave; see the README's "Persistence models".
+    """A rule for which disk states a power cut may leave; see the README's models table.
 
     Subclasses set `name` (the `--model` value) and `summary` (one line for
     help texts) and implement `crash_points`.
@@ -129,10 +132,10 @@ class PersistenceModel(ABC):
     @abstractmethod
     def crash_points(self, trace: Trace,
                      wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
-        """Stream a `Pending` for seq -1 and after every op, in order.
+        """Stream a `Pending` for point -1 and after every op, in order.
 
-        Points for which `wanted(seq)` is false are skipped (the ops are still
-        applied). The caller may stop iterating early.
+        Points for which `wanted(point)` is false are skipped (the ops are
+        still applied). The caller may stop iterating early.
         """
 
     def __repr__(self) -> str:

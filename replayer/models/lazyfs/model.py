@@ -3,15 +3,15 @@
 Namespace and size operations (create, mkdir, unlink, rmdir, rename, link,
 symlink, truncate, fallocate, chmod) are durable at once, in order. File
 data is durable up to the file's last fsync/fdatasync; a write after that
-dirties pages. At a crash each dirty page independently either reached the
-disk (its latest content) or did not (its durable content). A kept page
+makes pages pending. At a crash each pending page independently either
+reached the disk (its latest content) or did not (its durable content). A kept page
 past the durable end of file extends the file to the last byte written in
 that page. With page_size 8192 a 16 KiB write splits in two, as LazyFS's
 own cache does.
 
 The latest contents live in a `Tree`; this module keeps, per inode, the
-durable pages and size and the dirty pages since the last sync. It never
-enumerates subsets (the enumerator does) and never touches the disk.
+durable pages and size and the pending pages since the last sync. It never
+enumerates choices (the enumerator does) and never touches the disk.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 
 from powercut.replayer.image import Entry, digest_of
 from powercut.replayer.models.base import Pending, PersistenceModel
-from powercut.replayer.models.lazyfs.pending import DirtyFile, FileAtCrash, LazyPending, PageChoice
+from powercut.replayer.models.lazyfs.pending import (
+    FileAtCrash,
+    LazyPending,
+    PageChoice,
+    PendingFile,
+)
 from powercut.replayer.pages import HASH_MOD, PageStore
 from powercut.replayer.state import BEFORE_FIRST, Unit
 from powercut.replayer.tree import (
@@ -36,7 +41,7 @@ from powercut.trace import Op, Trace
 
 
 @dataclass(slots=True)
-class _Dirty:
+class _PendingPage:
     writes: list[int] = field(default_factory=list)
     high: int = 0  # one past the last byte written in this page since the last sync
 
@@ -45,13 +50,13 @@ class _Dirty:
 class _Durable:
     pages: PageStore
     size: int = 0
-    dirty: dict[int, _Dirty] = field(default_factory=dict)
+    pending: dict[int, _PendingPage] = field(default_factory=dict)
     version: int = 0  # bumped by every op on the file's data, durable or not
-    cached: tuple[int, str, DirtyFile] | None = None  # (version, unit path, units)
+    cached: tuple[int, str, PendingFile] | None = None  # (version, unit path, units)
 
 
 class LazyFSModel(PersistenceModel):
-    """LazyFS: durable namespace, each page dirtied since the last fsync kept or lost."""
+    """LazyFS: durable namespace, each page written since the last fsync kept or lost."""
 
     name = "lazyfs"
     summary = ("namespace and size ops durable at once; each page written since the "
@@ -96,7 +101,7 @@ class _LazyRun:
             assert op.size is not None
             d.pages.cut(op.size)
             d.size = op.size
-            self._clip_dirty(d, op.size)
+            self._clip_pending(d, op.size)
         elif op.op == "fallocate":
             self._fallocate(op, node, d)
         elif op.op == "fsync":
@@ -104,25 +109,25 @@ class _LazyRun:
 
     def _write(self, op: Op, d: _Durable) -> None:
         assert op.offset is not None and op.data is not None
-        ps, seq, pages = self.ps, op.seq, d.dirty
+        ps, seq, pages = self.ps, op.seq, d.pending
         end = op.offset + len(op.data)
         pos = op.offset
         while pos < end:
             page = pos // ps
             page_end = min(end, (page + 1) * ps)
-            dirty = pages.get(page)
-            if dirty is None:
-                dirty = pages[page] = _Dirty()
-            dirty.writes.append(seq)
-            if page_end > dirty.high:
-                dirty.high = page_end
+            record = pages.get(page)
+            if record is None:
+                record = pages[page] = _PendingPage()
+            record.writes.append(seq)
+            if page_end > record.high:
+                record.high = page_end
             pos = page_end
 
-    def _clip_dirty(self, d: _Durable, size: int) -> None:
-        for page in [p for p in d.dirty if p * self.ps >= size]:
-            del d.dirty[page]
-        for dirty in d.dirty.values():
-            dirty.high = min(dirty.high, size)
+    def _clip_pending(self, d: _Durable, size: int) -> None:
+        for page in [p for p in d.pending if p * self.ps >= size]:
+            del d.pending[page]
+        for record in d.pending.values():
+            record.high = min(record.high, size)
 
     def _fallocate(self, op: Op, node: Node, d: _Durable) -> None:
         assert op.offset is not None and op.length is not None
@@ -134,9 +139,9 @@ class _LazyRun:
 
     def _sync(self, node: Node, d: _Durable) -> None:
         assert node.data is not None
-        for page in d.dirty:
+        for page in d.pending:
             d.pages.set(page, node.data.get(page), node.data.hash_of(page))
-        d.dirty.clear()
+        d.pending.clear()
         d.size = node.size
 
     def pending(self, seq: int) -> LazyPending:
@@ -163,32 +168,32 @@ class _LazyRun:
                 entry = Entry(path, "dir", node.mode)
                 total += digest_of(entry)
             entries.append(entry)
-        dirty = sorted((entries[where[0]].path, ino) for ino, where in by_ino.items()
-                       if self.durable[ino].dirty)
+        pending = sorted((entries[where[0]].path, ino) for ino, where in by_ino.items()
+                         if self.durable[ino].pending)
         files: list[FileAtCrash] = []
         first = 0
-        for path, ino in dirty:  # files in path order: each file's units are contiguous
+        for path, ino in pending:  # files in path order: each file's units are contiguous
             d = self.durable[ino]
             if d.cached is None or d.cached[:2] != (d.version, path):
-                d.cached = (d.version, path, self._dirty_file(path, d, nodes[ino]))
+                d.cached = (d.version, path, self._pending_file(path, d, nodes[ino]))
             files.append(FileAtCrash(path, tuple(by_ino[ino]), d.size, d.pages.hash_sum, first,
                                      d.cached[2]))
             first += len(d.cached[2].units)
         return LazyPending(seq, self.ps, tuple(entries), total, tuple(files))
 
-    def _dirty_file(self, path: str, d: _Durable, node: Node) -> DirtyFile:
-        """A file's dirty pages as units; cached until the file's data changes."""
+    def _pending_file(self, path: str, d: _Durable, node: Node) -> PendingFile:
+        """A file's pending pages as units; cached until the file's data changes."""
         latest = node.data
         assert latest is not None
-        pages = tuple(sorted(d.dirty))
-        dirty = [d.dirty[page] for page in pages]
-        highs = [x.high for x in dirty]
+        pages = tuple(sorted(d.pending))
+        records = [d.pending[page] for page in pages]
+        highs = [x.high for x in records]
         get, latest_hash, durable_hash = latest.get, latest.hash_of, d.pages.hash_of
         deltas = [latest_hash(page) - durable_hash(page) for page in pages]
         choices = tuple(map(PageChoice, pages, map(get, pages), deltas, highs))
         units = tuple(Unit(path, page, tuple(x.writes))
-                      for page, x in zip(pages, dirty, strict=True))
-        return DirtyFile(
+                      for page, x in zip(pages, records, strict=True))
+        return PendingFile(
             units, choices, pages, max(d.size, *highs),
             (d.pages.hash_sum + sum(deltas)) % HASH_MOD,
             # Highest first; ties keep page order (sort stability holds with reverse).

@@ -1,10 +1,11 @@
 """The lazyfs model's view of one crash point: keys and images of page choices.
 
-Built once per crash point by `lazyfs.py`; then every state of the point is
+Built once per crash point by `model.py`; then every state of the point is
 a few additions away from the all-lost or the all-kept form, whichever is
-nearer: a choice names its smaller side (see `Choice`), so a state with 4000
-dirty pages of which 2 are lost costs as little as one with 2 kept. Nothing
-here copies page data or hashes a whole file.
+nearer: a state is worked out from its smaller side (its lost pages, or its
+kept ones), so a state with 4000 pending pages of which 2 are lost costs as
+little as one with 2 kept. Nothing here copies page data or hashes a whole
+file.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from powercut.replayer.image import Entry, Image, Overlay, entry_digest, key_hex, point_digest
-from powercut.replayer.models.base import Choice, Pending
+from powercut.replayer.models.base import Pending
 from powercut.replayer.pages import HASH_MOD
-from powercut.replayer.state import Kept, Unit
+from powercut.replayer.space import Lost, free_space
+from powercut.replayer.state import Unit
 
 
 @dataclass(frozen=True, slots=True)
 class PageChoice:
-    """One dirty page and its latest content."""
+    """One pending page and its latest content."""
 
     page: int
     latest: bytes | None
@@ -29,20 +31,20 @@ class PageChoice:
 
 
 @dataclass(frozen=True, slots=True)
-class DirtyFile:
-    """A file's dirty pages, independent of the crash point (cached while it is unchanged)."""
+class PendingFile:
+    """A file's pending pages, independent of the crash point (cached while it is unchanged)."""
 
     units: tuple[Unit, ...]
     choices: tuple[PageChoice, ...]  # one per unit, same order (pages ascending)
     pages: tuple[int, ...]
-    all_size: int  # size with every dirty page kept
-    all_sum: int  # page-hash sum with every dirty page kept
+    all_size: int  # size with every pending page kept
+    all_sum: int  # page-hash sum with every pending page kept
     by_high: tuple[int, ...]  # positions in `choices`, highest `high` first
 
 
 @dataclass(frozen=True, slots=True)
 class FileAtCrash:
-    """A file with dirty pages at one crash point. Its units are contiguous (units
+    """A file with pending pages at one crash point. Its units are contiguous (units
     sort by path, page), from `first_unit` on."""
 
     path: str  # the name its units use (its first path)
@@ -50,34 +52,33 @@ class FileAtCrash:
     size: int  # durable (all-lost) size
     page_sum: int  # durable (all-lost) page-hash sum
     first_unit: int
-    dirty: DirtyFile
+    pending: PendingFile
 
 
 class LazyPending(Pending):
-    def __init__(self, seq: int, page_size: int, entries: tuple[Entry, ...], base_total: int,
+    def __init__(self, point: int, page_size: int, entries: tuple[Entry, ...], base_total: int,
                  files: tuple[FileAtCrash, ...]) -> None:
-        self.seq = seq
-        self.units = tuple(u for f in files for u in f.dirty.units)
+        self.point = point
+        self.units = tuple(u for f in files for u in f.pending.units)
         self._page_size = page_size
         self._entries = entries
         self._files = files
-        self._choices = tuple(c for f in files for c in f.dirty.choices)
-        self._pages = tuple(c.page for c in self._choices)
-        self._unit_file = tuple(fi for fi, f in enumerate(files) for _ in f.dirty.units)
+        self._choices = tuple(c for f in files for c in f.pending.choices)
+        self._unit_file = tuple(fi for fi, f in enumerate(files) for _ in f.pending.units)
         self._base_total = base_total
         self._lost_digest = [self._digest(f, f.size, f.page_sum, point_digest) for f in files]
         self._all_digest = [
-            self._digest(f, max(f.size, f.dirty.all_size), f.dirty.all_sum, point_digest)
+            self._digest(f, max(f.size, f.pending.all_size), f.pending.all_sum, point_digest)
             for f in files]
         self._all_total = base_total + sum(self._all_digest) - sum(self._lost_digest)
-        self._all_kept: Kept = tuple((f.path, f.dirty.pages) for f in files)
+        self.space = free_space(len(self.units))
 
     def _digest(self, f: FileAtCrash, size: int, page_sum: int,
                 digest: Callable[..., int] = entry_digest) -> int:
         total = 0
         for i in f.entries:
             e = self._entries[i]
-            total += digest(e.path, "file", e.mode, size, page_sum % HASH_MOD)
+            total += digest(e.path, "file", e.mode, size, page_sum % HASH_MOD, e.link_to)
         return total
 
     def _by_file(self, indices: Sequence[int]) -> dict[int, Sequence[int]]:
@@ -93,53 +94,33 @@ class LazyPending(Pending):
             grouped.setdefault(unit_file[index], []).append(index)
         return grouped  # type: ignore[return-value]
 
-    def key(self, choice: Choice) -> str:
+    def key(self, lost: Lost) -> str:
         choices = self._choices
-        if not choice.lost:
+        if 2 * len(lost) > len(self.units):  # nearer the all-lost form: work from the kept side
             total = self._base_total
-            for fi, kept in self._by_file(choice.indices).items():
+            gone = lost
+            kept_all = [i for i in range(len(self.units)) if i not in gone]
+            for fi, kept in self._by_file(kept_all).items():
                 f = self._files[fi]
                 size = max(f.size, max(choices[i].high for i in kept))
                 page_sum = f.page_sum + sum(choices[i].delta for i in kept)
                 total += self._digest(f, size, page_sum) - self._lost_digest[fi]
             return key_hex(total)
         total = self._all_total
-        for fi, lost in self._by_file(choice.indices).items():
+        for fi, lost_here in self._by_file(sorted(lost)).items():
             f = self._files[fi]
-            gone = {i - f.first_unit for i in lost}
+            gone = {i - f.first_unit for i in lost_here}
             # The highest page kept is among the first len(gone) + 1 by height.
-            top = next((j for j in f.dirty.by_high[:len(gone) + 1] if j not in gone), None)
-            size = f.size if top is None else max(f.size, f.dirty.choices[top].high)
-            page_sum = f.dirty.all_sum - sum(choices[i].delta for i in lost)
+            top = next((j for j in f.pending.by_high[:len(gone) + 1] if j not in gone), None)
+            size = f.size if top is None else max(f.size, f.pending.choices[top].high)
+            page_sum = f.pending.all_sum - sum(choices[i].delta for i in lost_here)
             total += self._digest(f, size, page_sum) - self._all_digest[fi]
         return key_hex(total)
 
-    def kept(self, choice: Choice) -> Kept:
-        if not choice.lost:
-            pages_of = self._pages.__getitem__
-            return tuple((self._files[fi].path, tuple(map(pages_of, kept)))
-                         for fi, kept in self._by_file(choice.indices).items())
-        lost = self._by_file(choice.indices)
-        out = []
-        for fi, f in enumerate(self._files):
-            if fi not in lost:
-                out.append((f.path, f.dirty.pages))
-                continue
-            # Cut the lost pages out of the file's page tuple by slicing (no per-page loop).
-            pages: tuple[int, ...] = ()
-            start = 0
-            for i in lost[fi]:
-                cut = i - f.first_unit
-                pages += f.dirty.pages[start:cut]
-                start = cut + 1
-            pages += f.dirty.pages[start:]
-            if pages:
-                out.append((f.path, pages))
-        return tuple(out)
-
-    def image(self, choice: Choice) -> Image:
+    def image(self, lost: Lost) -> Image:
         entries = list(self._entries)
-        for fi, kept in self._by_file(choice.kept()).items():
+        kept_all = [i for i in range(len(self.units)) if i not in lost]
+        for fi, kept in self._by_file(kept_all).items():
             f = self._files[fi]
             chosen = [self._choices[i] for i in kept]
             size = max(f.size, max(c.high for c in chosen))
@@ -148,3 +129,8 @@ class LazyPending(Pending):
                 old = entries[i]
                 entries[i] = Entry(old.path, "file", old.mode, size, pages, link_to=old.link_to)
         return Image(self._page_size, tuple(entries))
+
+    def aliases(self) -> dict[str, str]:
+        unit_paths = {f.path for f in self._files}
+        return {e.path: e.link_to for e in self._entries
+                if e.link_to is not None and e.link_to in unit_paths}

@@ -1,0 +1,237 @@
+"""Turn the groups of `attribute` into `RootCause`s: barrier, summary, evidence, reproducers.
+
+Reads what the groups point at: the operations, the full verdicts of a few
+states (from the journal: excerpts, lost keys, cluster members) and, for a
+torn write, the states of its crash points (which page subsets fail and
+which pass). It runs no program.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from powercut.explorer.analysis.attribute import Group
+from powercut.explorer.analysis.cause import (
+    RootCause,
+    SignatureCount,
+    TornWrite,
+    cause_id,
+    describe_op,
+)
+from powercut.explorer.analysis.lazyfs import (
+    DEFAULT_LAZYFS_ROOT,
+    LazyFSFault,
+    clear_fault,
+    torn_op_fault,
+)
+from powercut.explorer.analysis.roles import roles
+from powercut.explorer.store.verdicts import Outcome, VerdictBook
+from powercut.explorer.verdict import OpSummary, Verdict
+from powercut.replayer.state import CrashState, StateName, unfold_ids
+
+MAX_KEYS_READ = 64  # full verdicts read per cause for its evidence (lost keys, members)
+
+
+@dataclass
+class Context:
+    """What building a cause needs to know about its exploration."""
+
+    trace: str
+    model: str
+    page_size: int
+    ops: list[OpSummary]
+    book: VerdictBook
+    units_at: Mapping[int, int]  # crash point -> number of pending units
+    judged: Callable[[], Iterable[tuple[CrashState, Outcome]]]
+    replay_to: str = "crash-state"
+    lazyfs_root: str = DEFAULT_LAZYFS_ROOT
+
+
+def replay_command(ctx: Context, name: StateName) -> str:
+    """The `powercut replay` command line that materialises the state `name`."""
+    args = ["powercut", "replay", ctx.trace, "--point", str(name.point)]
+    if ctx.model != "lazyfs":
+        args += ["--model", ctx.model]
+    if ctx.page_size != 4096:
+        args += ["--page-size", str(ctx.page_size)]
+    for spec in name.lost:
+        args += ["--lose", spec]
+    args += ["--to", ctx.replay_to]
+    return shlex.join(args)
+
+
+def missing_keys(verdict: Verdict) -> list[str]:
+    """The acknowledged keys a data-loss verdict names (evidence `missing`), in its order.
+
+    A checker may name a key plainly or as {"key": ..., "value": ...}.
+    """
+    missing = verdict.evidence.get("missing") or ()
+    if isinstance(missing, str | bytes):
+        missing = (missing,)
+    if not isinstance(missing, list | tuple):
+        return [str(missing)]
+    return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _some(keys: tuple[str, ...], shown: int = 5) -> str:
+    return ", ".join(keys[:shown]) + (" …" if len(keys) > shown else "")
+
+
+def build(groups: list[Group], ctx: Context) -> list[RootCause]:
+    torn = _torn_subsets(groups, ctx)
+    return [_cause(g, ctx, torn.get(id(g))) for g in groups]
+
+
+def _evidence(group: Group, ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    missing: dict[str, None] = {}
+    members: set[str] = set()
+    for key in group.keys[:MAX_KEYS_READ]:
+        verdict = ctx.book.full(key)
+        if verdict is None:
+            continue
+        missing.update(dict.fromkeys(missing_keys(verdict)))
+        found = verdict.evidence.get("members")
+        if isinstance(found, Mapping):
+            members.update(str(n) for n, kind in found.items() if kind != "ok")
+    return tuple(missing), tuple(sorted(members))
+
+
+def _signatures(group: Group, ctx: Context) -> tuple[SignatureCount, ...]:
+    out = []
+    for signature, count in group.signatures.most_common():
+        verdict = ctx.book.full(group.sample_keys[signature])
+        excerpt = "" if verdict is None else verdict.excerpt or verdict.log_tail[-2000:]
+        out.append(SignatureCount(signature, count, excerpt, group.verdict))
+    return tuple(out)
+
+
+def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
+    ops = ctx.ops
+    culprit = group.culprit
+    points = tuple(sorted(group.points))
+    missing, members = _evidence(group, ctx)
+    where = f"{_plural(group.failing, 'failing state')} at {_plural(len(points), 'crash point')}"
+    kind = str(group.key[0])
+    if culprit is None:  # unexplained: the budget of checks ran out
+        name = group.examples[0]
+        return RootCause(
+            cause_id(ctx.model, group.key), kind, group.verdict, (), (), (), None,
+            "not known: the budget of checks ran out before these states were minimised "
+            "(raise --cause-budget)", f"{group.verdict}: {group.key[2] or 'no detail'} ({where})",
+            points, group.failing, name, replay_command(ctx, name), _signatures(group, ctx),
+            missing=missing, members=members, checks=group.checks, minimal=False,
+            examples=tuple(group.examples))
+    name = StateName.of(culprit.point, culprit.ids)
+    after = ops[culprit.first_point] if culprit.first_point >= 0 else None
+    files = roles(u.path for u in culprit.units)
+    partner_files = roles(u.path for u in culprit.partner)
+    culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.units))
+    lazyfs, why_not = _lazyfs(group, ctx, torn)
+    if kind == "prefix":
+        barrier = (f"make a crash right after op #{culprit.first_point} ({describe_op(after)}) "
+                   "recoverable: the program must cope with every operation before it durable "
+                   "and nothing after it")
+        summary = (f"a crash after op #{culprit.first_point} ({describe_op(after)}) leaves it "
+                   f"{group.verdict} even with every pending unit persisted ({where})")
+    elif kind == "torn-write" and culprit.torn is not None:
+        write = ops[culprit.torn]
+        pages = len(torn.pages) if torn else 0
+        barrier = (f"persist all {pages} pages of write #{write.seq} ({describe_op(write)}) "
+                   "atomically: write to a new file and rename it, or make a torn write "
+                   "detectable and recover from it")
+        counts = f"{len(torn.failing)} of {len(torn.failing) + len(torn.passing)} page subsets" \
+            if torn else where
+        summary = f"write #{write.seq}, {write.length} B at {write.offset} of {write.path}: " \
+                  f"{counts} {group.verdict}"
+        culprit_ops = (write,)
+    elif kind == "ordering":
+        partner_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.partner))
+        first_b = partner_ops[0]
+        barrier = f"fsync {', '.join(files)} before {describe_op(first_b)}"
+        summary = (f"{', '.join(files)} lost while the later {', '.join(partner_files)} "
+                   f"persisted ({where})")
+        culprit_ops += partner_ops
+        after = first_b
+    else:
+        what = "the directory entry of " if kind == "lost-namespace" else ""
+        target = ", ".join(files)
+        if after is not None and after.op == "marker":
+            barrier = f"fsync {what}{target} before acknowledging ({after.text!r})"
+        elif after is not None and after.seq in {o.seq for o in culprit_ops}:
+            barrier = f"fsync {what}{target} as soon as op #{after.seq} makes it pending: " \
+                      "losing it breaks recovery at once"
+        else:
+            barrier = f"fsync {what}{target} before {describe_op(after)}"
+        lost = _plural(len(missing), "acknowledged key") if missing else "data"
+        if kind == "lost-namespace":
+            lost = ", ".join(describe_op(o) for o in culprit_ops)
+        summary = (f"{lost} lost with pending units of {target}"
+                   f"{': ' + _some(missing) if missing else ''} ({where}, first after op "
+                   f"#{culprit.first_point}: {describe_op(after)})")
+    return RootCause(
+        cause_id(ctx.model, group.key), kind, group.verdict, files, partner_files, culprit_ops,
+        after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
+        _signatures(group, ctx), lazyfs, why_not, torn, missing, members, group.checks,
+        culprit.complete, tuple(group.examples))
+
+
+def _lazyfs(group: Group, ctx: Context, torn: TornWrite | None
+            ) -> tuple[LazyFSFault | None, str]:
+    """A LazyFS fault for a failing state of the group that LazyFS can leave, or why none."""
+    if torn is not None:
+        exact = [s for s in torn.failing if s]  # LazyFS keeps parts and drops the rest
+        subset = min(exact or torn.failing, key=len)
+        note = "" if group.culprit is None or group.culprit.point == torn.write.seq else (
+            "approximate: LazyFS crashes right after the write, dropping every other "
+            "pending page")
+        return torn_op_fault(ctx.ops, torn.write, subset, ctx.page_size, ctx.lazyfs_root,
+                             exact=not note, note=note), ""
+    why = "LazyFS cannot leave any of these states: its faults tear one write or drop "
+    why += "everything pending right after an operation"
+    for name in group.examples:
+        lost = unfold_ids(name.lost)
+        if len(lost) == ctx.units_at.get(name.point, -1) and all(
+                not uid.startswith("#") for uid in lost):
+            fault, reason = clear_fault(ctx.ops, name.point, ctx.lazyfs_root)
+            if fault is not None:
+                return fault, ""
+            why = reason
+    return None, why
+
+
+def _torn_subsets(groups: list[Group], ctx: Context) -> dict[int, TornWrite]:
+    """For each torn-write group: which kept subsets of the write's pages fail, which pass."""
+    wanted = {}
+    for g in groups:
+        if g.culprit is not None and g.culprit.torn is not None:
+            write = ctx.ops[g.culprit.torn]
+            first = (write.offset or 0) // ctx.page_size
+            last = ((write.offset or 0) + max(1, write.length or 0) - 1) // ctx.page_size
+            wanted[id(g)] = (g, write, tuple(range(first, last + 1)))
+    if not wanted:
+        return {}
+    found: dict[int, tuple[set[tuple[int, ...]], set[tuple[int, ...]]]] = {
+        k: (set(), set()) for k in wanted}
+    for state, outcome in ctx.judged():
+        for k, (g, write, pages) in wanted.items():
+            if state.point not in g.points:
+                continue
+            prefix = f"{write.path}:"
+            lost = {int(uid.rpartition(":")[2]) for uid in unfold_ids(
+                s for s in state.name.lost if s.startswith(prefix))}
+            kept = tuple(p for p in pages if p not in lost)
+            if outcome.kind == g.verdict:
+                found[k][0].add(kept)
+            elif outcome.kind == "ok":
+                found[k][1].add(kept)
+    def order(subsets: set[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
+        return tuple(sorted(subsets, key=lambda s: (len(s), s)))
+
+    return {k: TornWrite(write, pages, order(found[k][0]), order(found[k][1] - found[k][0]))
+            for k, (_, write, pages) in wanted.items()}

@@ -1,0 +1,79 @@
+"""The analysis's oracle: judge named crash states through the exploration's own pool.
+
+Minimising a failing state asks for states the enumeration may not have
+produced. The oracle builds each from its crash point's `Pending` (kept
+for the last few points: minimisation stays near one point, then moves
+on), answers from the verdicts already known (this exploration, its
+journal, the results cache) and checks the rest in parallel on the pool,
+each stored like any other verdict. `checks` counts real checker runs.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Sequence
+
+from powercut.explorer.run.pool import POLL, Pool
+from powercut.explorer.store.verdicts import Outcome, VerdictBook
+from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
+from powercut.replayer.replay import pending_at
+from powercut.replayer.space import Lost
+from powercut.replayer.state import CrashState
+from powercut.trace import Trace
+
+KEEP_POINTS = 8
+
+
+class PoolOracle:
+    """Judges states for the analysis with an exploration's pool and verdict book."""
+
+    def __init__(self, trace: Trace, model: PersistenceModel, pool: Pool, book: VerdictBook,
+                 key_suffix: Callable[[int], str] | None = None) -> None:
+        self.trace = trace
+        self.model = model
+        self.pool = pool
+        self.book = book
+        self.key_suffix = key_suffix
+        self.checks = 0
+        self._pendings: collections.OrderedDict[int, Pending] = collections.OrderedDict()
+        self._next = 0
+
+    def pending(self, point: int) -> Pending:
+        found = self._pendings.get(point)
+        if found is None:
+            found = self._pendings[point] = pending_at(self.trace, self.model, point)
+            while len(self._pendings) > KEEP_POINTS:
+                self._pendings.popitem(last=False)
+        else:
+            self._pendings.move_to_end(point)
+        return found
+
+    def key(self, pending: Pending, lost: Lost) -> str:
+        key = pending.key(lost)
+        if self.key_suffix is not None:
+            key = f"{key}+{self.key_suffix(pending.point)}"
+        return key
+
+    def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]:
+        keys = [self.key(p, lost) for p, lost in requests]
+        wanted: dict[str, CrashState] = {}
+        for (pending, lost), key in zip(requests, keys, strict=True):
+            if key in wanted or self.book.outcome(key) is not None:
+                continue
+            if self.book.known(key) is not None:
+                continue
+            wanted[key] = CrashState(pending.point, pending.name(lost), key, False, "named",
+                                     lost, StateImage(pending, lost))
+        for state in wanted.values():
+            while self.pool.running >= self.pool.capacity:
+                self.pool.collect(POLL)
+            self.pool.submit(self._next, state)
+            self._next += 1
+            self.checks += 1
+        while self.pool.running:
+            self.pool.collect(POLL)
+        out = []
+        for key in keys:
+            outcome = self.book.outcome(key)
+            out.append(outcome if outcome is not None else Outcome("error", "not judged"))
+        return out

@@ -1,0 +1,93 @@
+"""The verdicts of one exploration: durable in its journal, summarised in memory.
+
+`VerdictBook.add` stores a verdict in the exploration's journal (durably,
+before it may be reported) and in the results cache, and keeps only a small
+`Outcome` (kind and signature) per state key in memory; a report that needs
+the whole verdict (its log excerpt, its evidence) reads it back from the
+journal. `known` answers from the journal of a resumed run, then from the
+results cache. So memory holds a few dozen bytes a judged state, never a
+log tail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from powercut.explorer.store.cache import ResultsCache
+from powercut.explorer.store.journal import Journal
+from powercut.explorer.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the analysis and the progress display need of a verdict."""
+
+    kind: str
+    signature: str
+
+    @property
+    def failing(self) -> bool:
+        return self.kind != "ok"
+
+
+class VerdictBook:
+    """Verdicts by state key: journal on disk, `Outcome`s in memory."""
+
+    def __init__(self, journal: Journal, cache: ResultsCache | None = None) -> None:
+        self.journal = journal
+        self.cache = cache
+        self._outcomes: dict[str, Outcome] = {}
+        self._signatures: dict[str, str] = {}  # one string object per distinct signature
+        self._lock = threading.Lock()
+        self.reused = 0  # states whose verdict came from the journal or the cache
+        self.kinds: Counter[str] = Counter()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._outcomes
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def outcome(self, key: str) -> Outcome | None:
+        return self._outcomes.get(key)
+
+    def _keep(self, key: str, verdict: Verdict) -> Outcome:
+        with self._lock:
+            sig = self._signatures.setdefault(verdict.signature, verdict.signature)
+            outcome = Outcome(verdict.kind, sig)
+            if key not in self._outcomes:
+                self.kinds[verdict.kind] += 1
+            self._outcomes[key] = outcome
+            return outcome
+
+    def known(self, key: str) -> Verdict | None:
+        """A verdict judged before (a resumed run's journal, then the results cache), kept."""
+        verdict = self.journal.get(key)
+        if verdict is not None:
+            self._keep(key, verdict)
+            self.reused += 1
+            return verdict
+        if self.cache is not None:
+            verdict = self.cache.get(key)
+            if verdict is not None:
+                self.journal.append(key, verdict, durable=False)
+                self._keep(key, verdict)
+                self.reused += 1
+        return verdict
+
+    def add(self, key: str, verdict: Verdict) -> Outcome:
+        """Keep a new verdict: durable in the journal before it may be reported."""
+        self.journal.append(key, verdict)
+        if self.cache is not None:
+            self.cache.append(key, verdict)
+        return self._keep(key, verdict)
+
+    def full(self, key: str) -> Verdict | None:
+        """The whole verdict of a judged state, read back from the journal."""
+        return self.journal.get(key)
+
+    @property
+    def failing(self) -> int:
+        return sum(n for kind, n in self.kinds.items() if kind != "ok")
