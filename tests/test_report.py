@@ -1,4 +1,4 @@
-"""The reports render what the analysis found: terminal, JSON (pure, no etcd)."""
+"""The reports render what the exploration and its analysis found: terminal and JSON."""
 
 from __future__ import annotations
 
@@ -7,232 +7,230 @@ import json
 import os
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from rich.console import Console
 
-from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.report.htmlfile import render_html
 from powercut.explorer.report.jsonfile import SCHEMA, to_json_dict, write_json
-from powercut.explorer.report.terminal import make_console, print_report
-from powercut.explorer.verdict import Exploration, Verdict
-from powercut.replayer.state import CrashPoint
-from tests.test_analysis import OK, build_exploration, etcd_like, explorations, op, write
+from powercut.explorer.report.terminal import MAX_PANELS, explain, make_console, print_report
+from powercut.explorer.report.timeline import crash_text, gap_text, timeline_rows
+from powercut.explorer.verdict import Verdict
+from tests.synthetic import OK, PAGE, bad, etcd_like, make_trace, run
+from tests.test_enumerate import trace_ops, write_trace
 
 
-def render(exploration, vulns, width: int = 100) -> str:  # type: ignore[no-untyped-def]
+def render(exploration: Exploration, width: int = 100) -> str:
     out = io.StringIO()
-    print_report(exploration, vulns, Console(file=out, width=width))
+    print_report(exploration, Console(file=out, width=width))
     return out.getvalue()
 
 
-def test_terminal_report_shows_the_key_facts_without_a_terminal() -> None:
-    exploration = etcd_like()
-    vulns = find_vulnerabilities(exploration)
-    text = render(exploration, vulns)
+def test_terminal_report_shows_the_key_facts_without_a_terminal(tmp_path: Path) -> None:
+    with etcd_like(tmp_path) as exploration:
+        text = render(exploration)
     assert "\x1b[" not in text
     for fact in [
         "write #3, 16384 B at 0 of member/snap/db: 13 of 16 page subsets unrecoverable",
         "EXHAUSTIVE",
         "21 enumerated",
         "unrecoverable 13",
-        "1 vulnerability found",
+        "1 root cause found",
         "▮▯▯▯",  # a failing subset as a page map
         "▮▮▮▮",  # the passing "everything persisted" subset
         "panic: freepages: failed to get all reachable pages",
-        "powercut replay traces/etcd.trace --point 3 --keep member/snap/db:0 --to crash-state",
+        "powercut replay",
+        "--point 3 --lose member/snap/db:",
         'type="torn-op"',
         "occurrence=1",
-        "fsync member/snap/db",  # the barrier
+        "persist all 4 pages of write #3",  # the barrier
         "✗ crash after #3: 13 of 16 states fail",
     ]:
         assert fact in text, fact
     assert all(len(line) <= 100 for line in text.splitlines())
 
 
-def test_terminal_report_says_plainly_when_coverage_was_bounded() -> None:
-    exploration = etcd_like()
-    cp = exploration.crash_points[4]
-    exploration.crash_points[4] = CrashPoint(cp.seq, cp.units, cp.possible * 4, cp.enumerated)
-    text = render(exploration, find_vulnerabilities(exploration))
-    assert "BOUNDED: 1 crash point(s) had more states than --max-states" in text
+def test_terminal_report_says_plainly_when_coverage_was_bounded(tmp_path: Path) -> None:
+    with etcd_like(tmp_path, strategy="systematic", budget=8) as exploration:
+        text = render(exploration, width=200)
+    assert "BOUNDED: 1 of 6 crash points had more legal states than their share" in text
+    assert "systematic, budget 8 states" in text
 
 
-def test_terminal_report_with_no_vulnerability_and_a_long_quiet_trace() -> None:
-    ops = [op(0, "create", "f")] + [write(i, "f", 0, 10) for i in range(1, 60)]
-    ops.append(op(60, "fsync", "f", datasync=True))
-    exploration = build_exploration(ops, lambda point, kept: OK)
-    text = render(exploration, [])
-    assert "no vulnerability found" in text
+def test_terminal_report_with_no_cause_and_a_long_quiet_trace(tmp_path: Path) -> None:
+    ops = [("create", {"path": "f", "mode": 0o600})]
+    ops += [("write", {"path": "f", "offset": 0, "data": b"x" * 10}) for _ in range(59)]
+    ops.append(("fsync", {"path": "f", "datasync": True}))
+    with run(make_trace(tmp_path / "q.trace", ops), lambda d, m: OK) as exploration:
+        text = render(exploration)
+    assert "no root cause found" in text
     assert "… 59 ops …" in text and "fdatasync f" in text
 
 
-def test_plain_console_has_no_colour_codes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_plain_console_has_no_colour_codes(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CI", "true")
     out = io.StringIO()
-    exploration = etcd_like()
-    print_report(exploration, find_vulnerabilities(exploration), make_console(out))
+    with etcd_like(tmp_path) as exploration:
+        print_report(exploration, make_console(out))
     assert "\x1b[" not in out.getvalue() and "13 of 16" in out.getvalue()
 
 
-def test_log_excerpts_are_not_rich_markup() -> None:
-    ops = [op(0, "create", "f"), write(1, "f", 0, 10)]
+def test_log_excerpts_are_not_rich_markup(tmp_path: Path) -> None:
     hostile = "[bold red]boom[/] [link=http://x]y[/link] <script>alert(1)</script>"
+    ops = [("create", {"path": "f", "mode": 0o600}),
+           ("write", {"path": "f", "offset": 0, "data": b"z" * 10})]
 
-    def judge(point, kept):  # type: ignore[no-untyped-def]
-        return Verdict("unrecoverable", hostile, excerpt=hostile) if kept else OK
+    def judge(d: Path, m: object) -> Verdict:
+        return Verdict("unrecoverable", hostile, excerpt=hostile) if (d / "f").stat().st_size \
+            else OK
 
-    exploration = build_exploration(ops, judge)
-    text = render(exploration, find_vulnerabilities(exploration), width=200)
-    assert "[bold red]boom[/]" in text
+    with run(make_trace(tmp_path / "h.trace", ops), judge) as exploration:
+        assert "[bold red]boom[/]" in render(exploration, width=200)
 
 
-def test_json_report_has_the_schema_and_every_state(tmp_path: Path) -> None:
-    exploration = etcd_like()
-    vulns = find_vulnerabilities(exploration)
+def test_json_report_leads_with_causes_and_streams_every_state(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
-    write_json(path, exploration, vulns)
-    doc = json.loads(path.read_text())
-    assert doc == json.loads(json.dumps(to_json_dict(exploration, vulns)))
-    assert doc["schema"] == SCHEMA == "powercut-report/1"
-    assert list(doc) == [
-        "schema",
-        "trace",
-        "model",
-        "page_size",
-        "checker",
-        "summary",
-        "states",
-        "vulnerabilities",
-    ]
+    with etcd_like(tmp_path) as exploration:
+        write_json(path, exploration)
+        keys = [j.state.key for j in exploration.judged]
+        doc = json.loads(path.read_text())
+        assert doc == to_json_dict(exploration)
+    assert (doc["kind"], doc["version"]) == ("powercut-report", 2) and SCHEMA == "powercut-report/2"
+    assert list(doc) == ["kind", "version", "trace", "trace_digest", "model", "page_size",
+                         "checker", "summary", "causes", "errors", "crash_points", "states"]
     summary = doc["summary"]
-    assert set(summary) == {
-        "crash_points",
-        "states_enumerated",
-        "states_distinct",
-        "states_checked",
-        "states_reused",
-        "verdicts",
-        "coverage",
-        "elapsed_s",
-        "workers",
-        "interrupted",
-    }
+    assert set(summary) == {"crash_points", "states_enumerated", "states_distinct",
+                            "states_checked", "states_reused", "verdicts", "coverage", "causes",
+                            "errors", "minimisation", "elapsed_s", "workers", "interrupted"}
     assert summary["verdicts"] == {"ok": 8, "unrecoverable": 13}
-    assert summary["coverage"] == {
-        "exhaustive": True,
-        "bounded_points": 0,
-        "possible": 21,
-        "enumerated": 21,
-    }
-    assert len(doc["states"]) == exploration.enumerated == 21
-    assert [s["key"] for s in doc["states"]] == [j.state.key for j in exploration.judged]
-    assert doc["states"][-1]["kept"] == {}  # after the fsync nothing is pending
-    assert {"point": 3, "kept": {"member/snap/db": [0]}, "verdict": "unrecoverable"} in [
-        {k: st[k] for k in ("point", "kept", "verdict")} for st in doc["states"]
-    ]
-    (v,) = doc["vulnerabilities"]
-    assert set(v) == {
-        "kind",
-        "op",
-        "failing",
-        "total",
-        "signatures",
-        "failing_subsets",
-        "passing_subsets",
-        "points",
-        "reproducer",
-        "summary",
-        "missing",
-        "members",
-    }
-    assert v["op"] == {"seq": 3, "path": "member/snap/db", "offset": 0, "length": 16384}
-    assert (v["kind"], v["failing"], v["total"], v["points"]) == ("atomicity", 13, 16, [3])
-    assert sum(s["count"] for s in v["signatures"]) == 13
-    assert [] in v["passing_subsets"] and [0, 1, 2, 3] in v["passing_subsets"]
-    assert v["reproducer"]["replay"].startswith("powercut replay traces/etcd.trace --point 3")
-    assert 'type="torn-op"' in v["reproducer"]["lazyfs"]
+    cov = summary["coverage"]
+    assert (cov["exhaustive"], cov["legal"], cov["enumerated"], cov["share"]) == (True, 21, 21,
+                                                                                   1.0)
+    assert cov["classes"]["exhaustive"] == {"size": 21, "enumerated": 21, "points": 6,
+                                            "complete_points": 6}
+    assert [s["key"] for s in doc["states"]] == keys
+    assert doc["states"][-1]["lost"] == []  # after the fsync nothing is pending
+    assert {"point": 3, "lost": ["member/snap/db:1-3"], "verdict": "unrecoverable"} in [
+        {k: st[k] for k in ("point", "lost", "verdict")} for st in doc["states"]]
+    (c,) = doc["causes"]
+    assert (c["kind"], c["verdict"], c["roles"], c["points"]) == (
+        "torn-write", "unrecoverable", ["member/snap/db"], [3])
+    assert c["after"] == {"seq": 3, "op": "write", "path": "member/snap/db", "offset": 0,
+                          "length": 16384}
+    assert c["torn"]["pages"] == [0, 1, 2, 3] and len(c["torn"]["failing"]) == 13
+    assert [] in c["torn"]["passing"] and [0, 1, 2, 3] in c["torn"]["passing"]
+    assert sum(s["count"] for s in c["signatures"]) == c["failing"] == 13
+    assert c["culprit"]["point"] == 3 and c["minimal"] is True
+    assert c["reproducer"]["replay"].startswith("powercut replay ")
+    assert 'type="torn-op"' in c["reproducer"]["lazyfs"]
+    assert c["id"].startswith("C") and len(c["id"]) == 9
+
+
+def test_cause_ids_are_stable_across_runs(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with etcd_like(tmp_path / "a") as one, etcd_like(tmp_path / "b", workers=1) as two:
+        assert [c.id for c in one.causes] == [c.id for c in two.causes]
 
 
 def test_json_report_to_an_unwritable_place_is_one_clear_error(tmp_path: Path) -> None:
-    exploration = etcd_like()
-    target = tmp_path / "missing-dir" / "r.json"
-    try:
-        write_json(target, exploration, [])
-    except Exception as e:
-        assert type(e).__name__ == "PowercutError" and "JSON report" in str(e)
-    else:
-        raise AssertionError("writing into a missing directory must fail")
-    assert not list(tmp_path.iterdir())
+    with etcd_like(tmp_path) as exploration:
+        target = tmp_path / "missing-dir" / "r.json"
+        try:
+            write_json(target, exploration)
+        except Exception as e:
+            assert type(e).__name__ == "PowercutError" and "JSON report" in str(e)
+        else:
+            raise AssertionError("writing into a missing directory must fail")
+    assert not (tmp_path / "missing-dir").exists()
 
 
-def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs() -> None:
-    from powercut.explorer.report.timeline import crash_text, gap_text, timeline_rows
+def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs(tmp_path: Path) -> None:
+    ops = [("create", {"path": "f", "mode": 0o600})]
+    for _ in range(20):  # 20 write+fsync pairs
+        ops += [("write", {"path": "f", "offset": 0, "data": b"y" * 10}),
+                ("fsync", {"path": "f", "datasync": False})]
+    ops += [("rename", {"src": "f", "dst": "g", "flags": 0})]
+    ops += [("create", {"path": f"h{i}", "mode": 0o600}) for i in range(8)]
 
-    ops = [op(0, "create", "f")]
-    for i in range(1, 41, 2):  # 20 write+fsync pairs
-        ops += [write(i, "f", 0, 10), op(i + 1, "fsync", "f", datasync=False)]
-    ops += [op(41, "rename", "f", dst="g")] + [op(s, "create", f"h{s}") for s in range(42, 50)]
+    def judge(d: Path, m: object) -> Verdict:
+        return bad("no answer", kind="hang") if (d / "g").exists() else OK
 
-    def judge(point, kept):  # type: ignore[no-untyped-def]
-        return Verdict("hang", "no answer") if point >= 41 else OK
-
-    exploration = build_exploration(ops, judge)
-    rows = timeline_rows(exploration, find_vulnerabilities(exploration))
+    with run(make_trace(tmp_path / "t.trace", ops), judge) as exploration:
+        rows = timeline_rows(exploration, exploration.causes)
+        text = render(exploration)
     crashes = [crash_text(r) for r in rows if r.kind == "crash"]
     assert crashes == ["✗ crash after each of #41..#49: 9 of 9 states fail (hang 9) → #1"]
     gaps = [gap_text(r) for r in rows if r.kind == "gap"]
     assert "… 7 ops …" in gaps  # between the first and last op of the failing run
     assert sum(r.kind == "barrier" for r in rows) == 6  # of 20 quiet syncs
     assert any("(14 syncs)" in g for g in gaps)
-    text = render(exploration, find_vulnerabilities(exploration))
     assert "after each of #41..#49" in text and "rename f → g" in text
 
 
 def test_json_report_is_readable_by_others_and_leaves_no_temp_file(tmp_path: Path) -> None:
-    path = tmp_path / "r.json"
-    write_json(path, etcd_like(), [])
+    path = tmp_path / "out" / "r.json"
+    path.parent.mkdir()
+    with etcd_like(tmp_path) as exploration:
+        write_json(path, exploration)
     assert path.stat().st_mode & 0o044 == 0o044 or os.umask(os.umask(0)) & 0o044
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]
 
 
-def test_terminal_report_caps_panels_and_says_where_the_rest_are() -> None:
-    from powercut.explorer.report.terminal import MAX_PANELS
+def test_terminal_report_caps_panels_and_says_where_the_rest_are(tmp_path: Path) -> None:
+    names = [f"f{a}{b}" for a in "abcdef" for b in "ghijkl"][:MAX_PANELS + 4]
+    ops: list[tuple[str, dict]] = []
+    for name in names:  # each file torn on its own: a cause per file role
+        ops += [("create", {"path": name, "mode": 0o600}),
+                ("write", {"path": name, "offset": 0, "data": b"p" * (2 * PAGE)}),
+                ("fsync", {"path": name, "datasync": True})]
 
-    ops = [op(0, "create", "f")]
-    ops += [op(i, "create", f"g{i}") for i in range(1, MAX_PANELS + 6)]
+    def judge(d: Path, m: object) -> Verdict:
+        for f in d.iterdir():
+            if f.stat().st_size and f.read_bytes().count(0):
+                return bad(f"torn {f.name}")
+        return OK
 
-    def judge(point, kept):  # type: ignore[no-untyped-def]
-        return Verdict("error", f"checker broke {point}") if point >= 0 else OK
-
-    exploration = build_exploration(ops, judge)
-    vulns = find_vulnerabilities(exploration)
-    assert len(vulns) == MAX_PANELS + 6
-    text = render(exploration, vulns)
-    assert f"#{MAX_PANELS} error" in text and f"#{MAX_PANELS + 1} error" not in text
-    assert "… 6 more vulnerabilities" in text
-
-
-@settings(max_examples=40, deadline=None)
-@given(explorations())
-def test_every_report_renders_any_exploration(exploration: Exploration) -> None:
-    vulns = find_vulnerabilities(exploration)
-    text = render(exploration, vulns)
-    assert ("no vulnerability found" in text) == (not vulns)
-    doc = json.loads(json.dumps(to_json_dict(exploration, vulns)))
-    assert len(doc["states"]) == exploration.enumerated
-    assert len(doc["vulnerabilities"]) == len(vulns)
-    page = render_html(exploration, vulns)
-    assert page.count('<section class="vuln') == len(vulns)
+    with run(make_trace(tmp_path / "t.trace", ops), judge) as exploration:
+        assert len(exploration.causes) == MAX_PANELS + 4
+        text = render(exploration)
+        assert explain(exploration, str(MAX_PANELS + 2), Console(file=io.StringIO()))
+        assert not explain(exploration, "C00000000", Console(file=io.StringIO()))
+    assert f"#{MAX_PANELS} torn-write" in text and f"#{MAX_PANELS + 1} torn-write" not in text
+    assert "… 4 more root causes" in text
 
 
-def test_coverage_says_when_only_some_crash_points_were_explored() -> None:
-    exploration = etcd_like()
-    exploration.crash_points = exploration.crash_points[3:5]  # points 2 and 3, as --points 2:3
-    exploration.judged = [j for j in exploration.judged if j.state.point in (2, 3)]
-    vulns = find_vulnerabilities(exploration)
-    text = render(exploration, vulns)
+_SETTINGS = settings(max_examples=25, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@_SETTINGS
+@given(ops=trace_ops())
+def test_every_report_renders_any_exploration(tmp_path: Path, ops) -> None:  # type: ignore[no-untyped-def]
+    trace = write_trace(tmp_path / "r.trace", ops)
+
+    def judge(d: Path, m: object) -> Verdict:  # fails on some contents, deterministically
+        blob = b"".join(p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file())
+        return bad("odd") if sum(blob) % 3 == 0 and blob else OK
+
+    with run(trace, judge) as exploration:
+        text = render(exploration)
+        assert ("no root cause found" in text) == (not exploration.causes)
+        doc = to_json_dict(exploration)
+        assert len(doc["states"]) == exploration.enumerated
+        assert len(doc["causes"]) == len(exploration.causes)
+        page = render_html(exploration)
+        assert page.count('<section class="cause') == len(exploration.causes)
+        failing = sum(1 for j in exploration.judged if j.verdict.failing)
+        # Every failing state is folded into exactly one cause.
+        assert sum(c.failing for c in exploration.causes) == failing
+
+
+def test_coverage_says_when_only_some_crash_points_were_explored(tmp_path: Path) -> None:
+    with etcd_like(tmp_path, points=range(2, 4)) as exploration:
+        text = render(exploration)
+        assert to_json_dict(exploration)["summary"]["coverage"]["exhaustive"] is False
     assert "PARTIAL: only crash points 2..3 of -1..4 were explored" in text
-    assert to_json_dict(exploration, vulns)["summary"]["coverage"]["exhaustive"] is False
 
 
 def test_subsets_of_a_large_write_are_page_ranges_not_maps() -> None:

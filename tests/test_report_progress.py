@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from powercut.explorer.report.progress import LiveProgress
-from tests.test_analysis import etcd_like
+from tests.synthetic import etcd_like
 
 
 @dataclass
@@ -18,16 +19,18 @@ class Snapshot:
     checked: int
     failing: int
     enumeration_done: bool
+    planned: int | None = None
+    phase: str = "checking"
 
 
-def test_not_a_terminal_draws_nothing_but_counts() -> None:
+def test_not_a_terminal_draws_nothing_but_counts(tmp_path: Path) -> None:
     out = io.StringIO()
-    with LiveProgress(out) as progress:
+    with etcd_like(tmp_path) as exploration, LiveProgress(out) as progress:
         progress.started(None)
-        for judged in etcd_like().judged:
+        for judged in exploration.judged:
             progress.judged(judged)
     assert out.getvalue() == ""
-    assert (progress.enumerated, progress.checked, progress.failing) == (21, 21, 13)
+    assert (progress.enumerated, progress.failing) == (21, 13)
     assert progress.first_failure_at is not None
     assert progress.status.startswith("13 failing (first after ")
 
@@ -48,7 +51,11 @@ def test_driver_snapshots_and_a_drawn_bar_that_goes_away() -> None:
     with LiveProgress(out, enabled=True) as progress:
         progress(Snapshot(10, 8, 3, 0, False))
         assert progress.total is None and progress.first_failure_at is None
+        progress(Snapshot(15, 9, 5, 0, False, planned=30))
+        assert progress.total == 30  # the plan's estimate until enumeration ends
         progress(Snapshot(20, 12, 12, 2, True))
+        progress(Snapshot(20, 12, 12, 2, True, phase="minimising"))
+        assert progress.status.startswith("minimising")
     assert progress.total == 12 and progress.failing == 2
     assert progress.first_failure_at is not None
     assert "checking" in out.getvalue()
