@@ -165,8 +165,8 @@ def _pointer(fsync_a: bool) -> list[tuple[str, dict]]:
                                    ("write", {"path": "a", "offset": 0, "data": b"the data\n"})]
     if fsync_a:
         ops.append(("fsync", {"path": "a", "datasync": True}))
-    return ops + [("create", {"path": "b", "mode": 0o600}),
-                  ("write", {"path": "b", "offset": 0, "data": b"points to a\n"})]
+    return [*ops, ("create", {"path": "b", "mode": 0o600}),
+            ("write", {"path": "b", "offset": 0, "data": b"points to a\n"})]
 
 
 def test_true_ordering_dependency_is_one_ordering_cause(tmp_path: Path) -> None:

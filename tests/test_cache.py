@@ -62,7 +62,7 @@ def explore(tmp_path: Path, trace: Path, *extra: str) -> tuple[subprocess.Comple
 
 def findings(report: dict[str, Any]) -> tuple[Any, Any]:
     return ([(s["key"], s["verdict"], s["signature"]) for s in report["states"]],
-            report["vulnerabilities"])
+            [(c["id"], c["kind"], c["points"], c["barrier"]) for c in report["causes"]])
 
 
 def test_second_exploration_checks_nothing_and_reports_the_same(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.image import Image
 from powercut.replayer.models import get_model
+from powercut.replayer.pages import read_pages
 from powercut.replayer.replay import pending_at
 from powercut.replayer.state import CrashState, unfold_ids
-from powercut.replayer.pages import read_pages
 from powercut.replayer.tree import Tree, snapshot
 from powercut.trace import Op, Trace, TraceWriter, open_trace
 

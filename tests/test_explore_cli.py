@@ -71,7 +71,7 @@ def test_dry_run_enumerates_without_checking(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["kind"] == "powercut-dry-run"
     assert [cp["point"] for cp in document["crash_points"]] == [8, 9]
-    assert document["counts"]["states_enumerated"] == 16 + 1
+    assert document["summary"]["states_enumerated"] == 16 + 1
 
 
 @pytest.mark.etcd
@@ -80,10 +80,10 @@ def test_reports_of_the_torn_db_write(tmp_path: Path, etcd_bins: dict[str, Path]
                     "--json", str(tmp_path / "r.json"), "--html", str(tmp_path / "r.html"),
                     "--lazyfs-dir", str(tmp_path / "lazyfs"))
     assert done.returncode == 1, done.stderr
-    assert "atomicity" in done.stdout
+    assert "torn-write" in done.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["summary"]["states_checked"] == 16
-    assert report["vulnerabilities"]
+    assert [c["kind"] for c in report["causes"]] == ["torn-write"]
     assert (tmp_path / "r.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert list((tmp_path / "lazyfs").iterdir())
 
@@ -134,4 +134,4 @@ def test_trace_cut_short_needs_prefix(tmp_path: Path) -> None:
     assert "--prefix" in done.stderr
     done = powercut("explore", str(cut), "--dry-run", "--prefix", "--points", "8")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["counts"]["states_enumerated"] == 16
+    assert json.loads(done.stdout)["summary"]["states_enumerated"] == 16

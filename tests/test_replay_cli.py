@@ -113,7 +113,7 @@ def test_replay_cli_process_errors_are_one_line(trace: Trace, tmp_path: Path) ->
 
 def test_replay_cli_names_a_state_by_its_lost_units(trace: Trace, tmp_path: Path) -> None:
     """The form reports print (`--lose`) and the page form (`--keep`) name the same state."""
-    seq, data = _first_db_write(trace)
+    seq, _ = _first_db_write(trace)
     assert main(["replay", str(trace.path), "--point", str(seq), "--lose", f"{DB}:0-1",
                  "--to", str(tmp_path / "a")]) == 0
     assert main(["replay", str(trace.path), "--point", str(seq), "--keep", f"{DB}:2,3",

@@ -1,4 +1,4 @@
-"""The laws of the legal-state spaces: counts, generation, sampling and closures, against brute force.
+"""The laws of legal-state spaces: counts, generation, samples and closures, against brute force.
 
 A space is built from random components (independent units, explicit
 groups, journal cuts with tied units); on spaces of up to 12 units a

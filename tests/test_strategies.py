@@ -15,7 +15,7 @@ from powercut.errors import PowercutError
 from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.enumeration.classes import classes, members
 from powercut.replayer.enumeration.dry_run import write_dry_run
-from powercut.replayer.enumeration.plan import make_plan, water_level
+from powercut.replayer.enumeration.plan import water_level
 from powercut.replayer.models import get_model
 from powercut.replayer.replay import named_state, pending_at
 from powercut.replayer.space import brute_force
