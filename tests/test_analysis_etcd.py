@@ -1,8 +1,9 @@
-"""The analysis on a real exploration: the committed etcd traces, real etcd, one crash point.
+"""Root causes on real explorations: the committed etcd traces, real etcd.
 
 Crash point 8 of the bootstrap traces is right after the 16 KiB write that
-creates member/snap/db (the seed bug, etcd issue 16596). Only that point is
-explored, so this stays a few seconds.
+creates member/snap/db (the seed bug, etcd issue 16596); exploring only
+that point takes a few seconds. The whole bootstrap gives exactly its two
+causes: that torn write, and the hang from a complete prefix after op #17.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from powercut.explorer.analysis.grouping import find_vulnerabilities
 from powercut.explorer.report.htmlfile import render_html
 from powercut.explorer.report.jsonfile import to_json_dict
 from powercut.explorer.report.terminal import print_report
@@ -31,33 +31,33 @@ DB = "data.etcd/member/snap/db"
 
 @pytest.mark.etcd
 @pytest.mark.parametrize("name", ["etcd-3.4-bootstrap.trace", "etcd-3.5-bootstrap.trace"])
-def test_torn_db_write_of_a_real_trace_is_one_atomicity_vulnerability(name: str) -> None:
+def test_torn_db_write_of_a_real_trace_is_one_torn_write_cause(name: str) -> None:
     trace = open_trace(TRACES / name)
     write = next(op for op in trace.ops() if op.op == "write")
     assert (write.seq, write.path, write.offset, len(write.data or b"")) == (8, DB, 0, 16384)
-    with EtcdChecker(binary.for_trace(trace.workload, None), trace.workload) as checker:
-        exploration = explore(trace, checker, "lazyfs", workers=2, points=range(8, 9))
-    assert exploration.enumerated == 16 and not exploration.interrupted
+    with (EtcdChecker(binary.for_trace(trace.workload, None), trace.workload) as checker,
+          explore(trace, checker, "lazyfs", workers=2, points=range(8, 9)) as exploration):
+        assert exploration.enumerated == 16 and not exploration.interrupted
+        (c,) = exploration.causes
+        assert (c.kind, c.verdict, c.roles) == ("torn-write", "unrecoverable", (DB,))
+        assert c.torn is not None and c.torn.write.seq == 8 and c.torn.pages == (0, 1, 2, 3)
+        assert c.failing == len(c.torn.failing) == 12
+        # As in the seed report: keeping either 8 KiB half alone fails, all or none recovers.
+        assert {(0, 1), (2, 3)} <= set(c.torn.failing)
+        assert set(c.torn.passing) == {(), (0, 1, 2, 3), (0, 2, 3), (1, 2, 3)}
+        assert c.summary.startswith(f"write #8, 16384 B at 0 of {DB}: 12 of 16 page subsets")
+        assert c.culprit.point == 8
+        assert c.lazyfs is not None and c.lazyfs.exact
+        fault = tomllib.loads(c.lazyfs.toml())["injection"][0]
+        assert fault["file"] == f"/tmp/lazyfs.root/{DB}"
+        assert (fault["type"], fault["parts"], fault["occurrence"]) == ("torn-op", 4, 1)
+        assert len(fault["persist"]) == 1
+        assert exploration.analysis.checks == 0  # every question answered by the exploration
 
-    (v,) = find_vulnerabilities(exploration, lazyfs_root="/home/data-r")
-    assert v.kind == "atomicity" and v.verdict == "unrecoverable"
-    assert v.op is not None and (v.op.seq, v.op.path, v.op.length) == (8, DB, 16384)
-    assert v.total == 16 and v.write_pages == (0, 1, 2, 3)
-    assert v.failing == len(v.failing_subsets) == len(v.states) >= 8
-    # As in the seed report: keeping either 8 KiB half alone fails, all or none recovers.
-    assert {(0, 1), (2, 3)} <= set(v.failing_subsets)
-    assert {(), (0, 1, 2, 3)} <= set(v.passing_subsets)
-    assert v.summary.startswith(f"write #8, 16384 B at 0 of {DB}: {v.failing} of 16 page subsets")
-    assert v.smallest.point == 8 and len(v.smallest.kept[0][1]) == 1
-    assert v.lazyfs is not None and v.lazyfs.exact
-    fault = tomllib.loads(v.lazyfs.toml())["injection"][0]
-    assert fault["file"] == f"/home/data-r/{DB}"
-    assert (fault["type"], fault["parts"], fault["occurrence"]) == ("torn-op", 4, 1)
-
-    out = io.StringIO()
-    print_report(exploration, [v], Console(file=out, width=120))
-    assert f"{v.failing} of 16 page subsets unrecoverable" in out.getvalue()
-    doc = json.loads(json.dumps(to_json_dict(exploration, [v])))
-    assert len(doc["states"]) == 16 and doc["vulnerabilities"][0]["total"] == 16
-    page = render_html(exploration, [v])
-    assert all(html.escape(s.signature) in page for s in v.signatures)
+        out = io.StringIO()
+        print_report(exploration, Console(file=out, width=120))
+        assert "12 of 16 page subsets unrecoverable" in out.getvalue()
+        doc = json.loads(json.dumps(to_json_dict(exploration)))
+        assert len(doc["states"]) == 16 and doc["causes"][0]["failing"] == 12
+        page = render_html(exploration)
+        assert all(html.escape(s.signature) in page for s in c.signatures)

@@ -25,9 +25,8 @@ import dask
 import pytest
 from distributed import LocalCluster
 
-from powercut.explorer.analysis.grouping import find_vulnerabilities
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.run.drive import explore
-from powercut.explorer.verdict import Exploration
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import open_trace
 from tests.realparts import TRACES
@@ -47,11 +46,10 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def findings(e: Exploration) -> tuple[Any, Any]:
-    states = [(j.state.point, j.state.kept, j.state.key, j.verdict.kind, j.verdict.signature)
+    states = [(j.state.point, j.state.name, j.state.key, j.verdict.kind, j.verdict.signature)
               for j in e.judged]
-    vulns = [(v.kind, v.op, v.failing, v.total, v.failing_subsets, v.passing_subsets)
-             for v in find_vulnerabilities(e)]
-    return states, vulns
+    causes = [(c.id, c.kind, c.failing, c.points, c.torn) for c in e.causes]
+    return states, causes
 
 
 def test_dask_and_local_explorations_agree(cluster: str, etcd_bins: dict[str, Path]) -> None:
@@ -85,8 +83,8 @@ def test_cli_report_on_dask_equals_the_local_one(cluster: str, tmp_path: Path) -
 
 def without_excerpts(report: dict[str, Any]) -> dict[str, Any]:
     """The report less the log excerpts (addresses and goroutine numbers differ per run)."""
-    for vuln in report["vulnerabilities"]:
-        for signature in vuln["signatures"]:
+    for cause in report["causes"]:
+        for signature in cause["signatures"]:
             signature.pop("excerpt")
     return report
 

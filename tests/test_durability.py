@@ -102,7 +102,7 @@ def test_acknowledging_before_fsync_loses_data(how: str, status: int, tmp_path: 
         assert failing == set()
         return
     assert failing == {"data-loss"}
-    kinds = {v["kind"] for v in result["vulnerabilities"]}
-    assert kinds == {"data-loss"}
-    lost = {k for v in result["vulnerabilities"] for k in v["missing"]}
+    kinds = {(c["kind"], c["verdict"]) for c in result["causes"]}
+    assert kinds == {("lost-data", "data-loss")}
+    lost = {k for c in result["causes"] for k in c["missing"]}
     assert lost == {"a", "b", "c"}

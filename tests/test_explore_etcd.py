@@ -14,6 +14,7 @@ import pytest
 
 from powercut.explorer.run.drive import explore
 from powercut.process import live_children
+from powercut.replayer.state import unfold_ids
 from powercut.targets.etcd import binary
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import open_trace
@@ -57,22 +58,26 @@ def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path:
     with EtcdChecker(found, trace.workload) as checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(point, point + 1),
                               workdir=tmp_path / "work")
-    assert [cp.seq for cp in exploration.crash_points] == [point]
+    assert [cp.point for cp in exploration.crash_points] == [point]
     assert exploration.enumerated == exploration.distinct == exploration.checked == 16
     got = {}
     for judged in exploration.judged:
         assert judged.state.point == point
-        pages = judged.state.kept_map.get(DB, [])
-        assert set(judged.state.kept_map) <= {DB}
+        lost = [uid.rpartition(":") for uid in unfold_ids(judged.state.name.lost)]
+        assert {path for path, _, _ in lost} <= {DB}
+        pages = [p for p in range(4) if str(p) not in {page for _, _, page in lost}]
         assert judged.verdict.kind == ("unrecoverable" if judged.verdict.signature else "ok")
         got[tuple(pages)] = judged.verdict.signature
     assert got == expected(version)
     # Log text names the state as `<state>`, never the temp dir that is gone.
-    too_small = next(j.verdict for j in exploration.judged if "too small" in j.verdict.signature)
+    too_small = next(exploration.verdict(j.state.key) for j in exploration.judged
+                     if "too small" in j.verdict.signature)
+    assert too_small is not None
     assert f"<state>/{DB}" in too_small.excerpt + too_small.log_tail
     assert str(tmp_path) not in too_small.excerpt + too_small.log_tail
     assert version in exploration.checker
     assert live_children() == 0
+    exploration.close()
     assert list((tmp_path / "work").iterdir()) == []
 
 
@@ -90,7 +95,8 @@ def test_wal_without_members_hangs(version: str, etcd_bins: dict[str, Path],
         exploration = explore(trace, checker, "lazyfs", workers=1, timeout=1.5,
                               points=range(rename, rename + 1))
     [judged] = exploration.judged
-    assert judged.verdict.kind == "hang"
-    assert judged.verdict.signature == "no answer within the timeout"
-    assert judged.verdict.excerpt
+    verdict = exploration.verdict(judged.state.key)
+    assert verdict is not None and verdict.kind == "hang"
+    assert verdict.signature == "no answer within the timeout"
+    assert verdict.excerpt
     assert live_children() == 0

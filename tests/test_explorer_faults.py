@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from powercut.explorer.checkers import Checker, CommandChecker
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.run.drive import ATTEMPTS, explore
-from powercut.explorer.verdict import Exploration, Verdict
+from powercut.explorer.verdict import Verdict
 from powercut.process import live_children
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import Op, TraceWriter, open_trace
@@ -69,6 +70,7 @@ def test_a_hanging_checker_is_killed_at_the_timeout(tmp_path: Path, trace: Path)
     FAULTS.extend(["hang"] * exploration.checked)
     assert exploration.checked == exploration.distinct > 1
     assert {j.verdict.kind for j in exploration.judged} == {"hang"}
+    exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
 
@@ -106,9 +108,10 @@ def test_a_checker_that_raises_is_retried_once_then_an_error(tmp_path: Path, tra
     assert {j.verdict.kind for j in exploration.judged} == {kind}
     assert set(checker.calls.values()) == {min(failures + 1, ATTEMPTS)}
     if kind == "error":
-        verdict = exploration.judged[0].verdict
-        assert verdict.signature == "checker error: RuntimeError"
+        verdict = exploration.verdict(exploration.judged[0].state.key)
+        assert verdict is not None and verdict.signature == "checker error: RuntimeError"
         assert verdict.evidence["attempts"] == ATTEMPTS
+    exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
 
@@ -138,6 +141,7 @@ def test_a_checker_program_killed_from_outside_is_retried_once(tmp_path: Path, t
     assert tries == {min(kills + 1, ATTEMPTS)}
     if kind == "error":
         assert exploration.judged[0].verdict.signature == "killed by SIGKILL"
+    exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
 
@@ -173,6 +177,7 @@ def test_an_etcd_exploration_with_a_taken_port_leaves_nothing(
     assert exploration.checked >= 1
     assert all(j.verdict.kind == "ok" for j in exploration.judged)
     assert len(taken_port) > exploration.checked  # the taken port cost one retry
+    exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
     for ports in taken_port[1:]:
         for port in ports:  # nothing listens on a port we handed out (TIME_WAIT is fine)
