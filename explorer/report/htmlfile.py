@@ -13,7 +13,8 @@ import os
 from html import escape
 
 from powercut.explorer.analysis.vulnerability import Vulnerability, describe_op
-from powercut.explorer.report.jsonfile import coverage_notes, summary_dict, write_text_atomic
+from powercut.explorer.report.files import write_text_atomic
+from powercut.explorer.report.jsonfile import coverage_notes, summary_dict
 from powercut.explorer.report.timeline import (
     crash_text,
     gap_text,

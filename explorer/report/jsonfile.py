@@ -10,16 +10,13 @@ file it is given.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from powercut.errors import PowercutError
 from powercut.explorer.analysis.vulnerability import Vulnerability
+from powercut.explorer.report.files import write_text_atomic
 from powercut.explorer.report.timeline import point_ranges
 from powercut.explorer.verdict import Exploration, OpSummary
 
@@ -139,25 +136,3 @@ def write_json(
 ) -> None:
     data = json.dumps(to_json_dict(exploration, vulns), indent=1, ensure_ascii=False)
     write_text_atomic(path, data + "\n", "JSON report")
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str, what: str) -> None:
-    """Write `text` to `path` whole or not at all: a reader never sees half a report."""
-    target = Path(path)
-    tmp: Path | None = None
-    try:
-        # Not mkstemp: its 0600 mode would hide the report from other users;
-        # a fresh name created exclusively with the umask's mode is as safe.
-        name = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        tmp = name
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as e:
-        raise PowercutError(f"cannot write the {what} to {target}: {e.strerror or e}") from e
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from powercut.errors import PowercutError
 from powercut.explorer.analysis.vulnerability import Vulnerability
-from powercut.explorer.report.jsonfile import write_text_atomic
+from powercut.explorer.report.files import write_text_atomic
 from powercut.explorer.report.timeline import kept_text
 from powercut.explorer.verdict import Exploration
 

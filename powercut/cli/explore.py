@@ -26,8 +26,9 @@ from powercut.cli import options
 from powercut.errors import PowercutError
 from powercut.explorer.analysis.grouping import find_vulnerabilities
 from powercut.explorer.checkers import DEFAULT_TIMEOUT, Checker
+from powercut.explorer.report.files import write_text_atomic
 from powercut.explorer.report.htmlfile import write_html
-from powercut.explorer.report.jsonfile import write_json, write_text_atomic
+from powercut.explorer.report.jsonfile import write_json
 from powercut.explorer.report.lazyfs import write_lazyfs_dir
 from powercut.explorer.report.progress import LiveProgress
 from powercut.explorer.report.terminal import render_terminal
