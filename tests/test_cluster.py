@@ -21,6 +21,7 @@ from tests.realparts import TRACES
 TORN = {17: "node2", 22: "node1", 28: "node3"}
 
 
+@pytest.mark.etcd
 @pytest.mark.parametrize(("seq", "member"), sorted(TORN.items()))
 def test_torn_db_write_names_the_member(seq: int, member: str) -> None:
     trace = open_trace(TRACES / "etcd-cluster.trace")
