@@ -7,7 +7,10 @@ anything of its module (or of the tests module it imports from) that it
 reaches by name, calls `record(`, `mounted(`, `RecorderFS(` or runs the
 `record` command with a workload (`"record"` and `"--"` in one argument
 list); it needs etcd when it reaches the `etcd_bins` fixture or builds an
-etcd checker, workload or binary lookup.
+etcd checker, workload or binary lookup. What the source cannot show (a
+`powercut explore` of an etcd trace sets up the etcd checker) was found by
+running `-m "not fuse and not etcd"` once with /dev/fuse and the etcd
+binaries bound over by empty files, and is marked by hand.
 """
 
 from __future__ import annotations
