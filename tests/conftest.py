@@ -4,8 +4,9 @@ Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
 that leaked it. After each test: no FUSE mount under that directory and no
 etcd process descended from this test process. At the end: powercut left
-no temp directory behind. A missing /dev/fuse or etcd fails the run (it
-never skips: CI must not turn green without the real parts).
+no temp directory behind. A missing /dev/fuse or etcd fails the run when a
+selected test needs it, and always under CI (it never skips: CI must not
+turn green without the real parts).
 """
 
 from __future__ import annotations
@@ -21,18 +22,30 @@ from pathlib import Path
 import pytest
 
 from powercut.recorder.mount import fuse_mounts
-from tests.realparts import etcd_binaries, missing_real_parts
+from tests.realparts import PARTS, etcd_binaries, missing_parts
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="powercut-tests-"))
 os.environ["TMPDIR"] = str(_SESSION_TMP)
 tempfile.tempdir = None  # make tempfile re-read TMPDIR
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    problems = missing_real_parts()
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to start when a selected test needs a real part that is missing.
+
+    A test that needs FUSE is marked `fuse`, one that needs etcd `etcd`
+    (tests/test_test_markers.py checks it), so `pytest -m "not fuse and not
+    etcd"` runs on a machine without them. Under CI every part is needed,
+    whatever is selected: CI must fail, never skip, without the real parts.
+    """
+    needed = {part for item in session.items for part in PARTS
+              if item.get_closest_marker(part) is not None}
+    if os.environ.get("CI"):
+        needed = set(PARTS)
+    problems = [p for part, found in missing_parts().items() if part in needed for p in found]
     if problems:
         raise pytest.UsageError(
-            "the real parts the tests need are missing (run scripts/setup): " + "; ".join(problems))
+            "the real parts the selected tests need are missing (run scripts/setup, or "
+            "deselect them with -m \"not fuse and not etcd\"): " + "; ".join(problems))
 
 
 def _fuse_mounts_under(root: Path) -> list[str]:

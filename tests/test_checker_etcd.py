@@ -73,6 +73,7 @@ def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins
     assert live_children() == 0
 
 
+@pytest.mark.etcd  # looks among the installed etcds (their --version)
 def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
     with pytest.raises(CheckerError, match=r"etcd 9\.9\.9, which is not on this.*--etcd-bin"):
         binary.for_trace({"etcd_bin": str(tmp_path / "etcd"), "etcd_version": "9.9.9"}, None)

@@ -78,7 +78,12 @@ def test_expected_is_the_last_acknowledged_value() -> None:
     assert flying.in_flight == {"a": frozenset({"4"})}
     assert durability.lost(flying, {"a": "4"}.get) == []
     assert durability.lost(flying, {"a": "1"}.get) == [{"key": "a", "value": "3", "found": "1"}]
-    assert durability.reported_loss('x\n{"verdict": "data-loss", "missing": ["k"]}\n') == ["k"]
+    # Both documented forms of `missing`, as `{"key", ...}` objects (see test_checker_errors).
+    assert durability.reported_loss('x\n{"verdict": "data-loss", "missing": ["k"]}\n') == [
+        {"key": "k"}]
+    assert durability.reported_loss(
+        '{"verdict": "data-loss", "missing": [{"key": "k", "value": "v"}, 3]}') == [
+        {"key": "k", "value": "v"}, {"key": "3"}]
     assert durability.reported_loss("exit 1\n") is None
 
 

@@ -11,6 +11,8 @@ its acknowledgement at #56) is never lost.
 
 from __future__ import annotations
 
+import pytest
+
 from powercut.explorer.run.drive import explore
 from powercut.targets.etcd import binary
 from powercut.targets.etcd.checker import EtcdChecker
@@ -28,6 +30,7 @@ def test_plan_has_fresh_keys_overwrites_and_one_delete() -> None:
     assert len({w.key for w in writes}) < 99  # some keys written twice
 
 
+@pytest.mark.etcd
 def test_acknowledged_put_lost_before_its_fsync() -> None:
     trace = open_trace(TRACES / "etcd-writes.trace")
     texts = {op.seq: op.text for op in trace.ops() if op.op == "marker"}

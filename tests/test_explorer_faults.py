@@ -25,11 +25,19 @@ from powercut.explorer.verdict import Verdict
 from powercut.process import live_children
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import Op, TraceWriter, open_trace
+from tests.faultlog import FaultLog
 from tests.realparts import TRACES
 from tests.test_resume import checkers_running
 
 PAGE = 4096
-FAULTS: list[str] = []  # every fault this module injects, counted for the report
+# Every fault this module injects, by the test that injects it (checked by the last test).
+FAULTS = FaultLog({
+    "test_a_hanging_checker_is_killed_at_the_timeout": "hang",
+    "test_a_checker_that_raises_is_retried_once_then_an_error": "checker raised",
+    "test_a_checker_program_killed_from_outside_is_retried_once": "SIGKILL",
+    "test_an_etcd_exploration_with_a_taken_port_leaves_nothing": "port taken",
+    "test_an_exploration_killed_outright_is_cleaned_up_by_the_next": "SIGKILL explore",
+})
 
 
 def small_trace(path: Path) -> Path:
@@ -67,7 +75,7 @@ def test_a_hanging_checker_is_killed_at_the_timeout(tmp_path: Path, trace: Path)
                       "time.sleep(60)\n")
     checker = CommandChecker(f"{sys.executable} {script} {{dir}}", timeout=0.5)
     exploration = run(trace, checker, tmp_path / "work")
-    FAULTS.extend(["hang"] * exploration.checked)
+    FAULTS.add("hang", exploration.checked)
     assert exploration.checked == exploration.distinct > 1
     assert {j.verdict.kind for j in exploration.judged} == {"hang"}
     exploration.close()
@@ -95,7 +103,7 @@ class Flaky(Checker):
             self.calls[content] = self.calls.get(content, 0) + 1
             calls = self.calls[content]
         if calls <= self.failures:
-            FAULTS.append("checker raised")
+            FAULTS.add("checker raised")
             raise RuntimeError("the checker broke")
         return Verdict("ok")
 
@@ -134,8 +142,8 @@ def test_a_checker_program_killed_from_outside_is_retried_once(tmp_path: Path, t
     checker = CommandChecker(f"{sys.executable} {script} {{dir}} {tmp_path / 'counts'}",
                              timeout=30)
     exploration = run(trace, checker, tmp_path / "work")
-    FAULTS.extend(["SIGKILL"] * sum(min(len(p.read_text()), kills)
-                                    for p in (tmp_path / "counts").iterdir()))
+    FAULTS.add("SIGKILL", sum(min(len(p.read_text()), kills)
+                              for p in (tmp_path / "counts").iterdir()))
     assert {j.verdict.kind for j in exploration.judged} == {kind}
     tries = {len(p.read_text()) for p in (tmp_path / "counts").iterdir()}
     assert tries == {min(kills + 1, ATTEMPTS)}
@@ -159,7 +167,7 @@ def taken_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
         def take(n: int) -> list[int]:
             ports = real_take(n)
             if not handed:
-                FAULTS.append("port taken")
+                FAULTS.add("port taken")
                 ports = [busy.getsockname()[1], *ports[1:]]
             handed.append(ports)
             return ports
@@ -210,7 +218,7 @@ def test_an_exploration_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path
         time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    FAULTS.append("SIGKILL explore")
+    FAULTS.add("SIGKILL explore")
     orphans = [pid for pid in checkers_running(tmp_path) if pid != killed.pid]
     assert orphans, "the killed explore's checkers should still be running"
     assert [p.name[:17] for p in (tmp_path / "tmp").iterdir()] == ["powercut-explore-"]
@@ -221,6 +229,6 @@ def test_an_exploration_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-def test_report_fault_count() -> None:
-    """Prints how many faults this module injected (read by the engineer's report)."""
-    print(f"\nexplorer faults injected: {len(FAULTS)}")
+def test_every_fault_kind_was_injected(request: pytest.FixtureRequest) -> None:
+    """Last in the module: each fault test selected really injected its fault."""
+    FAULTS.assert_all_injected(request)

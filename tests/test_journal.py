@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -146,3 +150,69 @@ def test_a_journal_in_use_is_neither_replaced_nor_resumed(tmp_path: Path, resume
         assert live.get("k") == Verdict("ok")
     with open_journal(path, "c", resume=True) as resumed:  # its owner is gone: free again
         assert resumed.get("k") == Verdict("ok")
+
+
+def _fail_first_fdatasync(monkeypatch: pytest.MonkeyPatch,
+                          before_failing: Callable[[], None] = lambda: None) -> list[int]:
+    """Make the first os.fdatasync fail with EIO (after `before_failing`), later ones pass."""
+    calls: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            before_failing()
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    return calls
+
+
+def test_a_failed_fdatasync_breaks_the_journal_for_good(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """fsyncgate: after a failed writeback the kernel may have dropped the dirty pages and
+    a later fdatasync succeeds without them; no later append may be called durable."""
+    calls = _fail_first_fdatasync(monkeypatch)
+    with Journal.open(tmp_path / "j.journal", "c") as journal:
+        with pytest.raises(JournalError, match=r"cannot make journal .* durable"):
+            journal.append("a", VERDICTS[0])
+        for key in ("b", "c"):
+            with pytest.raises(JournalError, match="durable"):
+                journal.append(key, VERDICTS[1])
+    assert len(calls) == 1  # nothing after the failure was ever presented as synced
+
+
+def test_a_record_in_a_failed_writeback_is_not_made_durable_by_a_later_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread A's fdatasync fails while B's record is already written (same writeback);
+    B, queued behind A, must not sync again and report its record durable."""
+    with Journal.open(tmp_path / "j.journal", "c") as journal:
+        def b_has_written() -> None:
+            deadline = time.monotonic() + 60
+            while journal._written < 2:
+                assert time.monotonic() < deadline, "thread B never wrote its record"
+                time.sleep(0.005)
+
+        _fail_first_fdatasync(monkeypatch, b_has_written)
+        outcome: dict[str, BaseException | None] = {}
+
+        def append(key: str) -> None:
+            try:
+                journal.append(key, VERDICTS[0])
+                outcome[key] = None
+            except JournalError as e:
+                outcome[key] = e
+
+        a = threading.Thread(target=append, args=("a",))
+        a.start()
+        deadline = time.monotonic() + 60
+        while journal._written < 1:  # A wrote and is (about to be) in fdatasync
+            assert time.monotonic() < deadline, "thread A never wrote its record"
+            time.sleep(0.005)
+        b = threading.Thread(target=append, args=("b",))
+        b.start()
+        a.join()
+        b.join()
+    assert isinstance(outcome["a"], JournalError)
+    assert isinstance(outcome["b"], JournalError), "B's record was reported durable"

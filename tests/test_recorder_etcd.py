@@ -9,6 +9,7 @@ paths follow a directory renamed while the WAL is open.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,14 +27,16 @@ DB = "data.etcd/member/snap/db"
 @pytest.fixture()
 def nothing_of_ours_left() -> Iterator[None]:
     yield
-    assert not [m for src, m in fuse_mounts() if src == FSNAME and "powercut-record-" in m]
+    # Only this session's: other programs on the machine may be recording too.
+    ours = os.path.join(tempfile.gettempdir(), "powercut-record-")
+    assert not [m for src, m in fuse_mounts() if src == FSNAME and m.startswith(ours)]
     leftovers = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"etcd" in cmdline and b"powercut-record-" in cmdline:
+        if b"etcd" in cmdline and os.fsencode(ours) in cmdline:
             leftovers.append(int(entry))
     assert leftovers == [], "etcd processes of a recording are still running"
 

@@ -23,6 +23,7 @@ import pytest
 
 from powercut.recorder.mount import fuse_mounts
 from powercut.trace import Trace, open_trace
+from tests.faultlog import FaultLog
 
 pytestmark = pytest.mark.fuse
 
@@ -55,7 +56,16 @@ open(pids + ".ready", "w").close()
 time.sleep(120)  # hang, ignore-term, signal
 '''
 
-FAULTS: list[str] = []
+# Every fault this module injects, by the test that injects it (checked by the last test).
+FAULTS = FaultLog({
+    "test_workload_faults": lambda p: p["mode"],
+    "test_recorder_interrupted": lambda p: p["sig"].name,
+    "test_file_size_limit_keeps_the_valid_prefix": "file size limit",
+    "test_disk_full_keeps_the_valid_prefix": "disk full",
+    "test_bad_mountpoint_is_one_line": lambda p: f"mountpoint {p['problem']}",
+    "test_umount_removes_a_killed_recorders_mount": "SIGKILL recorder",
+    "test_next_record_reuses_a_killed_recorders_mountpoint": "SIGKILL recorder",
+})
 
 
 @pytest.fixture
@@ -110,8 +120,8 @@ def test_workload_faults(tmp_path: Path, env: dict[str, str], mode: str, timeout
                          status: str, says: str | None) -> None:
     done = subprocess.run(record_args(tmp_path, mode, "--timeout", timeout), env=env,
                           capture_output=True, text=True, timeout=120)
-    FAULTS.append(mode)
     ended(tmp_path / "t.trace", status)
+    FAULTS.add(mode)  # the workload recorded its ops, then misbehaved
     if says is None:
         assert done.returncode == 0, done.stderr
     else:
@@ -125,8 +135,9 @@ def test_recorder_interrupted(tmp_path: Path, env: dict[str, str], sig: signal.S
     proc = subprocess.Popen(record_args(tmp_path, "hang"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_for(tmp_path / "pids.ready")
+    assert proc.poll() is None
     proc.send_signal(sig)
-    FAULTS.append(sig.name)
+    FAULTS.add(sig.name)  # sent to a running recorder
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted" in one_line(stderr)
@@ -157,10 +168,10 @@ def test_file_size_limit_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, s
     args = " ".join(f"'{a}'" for a in record_args(tmp_path, "fill"))
     done = subprocess.run(["bash", "-c", f"ulimit -f 512; exec {args}"], env=env,
                           capture_output=True, text=True, timeout=120)
-    FAULTS.append("file size limit")
     assert done.returncode == 2
     line = one_line(done.stderr)
     assert "file size limit" in line and "--prefix" in line
+    FAULTS.add("file size limit")  # the recorder hit it
     prefix = open_trace(tmp_path / "t.trace", allow_prefix=True)
     assert prefix.status == "truncated" and prefix.op_count >= 4
     assert_cleaned_up(tmp_path)
@@ -171,10 +182,10 @@ def test_disk_full_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, str]) -
         trace = small / "t.trace"
         done = subprocess.run(record_args(tmp_path, "fill", trace=trace), env=env,
                               capture_output=True, text=True, timeout=120)
-        FAULTS.append("disk full")
         assert done.returncode == 2
         line = one_line(done.stderr)
         assert "disk is full" in line and "--prefix" in line
+        FAULTS.add("disk full")  # the recorder hit it
         prefix = open_trace(trace, allow_prefix=True)
         assert prefix.status == "truncated" and prefix.op_count >= 4
         assert [op.op for op in prefix.ops()][:3] == ["create", "write", "fsync"]
@@ -195,12 +206,17 @@ def test_bad_mountpoint_is_one_line(tmp_path: Path, env: dict[str, str], problem
             stack.enter_context(tmpfs(mnt, "1m"))
         done = subprocess.run(record_args(tmp_path, "crash", "--mountpoint", str(mnt)), env=env,
                               capture_output=True, text=True, timeout=60)
-        FAULTS.append(f"mountpoint {problem}")
         assert done.returncode == 2
         assert {"missing": "does not exist", "not empty": "is not empty",
                 "busy": "already a mount point"}[problem] in one_line(done.stderr)
+        FAULTS.add(f"mountpoint {problem}")  # refused for that reason
         assert not (tmp_path / "t.trace").exists()
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def ours(tmp_path: Path, mnt: str) -> bool:
+    """A mount of this test's recorder (other programs on the machine mount too)."""
+    return mnt.startswith(str(tmp_path) + "/")
 
 
 def kill_recorder(tmp_path: Path, env: dict[str, str], *extra: str) -> str:
@@ -209,13 +225,14 @@ def kill_recorder(tmp_path: Path, env: dict[str, str], *extra: str) -> str:
     proc = subprocess.Popen(record_args(tmp_path, "hang", *extra), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(tmp_path / "pids.ready")
+    assert proc.poll() is None
     proc.kill()
     proc.wait()
-    FAULTS.append("SIGKILL recorder")
+    FAULTS.add("SIGKILL recorder")  # it was running, with its mount
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
     assert all(alive(p) for p in pids), "the workload outlives a killed recorder"
     (tmp_path / "pids.ready").unlink()
-    stale = [m for _, m in fuse_mounts() if m not in before]
+    stale = [m for _, m in fuse_mounts() if m not in before and ours(tmp_path, m)]
     assert len(stale) == 1
     return stale[0]
 
@@ -269,7 +286,7 @@ def test_umount_refuses_a_live_recorders_mount(tmp_path: Path, env: dict[str, st
                             stderr=subprocess.DEVNULL)
     try:
         wait_for(tmp_path / "pids.ready")
-        (live,) = [m for _, m in fuse_mounts() if m not in before]
+        (live,) = [m for _, m in fuse_mounts() if m not in before and ours(tmp_path, m)]
         done = subprocess.run([sys.executable, "-m", "powercut", "umount", live], env=env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
@@ -282,5 +299,6 @@ def test_umount_refuses_a_live_recorders_mount(tmp_path: Path, env: dict[str, st
     assert_cleaned_up(tmp_path)
 
 
-def test_report_fault_count() -> None:
-    print(f"\nrecorder faults injected: {len(FAULTS)}")
+def test_every_fault_kind_was_injected(request: pytest.FixtureRequest) -> None:
+    """Last in the module: each fault test selected really injected its fault."""
+    FAULTS.assert_all_injected(request)

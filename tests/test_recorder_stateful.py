@@ -391,6 +391,7 @@ class RecorderMachine(RuleBasedStateMachine):
             assert mine[p] == expected[p], f"replayed {p!r} differs from the model"
 
 
+@pytest.mark.fuse
 def test_recorder_matches_model_and_trace_replays_to_final_tree(recording: Recording) -> None:
     RecorderMachine.rec = recording
     run_state_machine_as_test(

@@ -159,8 +159,20 @@ def test_hostile_traces_replay_or_raise_trace_error(
     assert sorted(p.name for p in work.iterdir()) == ["outside", "t.trace"]
 
 
-def test_report_inputs_tried() -> None:
-    """Prints how many inputs this fuzzer tried (read by the engineer's report)."""
-    print(f"\nreplayer fuzz: {TRIED['traces']} traces ({TRIED['refused']} refused), "
-          f"{TRIED['states']} states materialised ({TRIED['refused_states']} refused, "
-          f"{TRIED['too_large']} too large for the file system)")
+def test_the_fuzzer_exercised_every_path(request: pytest.FixtureRequest) -> None:
+    """Last in the module: the fuzzer reached refusals and real materialisations alike.
+
+    A strategy that only ever produced traces the reader refuses (or only
+    harmless ones) would pass the fuzz test while testing nothing.
+    """
+    fuzz = "test_hostile_traces_replay_or_raise_trace_error"
+    if not any(getattr(item, "originalname", "") == fuzz and item.module is request.module
+               for item in request.session.items):
+        assert TRIED["traces"] == 0
+        return
+    materialised = TRIED["states"] - TRIED["refused_states"] - TRIED["too_large"]
+    print(f"\nreplayer fuzz: {TRIED}")
+    assert TRIED["traces"] >= SETTINGS.max_examples // 2, TRIED  # the fuzz test really ran
+    assert 0 < TRIED["refused"] < TRIED["traces"], TRIED  # traces refused, and others replayed
+    assert TRIED["refused_states"] > 0, TRIED  # a state materialise refused (an escape)
+    assert materialised > 0, TRIED  # states materialised whole

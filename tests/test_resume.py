@@ -2,9 +2,11 @@
 
 The exploration runs as a real `powercut explore` process with a command
 checker that counts its invocations in a file; it is SIGKILLed mid-run,
-then resumed. What the journal held at the kill is exactly what the resumed
-run does not check, and its JSON report equals an uninterrupted run's
-(timings aside).
+then resumed. Mid-run is made sure of, not waited for: while a `hold` file
+exists, every check after the first third stops (and says so) before
+judging, so the kill lands with some verdicts journaled and some not. What
+the journal held at the kill is exactly what the resumed run does not check,
+and its JSON report equals an uninterrupted run's (timings aside).
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ PAGE = 4096
 OLD = b"o" * 5 * PAGE
 NEW = b"n" * 5 * PAGE
 
+# Its second argument is a directory (a file named on the command line would be part of
+# the checker's identity, and the counter changes between runs).
 CHECKER = '''
 import os, sys, time
-with open(sys.argv[2], "a") as f:
+work = sys.argv[2]
+with open(os.path.join(work, "counter"), "a") as f:
     f.write("x\\n")
-time.sleep(0.05)
+with open(os.path.join(work, "counter")) as f:
+    n = len(f.read().splitlines())
+hold = os.path.join(work, "hold")
+if os.path.exists(hold) and n > int(open(os.path.join(work, "limit")).read()):
+    open(os.path.join(work, f"held-{os.getpid()}"), "w").close()
+    while os.path.exists(hold):  # released by the test (after it killed the exploration)
+        time.sleep(0.01)
 data = open(os.path.join(sys.argv[1], "f"), "rb").read()
 if data not in (b"o" * 5 * 4096, b"n" * 5 * 4096):
     sys.exit("f is torn")
@@ -47,7 +58,7 @@ def torn_trace(path: Path) -> Path:
 
 
 def explore_args(tmp_path: Path, trace: Path, report: Path) -> list[str]:
-    check = f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {tmp_path / 'counter'}"
+    check = f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {tmp_path}"
     return [sys.executable, "-m", "powercut", "explore", str(trace), "--check-cmd", check,
             "--workers", "2", "--json", str(report), "--no-cache",
             "--journal", str(tmp_path / "j.journal")]
@@ -96,17 +107,27 @@ def test_resume_after_kill_rechecks_nothing_and_reports_the_same(tmp_path: Path)
     assert lines(tmp_path / "counter") == distinct
     (tmp_path / "counter").unlink()
 
+    (tmp_path / "limit").write_text(str(distinct // 3))
+    (tmp_path / "hold").touch()
     killed = subprocess.Popen(explore_args(tmp_path, trace, tmp_path / "resumed.json"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 120
-    while lines(tmp_path / "counter") < distinct // 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        # Some verdicts journaled, and a check held: the kill lands mid-run.
+        while not (list(tmp_path.glob("held-*")) and (tmp_path / "j.journal").exists()
+                   and scan(tmp_path / "j.journal")[0]):
+            assert killed.poll() is None, "the exploration ended before it was killed"
+            assert time.monotonic() < deadline, "no check was ever held"
+            time.sleep(0.01)
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+        (tmp_path / "hold").unlink()
     # Its checkers ran in their own sessions: let the orphans finish before counting.
-    while checkers_running(tmp_path) and time.monotonic() < deadline:
+    while checkers_running(tmp_path):
+        assert time.monotonic() < deadline, "the killed exploration's checkers never ended"
         time.sleep(0.05)
-    assert not checkers_running(tmp_path)
     judged = {key for key, _, _ in scan(tmp_path / "j.journal")[0]}
     assert 0 < len(judged) < distinct, "the kill did not land mid-run"
     before = lines(tmp_path / "counter")

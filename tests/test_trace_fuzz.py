@@ -122,6 +122,38 @@ def test_bit_flips_and_insertions_never_escape_trace_error(
         _read_all(bad, allow_prefix)
 
 
+def test_every_single_bit_flip_before_the_footer_is_refused(tmp_path: Path) -> None:
+    """The footer's digest covers every byte before it: no flip there may pass unnoticed.
+
+    Exhaustive over a small trace (every bit of header and ops), where the
+    fuzzer above only samples flips and accepts any TraceError-or-success.
+    """
+    w = TraceWriter(tmp_path / "ok.trace", argv=["t"], workload={"name": "command"},
+                    initial=[{"path": "d", "kind": "dir", "mode": 0o755}])
+    w.append("create", 1, path="d/f", mode=0o644)
+    w.append("write", 1, path="d/f", offset=0, data=b"xy")
+    w.append("rename", 1, src="d/f", dst="d/g", flags=0)
+    w.append("marker", 1, text="ack", key="k", value="v")
+    w.close()
+    blob = (tmp_path / "ok.trace").read_bytes()
+    footer_at = blob.rindex(b"\x84")  # the footer: a map of 4 (kind, ops, status, digest)
+    assert msgpack.unpackb(blob[footer_at:])["kind"] == "end"
+    open_trace(tmp_path / "ok.trace")  # the unflipped trace is accepted
+    bad = tmp_path / "flipped.trace"
+    accepted = []
+    for pos in range(footer_at):
+        for bit in range(8):
+            flipped = bytearray(blob)
+            flipped[pos] ^= 1 << bit
+            bad.write_bytes(bytes(flipped))
+            try:
+                open_trace(bad)
+            except TraceError:
+                continue
+            accepted.append((pos, bit))
+    assert accepted == [], f"{len(accepted)} flips accepted, first {accepted[:5]}"
+
+
 @SETTINGS
 @given(data=st.data(), n=st.integers(min_value=1, max_value=4))
 def test_signed_hostile_records_are_refused_or_safe(tmp_path: Path, data: st.DataObject,

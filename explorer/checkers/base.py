@@ -12,9 +12,12 @@ returns or raises.
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,13 +70,38 @@ class Checker(abc.ABC):
         self.close()
 
 
+_DIGESTS: dict[tuple[str, int, int, int, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
 def file_fingerprint(path: Path | str) -> str:
-    """A cheap identity of a file's content: size and modification time (or "missing")."""
+    """The identity of a file's content: `sha256:<hex>` ("missing", "unreadable").
+
+    Not size and mtime: an edit that keeps both (a same-length fix, `touch -r`,
+    a copy with `cp -p`) must not reuse old verdicts. Digests are kept per
+    process by path, inode, size, mtime and ctime, so a large binary is read
+    once however often its checker's identity is asked for.
+    """
     try:
         st = os.stat(path)
     except OSError:
         return "missing"
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a file"
+    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+           st.st_ctime_ns, st.st_mode)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is not None:
+        return known
+    try:
+        with open(path, "rb") as f:
+            digest = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return "unreadable"
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+    return digest
 
 
 @contextmanager

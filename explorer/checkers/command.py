@@ -13,6 +13,7 @@ shell or leave any of its processes behind.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import shutil
@@ -48,6 +49,62 @@ def parse_check_cmd(command: str) -> list[str]:
     return words
 
 
+_PLACEHOLDERS = ("{dir}", "{markers}")
+
+
+def named_files(words: Sequence[str]) -> list[str]:
+    """Every existing file the command names, as absolute paths, in a stable order.
+
+    The program (found through PATH); any word, or any token of a word run
+    by a shell (`sh -c 'python3 helper.py "$1"'`, whose first token is found
+    through PATH too), or the value of a `--opt=FILE` token, that names a
+    file; and the source of a `-m MODULE` found in the working directory or
+    on PYTHONPATH. Tokens with a placeholder are the state, not the checker.
+    """
+    found: dict[str, None] = {}
+
+    def add(name: str | None) -> None:
+        if name and os.path.isfile(name):
+            found.setdefault(os.path.abspath(name), None)
+
+    add(shutil.which(words[0]) if os.sep not in words[0] else words[0])
+    for word in words[1:]:
+        tokens = _tokens(word)
+        if len(tokens) > 1 and not any(p in tokens[0] for p in _PLACEHOLDERS):
+            add(shutil.which(tokens[0]) if os.sep not in tokens[0] else None)
+        for token in {word, *tokens}:
+            if any(p in token for p in _PLACEHOLDERS):
+                continue
+            add(token)
+            if token.startswith("-") and "=" in token:
+                add(token.split("=", 1)[1])
+    all_tokens = [t for w in words for t in _tokens(w)]
+    for flag, module in itertools.pairwise(all_tokens):
+        if flag == "-m":
+            add(_module_source(module))
+    return list(found)
+
+
+def _tokens(word: str) -> list[str]:
+    try:
+        return shlex.split(word)
+    except ValueError:
+        return word.split()
+
+
+def _module_source(module: str) -> str | None:
+    """The file `python -m module` would run from the working directory or PYTHONPATH."""
+    if not all(part.isidentifier() for part in module.split(".")):
+        return None
+    base = module.replace(".", os.sep)
+    roots = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    for root in roots:
+        for candidate in (f"{base}.py", os.path.join(base, "__main__.py")):
+            if os.path.isfile(os.path.join(root, candidate)):
+                return os.path.join(root, candidate)
+    return None
+
+
 class CommandChecker(Checker):
     """Runs a user's command on each state; its exit status is the verdict."""
 
@@ -61,18 +118,18 @@ class CommandChecker(Checker):
         self.command = command
         self.words = parse_check_cmd(command)
         self.timeout = timeout
+        # Read once: a file the command names and the checker writes (a log, a
+        # counter) must not change the identity in the middle of an exploration;
+        # the next exploration sees its new content and judges afresh.
+        self._files = tuple((path, file_fingerprint(path)) for path in named_files(self.words))
 
     def describe(self) -> str:
         return f"command: {self.command}"
 
     def identity(self) -> str:
-        # The program and, for an interpreter's script (`python3 check.py {dir}`),
-        # its first argument: editing the checker must not reuse its old verdicts.
-        # Later words may be files the checker writes (a log); those must not count.
-        program = shutil.which(self.words[0]) or self.words[0]
-        script = self.words[1:2]
-        files = [program, *(w for w in script if "{" not in w and os.path.isfile(w))]
-        prints = " ".join(f"{os.path.abspath(f)}={file_fingerprint(f)}" for f in files)
+        # The whole command line, and the content of every file it names (taken
+        # once, when the checker was made: see `named_files`).
+        prints = " ".join(f"{path}={digest}" for path, digest in self._files)
         return f"{self.describe()} files=[{prints}] timeout={self.timeout:g}"
 
     def check(self, directory: Path, markers: Sequence[Op], *,

@@ -98,8 +98,12 @@ def data_loss(missing: Sequence[Mapping[str, Any]], duration: float,
                    evidence={**evidence, "missing": [dict(m) for m in missing]})
 
 
-def reported_loss(output: str) -> list[Any] | None:
-    """What a command checker's output says was lost (its `missing`), or None if it says not."""
+def reported_loss(output: str) -> list[dict[str, Any]] | None:
+    """What a command checker's output says was lost (its `missing`), or None if it says not.
+
+    Each entry as `{"key", ...}`: `missing` may hold keys as plain strings or
+    `{"key": ..., "value": ...}` objects (both documented), or one of either.
+    """
     found: list[Any] | None = None
     for line in output.splitlines():
         line = line.strip()
@@ -111,5 +115,13 @@ def reported_loss(output: str) -> list[Any] | None:
             continue
         if isinstance(record, dict) and record.get("verdict") == "data-loss":
             missing = record.get("missing", [])
-            found = list(missing) if isinstance(missing, list) else [missing]
+            found = [_loss_entry(m) for m in (missing if isinstance(missing, list)
+                                              else [missing])]
     return found
+
+
+def _loss_entry(item: object) -> dict[str, Any]:
+    """One entry of a reported `missing` list as a `{"key", ...}` object."""
+    if isinstance(item, Mapping) and "key" in item:
+        return {str(k): v for k, v in item.items()}
+    return {"key": item if isinstance(item, str) else json.dumps(item)}

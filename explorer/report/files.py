@@ -5,7 +5,7 @@ A report is written to a fresh temporary name beside its target, fsynced,
 renamed over the target, and the directory is fsynced: a crash leaves the
 old report or the new one, never half of one, and a report that was said
 to be written survives a power cut (proved by powercut on its own trace,
-`tests/test_report_powercut.py`).
+`tests/test_report_files_powercut.py`).
 """
 
 from __future__ import annotations

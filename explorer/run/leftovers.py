@@ -1,53 +1,94 @@
 """Clean up after an exploration that was killed outright: its checkers' programs and work dir.
 
 Each exploration's work dir (`powercut-explore-*` under $TMPDIR or
-`--workdir`) holds an `owner` file naming the process that made it (pid and
-start time, so a reused pid is not mistaken for it). An exploration killed
-with SIGKILL removes nothing, and its checkers' programs run on in their own
-sessions (a server would run for ever). The next exploration that works in
-the same parent directory finds the work dirs whose owner is gone, kills
-every process that names such a dir on its command line (a server's
-data dir, a command's `{dir}`) together with its process group, and
-removes the dir.
+`--workdir`) holds a lock file on which its owner keeps an exclusive flock
+for as long as it lives (`claim`); the kernel drops the lock when the owner
+dies, however it dies. Liveness is that lock and nothing else: a pid and
+its start time mean nothing across PID namespaces (containers) that share
+a $TMPDIR. An exploration killed with SIGKILL removes nothing, and its
+checkers' programs run on in their own sessions (a server would run for
+ever). The next exploration that works in the same parent directory takes
+the lock of each work dir it can (`reap`): those owners are gone. It kills
+every process that names such a dir on its command line (a server's data
+dir, a command's `{dir}`) together with its process group, and removes the
+dir.
 
-It must never touch a work dir whose owner is alive or unknown, nor a
-process that does not name a dead owner's dir, nor its own process group.
+It must never touch a work dir whose owner is alive or unknown (no lock
+file yet, one it cannot open), nor a process that does not name a dead
+owner's dir, nor its own process group. The lock descriptor is close-on-exec:
+a checker's program must not keep its owner's dir alive after the owner.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from powercut.process import kill_naming
 
 PREFIX = "powercut-explore-"
-OWNER = "owner"
+LOCK = "owner.lock"
 
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()[19]  # field 22: start time in clock ticks
+# The lock descriptors of the work dirs this process owns, by dir.
+_held: dict[Path, int] = {}
+_held_lock = threading.Lock()
 
 
 def claim(root: Path) -> None:
-    """Mark `root` as the work dir of this process."""
-    started = _start_time(os.getpid())
-    if started is not None:  # without /proc, no owner: the dir is never taken for dead
-        (root / OWNER).write_text(f"{os.getpid()} {started}\n")
+    """Mark `root` as the work dir of this process, until `release(root)` or its exit.
 
-
-def _owner_gone(root: Path) -> bool:
+    A claimed dir removed without `release` has its lock closed at the next
+    `claim` (the callers remove their dir when done and need not release).
+    """
+    root = Path(root)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        pid_text, started = (root / OWNER).read_text().split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return False  # no owner file (yet): not ours to judge
-    return _start_time(pid) != started
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, f"{os.getpid()}\n".encode())  # for a human; liveness is the lock
+    except BaseException:
+        os.close(fd)
+        raise
+    with _held_lock:
+        for gone in [r for r in _held if r != root and not (r / LOCK).exists()]:
+            os.close(_held.pop(gone))
+        previous = _held.pop(root, None)
+        _held[root] = fd
+    if previous is not None:
+        os.close(previous)
+
+
+def release(root: Path) -> None:
+    """Drop this process's claim on `root` (the dir may then be reaped)."""
+    with _held_lock:
+        fd = _held.pop(Path(root), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def claimed() -> set[Path]:
+    """The work dirs this process holds."""
+    with _held_lock:
+        return set(_held)
+
+
+def _take_if_dead(root: Path) -> int | None:
+    """The lock of `root` if its owner is gone (the caller closes it), else None."""
+    try:
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None  # no lock (not claimed yet) or not one we can take: not ours to judge
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError as e:
+        os.close(fd)
+        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        return None  # its owner holds it: alive, in whatever namespace
 
 
 def reap(parent: Path) -> list[Path]:
@@ -58,9 +99,14 @@ def reap(parent: Path) -> list[Path]:
         return []
     removed = []
     for root in candidates:
-        if not _owner_gone(root):
+        fd = _take_if_dead(root)
+        if fd is None:
             continue
-        kill_naming(root)  # its checkers' programs, in their own sessions
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            # Holding the lock: another reaper cannot take it meanwhile.
+            kill_naming(root)  # its checkers' programs, in their own sessions
+            shutil.rmtree(root, ignore_errors=True)
+        finally:
+            os.close(fd)
         removed.append(root)
     return removed

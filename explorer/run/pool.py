@@ -32,6 +32,7 @@ from pathlib import Path
 from powercut import process
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
+from powercut.explorer.checkers.errors import error_verdict
 from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.materialise import materialise
@@ -77,8 +78,7 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         except PowercutError:
             raise
         except Exception as e:  # the checker broke on this state; the others go on
-            return Verdict("error", signature=f"checker error: {type(e).__name__}",
-                           evidence={"error": str(e), "worker_died": True})
+            return _without_path(error_verdict(e), str(target))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -9,7 +9,9 @@ tail so its own records follow valid ones. Records of other checkers are
 kept in the file and ignored by `get`.
 
 It must never lose a record `append` returned for, never report a torn
-record as a verdict, and never truncate a file that is not a journal.
+record as a verdict, and never truncate a file that is not a journal. After
+one failed fdatasync the journal is broken for good: every later `append`
+raises, since the kernel may have dropped the pages that write-back failed on.
 """
 
 from __future__ import annotations
@@ -163,12 +165,19 @@ class Journal:
             if self._synced >= mine:
                 return
             with self._write_lock:
+                if self._broken is not None:
+                    raise JournalError(self._broken)
                 upto, fd = self._written, self._fd
             try:
                 os.fdatasync(fd)
             except OSError as e:
-                raise JournalError(f"cannot make journal {self.path} durable: "
-                                   f"{e.strerror}") from None
+                # fsyncgate: a failed writeback may have dropped the dirty pages
+                # and a later fdatasync would succeed without them, so no record
+                # written so far, nor any later one, may ever be called durable.
+                message = f"cannot make journal {self.path} durable: {e.strerror}"
+                with self._write_lock:
+                    self._broken = message
+                raise JournalError(message) from None
             self._synced = upto
 
     def close(self) -> None:

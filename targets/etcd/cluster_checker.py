@@ -8,7 +8,8 @@ peer port it was recorded with: a member
 dials the others at the peer URLs stored in its data, whatever its flags
 say (fresh peer ports leave the cluster without a leader). Those ports are
 fixed, so cluster checks of one trace run one at a time (a file lock per
-port set, which also holds across processes).
+port set, which also holds across processes; a check waits for it at
+most ten timeouts, then stops the exploration with a CheckerError).
 
 Per member: `ok` (healthy), `unrecoverable` (exited), `hang` (neither within
 the timeout), in `evidence["members"]`. The cluster is `unrecoverable` when
@@ -21,6 +22,7 @@ becomes healthy, else `ok`. The signature names the broken members, e.g.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -48,6 +50,8 @@ from powercut.targets.etcd.cluster import initial_cluster, member_argv
 from powercut.trace import Op
 
 LOCK_DIR = "/tmp"
+LOCK_WAIT = 10  # a check waits for the port lock this many timeouts, then gives up
+LOCK_POLL = 0.05
 BIND_RETRIES = 4
 _RANK = {"unrecoverable": 3, "data-loss": 2, "hang": 1, "ok": 0}
 
@@ -69,15 +73,44 @@ def members_of(workload: Mapping[str, Any]) -> list[tuple[str, str, int]]:
 
 
 @contextmanager
-def _ports_lock(peers: Sequence[int]) -> Iterator[None]:
+def _ports_lock(peers: Sequence[int], *, wait: float) -> Iterator[None]:
+    """Hold the machine-wide lock of this peer port set; CheckerError after `wait` seconds."""
     # In /tmp itself, not $TMPDIR: every process on the machine must find the same file.
     name = "powercut-etcd-cluster-" + "-".join(str(p) for p in sorted(peers)) + ".lock"
-    fd = os.open(os.path.join(LOCK_DIR, name), os.O_RDWR | os.O_CREAT, 0o666)
+    path = os.path.join(LOCK_DIR, name)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+            if time.monotonic() >= deadline:
+                raise CheckerError(
+                    f"the peer ports {', '.join(str(p) for p in sorted(peers))} of this "
+                    f"cluster trace are locked by {_holders(path)} ({path}); waited {wait:g} s. "
+                    "Another exploration of a cluster with these ports is running or stuck: "
+                    "wait for it or stop it, then explore again")
+            time.sleep(LOCK_POLL)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _holders(path: str) -> str:
+    """Who holds the flock on `path`, from /proc/locks (for the message only)."""
+    try:
+        inode = os.stat(path).st_ino
+        with open("/proc/locks") as f:
+            pids = sorted({fields[4] for line in f
+                           if len(fields := line.split()) > 5 and "FLOCK" in fields[1:2]
+                           and fields[5].rsplit(":", 1)[-1] == str(inode)})
+    except (OSError, IndexError):
+        pids = []
+    return f"process {', '.join(pids)}" if pids else "another process"
 
 
 class EtcdClusterChecker(Checker):
@@ -104,7 +137,8 @@ class EtcdClusterChecker(Checker):
     def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:
         peers = {name: port for name, _, port in self.members}
-        with scratch_dir(scratch) as work, _ports_lock(list(peers.values())):
+        with (scratch_dir(scratch) as work,
+              _ports_lock(list(peers.values()), wait=LOCK_WAIT * self.timeout)):
             for attempt in range(BIND_RETRIES):
                 with ports.reserved(len(peers)) as taken:
                     clients = dict(zip(peers, taken, strict=True))
