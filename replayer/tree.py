@@ -89,6 +89,10 @@ class Tree:
             node = child
         return node, name
 
+    def parent_of(self, path: str, where: str = "lookup") -> tuple[Node, str]:
+        """The directory node that holds `path`'s last component, and that component."""
+        return self._parent(path, where)
+
     def lookup(self, path: str, where: str = "lookup") -> Node:
         parent, name = self._parent(path, where)
         node = parent.children.get(name)

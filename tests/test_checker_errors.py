@@ -3,7 +3,7 @@
 A `--check-cmd` may report lost acknowledged writes with a JSON line
 `{"verdict": "data-loss", "missing": [...]}` holding keys as plain strings
 or as `{"key": ..., "value": ...}` objects (both documented); each must end
-as a `data-loss` vulnerability naming the key, never as a checker error.
+as a `data-loss` root cause naming the key, never as a checker error.
 And a checker that breaks on a state (raises) must say in the report what
 broke and where, not leave an empty excerpt.
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from powercut.explorer.analysis.grouping import find_vulnerabilities
 from powercut.explorer.checkers import Checker, CommandChecker
 from powercut.explorer.checkers.errors import error_verdict
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.report.jsonfile import to_json_dict
-from powercut.explorer.report.terminal import render_terminal
+from powercut.explorer.report.terminal import print_report
 from powercut.explorer.run.drive import explore
-from powercut.explorer.verdict import Exploration, Verdict
+from powercut.explorer.verdict import Verdict
 from powercut.trace import Op, TraceWriter
 
 CHECK = '''
@@ -62,14 +62,14 @@ def test_a_data_loss_line_in_either_form_is_data_loss(tmp_path: Path, form: str)
     exploration = explore(trace, checker, "lazyfs", workers=2)
     kinds = {j.state.point: j.verdict.kind for j in exploration.judged if j.verdict.failing}
     assert kinds == {2: "data-loss"}, [j.verdict for j in exploration.judged]
-    lost = next(j.verdict for j in exploration.judged if j.verdict.failing)
-    assert lost.signature == "acknowledged keys missing"
+    lost = exploration.verdict(next(j.state.key for j in exploration.judged
+                                    if j.verdict.failing))
+    assert lost is not None and lost.signature == "acknowledged keys missing"
     assert [m["key"] for m in lost.evidence["missing"]] == ["k003"]
-    vulns = find_vulnerabilities(exploration)
-    assert [(v.kind, v.missing) for v in vulns] == [("data-loss", ("k003",))]
-    document = to_json_dict(exploration, vulns)
-    assert document["vulnerabilities"][0]["missing"] == ["k003"]
-    render_terminal(exploration, vulns, Console(file=io.StringIO()))
+    assert [(c.verdict, c.missing) for c in exploration.causes] == [("data-loss", ("k003",))]
+    document = to_json_dict(exploration)
+    assert document["causes"][0]["missing"] == ["k003"]
+    print_report(exploration, Console(file=io.StringIO()))
 
 
 class Broken(Checker):
@@ -89,17 +89,19 @@ def test_a_checker_that_raises_says_what_and_where(tmp_path: Path) -> None:
     with TraceWriter(tmp_path / "t.trace", argv=["t"], workload={"name": "command"}) as w:
         w.append("create", 1, path="f", mode=0o644)
     exploration: Exploration = explore(tmp_path / "t.trace", Broken(), "lazyfs", workers=1)
-    errors = [j.verdict for j in exploration.judged if j.verdict.kind == "error"]
+    errors = [exploration.verdict(j.state.key) for j in exploration.judged
+              if j.verdict.kind == "error"]
     assert len(errors) == 1
     error = errors[0]
+    assert error is not None
     assert error.signature == "checker error: ValueError"
     assert error.excerpt.startswith("ValueError: cannot parse ")
     assert f"{Path(__file__).name}:" in error.excerpt  # the line that raised
     assert error.evidence["exception"] == "ValueError"
     assert error.evidence["where"].startswith(f"{__file__}:")
     assert error.evidence["attempts"] == 2  # retried once, as any broken check
-    vulns = find_vulnerabilities(exploration)
-    shown = json.dumps(to_json_dict(exploration, vulns))
+    assert exploration.causes == []  # an error is no finding about the program
+    shown = json.dumps(to_json_dict(exploration))
     assert "cannot parse" in shown and "test_checker_errors.py:" in shown
 
 

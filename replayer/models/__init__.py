@@ -8,14 +8,17 @@ them. It must never hold model logic itself.
 from __future__ import annotations
 
 from powercut.errors import PowercutError
+from powercut.replayer.models.alice import AliceModel
 from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.ext4 import Ext4OrderedModel
 from powercut.replayer.models.lazyfs import LazyFSModel
 
-MODELS: dict[str, type[PersistenceModel]] = {LazyFSModel.name: LazyFSModel}
+MODELS: dict[str, type[PersistenceModel]] = {
+    m.name: m for m in (LazyFSModel, Ext4OrderedModel, AliceModel)}
 DEFAULT_MODEL = LazyFSModel.name
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "LazyFSModel", "Pending", "PersistenceModel", "get_model",
-           "parse_models"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "AliceModel", "Ext4OrderedModel", "LazyFSModel",
+           "Pending", "PersistenceModel", "get_model", "parse_models"]
 
 
 def get_model(name: str = DEFAULT_MODEL, page_size: int = 4096) -> PersistenceModel:

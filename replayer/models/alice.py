@@ -1,0 +1,254 @@
+"""The `alice` model: ALICE's abstract persistence model (Pillai et al., OSDI'14).
+
+Rules, read from ALICE's `alicedefaultfs.py` (the README's models table
+says the same in short):
+
+- **Directory entries** (create, mkdir, symlink, link, unlink, rmdir,
+  rename) persist only through an fsync of their parent directory, and may
+  persist earlier, in any order, each on its own.
+- **rename is not atomic**: it is three pieces, delete the destination
+  entry (`#SEQ.del-dst`, when there was one), delete the source entry
+  (`#SEQ.del-src`), create the destination entry (`#SEQ.create`); the
+  create needs the delete of the destination (it replaces the name), and
+  a directory's create also needs the delete of its source (a directory
+  never has two names). An exchange of two files is two halves.
+- **Appends** may persist their new size before their data: `#SEQ.size`
+  (the new bytes read as zeros) and `#SEQ.garbage` (they read as garbage,
+  which needs the size). An extending truncate is garbage, then zeros.
+  Garbage is deterministic: letters and digits drawn from SHAKE-256 of the
+  unit and page, so states are reproducible.
+- **fsync is per file**: an fsync or fdatasync of a file makes its data,
+  size and (fsync) mode durable, never its name; an fsync of a directory
+  makes the entries in it durable. Writes tear at page boundaries: each
+  page written since the file's last sync is kept or lost (as `lazyfs`).
+  A marker is no barrier.
+
+Not modelled (see the README): ALICE's "truncate before unlinking the
+last name" piece, sub-page tearing. Every `ext4-ordered` state is an
+`alice` state. Legal choices: the pages are free, each operation's pieces
+a small `Groups` of their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.effect_pending import EffectPending
+from powercut.replayer.models.effects import (
+    Effect,
+    Fill,
+    Link,
+    Namespace,
+    New,
+    Size,
+    Unlink,
+    record,
+)
+from powercut.replayer.models.ext4 import _aliases
+from powercut.replayer.models.records import PageRecords
+from powercut.replayer.space import Free, Groups, Space
+from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.tree import Tree, is_orphan
+from powercut.trace import Op, Trace
+
+
+@dataclass
+class _Piece:
+    """One pending unit that is not a page: a piece of an operation."""
+
+    seq: int
+    piece: str  # "" for a one-piece operation, else "del-dst", "size", ...
+    path: str
+    effects: list[Effect]
+    dirs: tuple[int, ...] = ()  # the directories whose fsync makes it durable
+    ino: int | None = None  # the inode whose data sync makes it durable (data pieces)
+    mode_of: int | None = None  # a chmod: fsync (not fdatasync) of this inode folds it
+    needs: tuple[str, ...] = ()  # pieces of the same operation it needs kept
+
+
+@dataclass
+class _Op:
+    pieces: list[_Piece] = field(default_factory=list)
+
+
+class AliceModel(PersistenceModel):
+    """ALICE's model: entries durable by directory fsync only, renames in pieces, appends torn."""
+
+    name = "alice"
+    summary = ("directory entries durable only through an fsync of their directory, in any "
+               "order; renames in three pieces; appends may persist size before data")
+
+    def crash_points(self, trace: Trace,
+                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
+        run = _Run(Tree(trace.initial, self.page_size))
+        if wanted is None or wanted(BEFORE_FIRST):
+            yield run.pending(BEFORE_FIRST)
+        for op in trace.ops():
+            run.apply(op)
+            if wanted is None or wanted(op.seq):
+                yield run.pending(op.seq)
+
+
+class _Run:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.durable = Namespace.of_tree(tree)
+        self.records = PageRecords(tree.page_size)
+        self.ops: list[_Op] = []
+        self.nodes = {node.ino: node for _, node in tree.walk()}
+
+    def apply(self, op: Op) -> None:
+        if is_orphan(op):
+            return
+        name = op.op
+        if name == "write":
+            assert op.path is not None and op.offset is not None and op.data is not None
+            node = self.tree.lookup(op.path)
+            before = node.size
+            self.tree.apply(op)
+            if op.data:
+                self.records.write(node.ino, op.seq, op.offset, len(op.data))
+                end = op.offset + len(op.data)
+                if end > before:
+                    self._data_op(op, node.ino, [
+                        ("size", [Fill(node.ino, before, end)], ()),
+                        ("garbage", [Fill(node.ino, max(op.offset, before), end, op.seq)],
+                         ("size",))])
+        elif name == "fsync":
+            assert op.path is not None
+            node = self.tree.lookup(op.path)
+            if node.kind == "dir":
+                self._dir_sync(node.ino)
+            else:
+                self._data_sync(node.ino, mode=not op.datasync)
+        elif name == "fsyncdir":
+            assert op.path is not None
+            self._dir_sync(self.tree.lookup(op.path).ino if op.path else 0)
+        elif name in ("truncate", "fallocate", "chmod"):
+            self._inode_op(op)
+        elif name in ("create", "mkdir", "symlink", "link", "unlink", "rmdir", "rename"):
+            self._entry_op(op)
+        else:
+            self.tree.apply(op)
+
+    def _data_op(self, op: Op, ino: int, pieces: list[tuple[str, list[Effect],
+                                                            tuple[str, ...]]]) -> None:
+        self.ops.append(_Op([_Piece(op.seq, piece, op.path or "", effects, ino=ino, needs=needs)
+                             for piece, effects, needs in pieces]))
+
+    def _inode_op(self, op: Op) -> None:
+        assert op.path is not None
+        node = self.tree.lookup(op.path)
+        before = node.size
+        effects = record(self.tree, op)
+        if op.op == "chmod":
+            self.ops.append(_Op([_Piece(op.seq, "", op.path, effects, mode_of=node.ino)]))
+            return
+        [size] = effects
+        assert isinstance(size, Size)
+        if size.op == "truncate":
+            self.records.clip(node.ino, size.size)
+        if size.op == "truncate" and size.size > before:  # garbage, then zeros
+            self._data_op(op, node.ino, [
+                ("garbage", [Fill(node.ino, before, size.size, op.seq)], ()),
+                ("", [Fill(node.ino, before, size.size), size], ("garbage",))])
+        else:
+            self._data_op(op, node.ino, [("", [size], ())])
+
+    def _entry_op(self, op: Op) -> None:
+        path = op.path or op.src or ""
+        is_dir = op.op == "rename" and op.src is not None and \
+            self.tree.lookup(op.src).kind == "dir"
+        effects = record(self.tree, op)
+        new = [e for e in effects if isinstance(e, New)]
+        for e in new:  # the inode exists from now on; only its name is pending
+            self.durable.apply(e)
+            self.nodes[e.ino] = self.tree.lookup(op.path or "")
+        entries = [e for e in effects if not isinstance(e, New)]
+        if not entries:
+            return
+        if op.op != "rename":
+            self.ops.append(_Op([_Piece(op.seq, "", path, entries, _dirs(entries))]))
+            return
+        if op.flags == "exchange":
+            halves = [_Piece(op.seq, h, path, [e], _dirs([e])) for h, e in zip("ab", entries,
+                                                                                strict=True)]
+            if is_dir:
+                halves = [_Piece(op.seq, "", path, entries, _dirs(entries))]
+            self.ops.append(_Op(halves))
+            return
+        *deletes, create = entries
+        pieces = []
+        if len(deletes) == 2:
+            pieces.append(_Piece(op.seq, "del-dst", path, [deletes[0]], _dirs([deletes[0]])))
+        pieces.append(_Piece(op.seq, "del-src", path, [deletes[-1]], _dirs([deletes[-1]])))
+        needs = tuple(p.piece for p in pieces if p.piece == "del-dst" or is_dir)
+        pieces.append(_Piece(op.seq, "create", path, [create], _dirs([create]), needs=needs))
+        self.ops.append(_Op(pieces))
+
+    def _fold(self, keep: Callable[[_Piece], bool]) -> None:
+        """Make durable the pieces `keep` picks, and what they need in their operation."""
+        for entry in self.ops:
+            chosen = {p.piece for p in entry.pieces if keep(p)}
+            grew = True
+            while grew:
+                more = {n for p in entry.pieces if p.piece in chosen for n in p.needs}
+                grew = not more <= chosen
+                chosen |= more
+            for p in entry.pieces:
+                if p.piece in chosen:
+                    for effect in p.effects:
+                        self.durable.apply(effect)
+            entry.pieces = [p for p in entry.pieces if p.piece not in chosen]
+        self.ops = [e for e in self.ops if e.pieces]
+
+    def _data_sync(self, ino: int, mode: bool) -> None:
+        self._fold(lambda p: p.ino == ino or (mode and p.mode_of == ino))
+        self.records.clear(ino)
+        node = self.nodes.get(ino)
+        if node is not None and node.data is not None:
+            durable = self.durable.inode(ino)
+            durable.data = node.data.copy()
+            durable.size = node.size
+
+    def _dir_sync(self, ino: int) -> None:
+        self._fold(lambda p: ino in p.dirs or p.mode_of == ino)
+
+    def pending(self, point: int) -> Pending:
+        units: list[Unit] = []
+        pages = {}
+        for unit, ino, overlay in self.records.units(self.tree):
+            pages[len(units)] = (ino, overlay)
+            units.append(unit)
+        comps: list[Free | Groups] = [Free(tuple(pages))] if pages else []
+        effects: dict[int, list[Effect]] = {}
+        for entry in self.ops:
+            index = {}
+            for p in entry.pieces:
+                index[p.piece] = len(units)
+                effects[len(units)] = p.effects
+                units.append(Unit.op("op", p.seq, p.path, p.piece))
+            comps.append(_group(entry.pieces, index))
+        return EffectPending(point, self.durable.copy(), tuple(units), effects, pages, (),
+                             Space(len(units), tuple(comps)), _aliases(self.tree, units))
+
+
+def _dirs(effects: list[Effect]) -> tuple[int, ...]:
+    return tuple(e.parent for e in effects if isinstance(e, Link | Unlink))
+
+
+def _group(pieces: list[_Piece], index: dict[str, int]) -> Groups:
+    """The legal lost sets of one operation's pending pieces (a piece kept needs its needs)."""
+    units = tuple(index[p.piece] for p in pieces)
+    options = []
+    for size in range(len(units) + 1):
+        for lost in itertools.combinations(pieces, size):
+            gone = {p.piece for p in lost}
+            if any(n in gone for p in pieces if p.piece not in gone for n in p.needs):
+                continue  # a kept piece whose need was lost
+            options.append(frozenset(index[p.piece] for p in lost))
+    return Groups(units, tuple(options))
+

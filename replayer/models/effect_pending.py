@@ -1,0 +1,75 @@
+"""A crash point of a model that may lose namespace operations: keys and images by replay.
+
+The model hands over a snapshot of its durable `Namespace`, the pending
+units (pages and operations, or pieces of them), what each non-page unit
+does (its effects, in the order they must be applied) and the `Space` of
+legal choices. A state's disk is the durable namespace with the kept
+units' effects replayed in order, then the kept pages laid over the data.
+Namespaces replayed for one set of kept operations are kept for the next
+states that share it (a journal cut is shared by every page choice).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping, Sequence
+
+from powercut.replayer.image import Image
+from powercut.replayer.models.base import Pending
+from powercut.replayer.models.effects import Effect, Namespace, PageOverlay
+from powercut.replayer.space import Lost, Space
+from powercut.replayer.state import Unit
+
+KEEP_NAMESPACES = 16
+
+
+class EffectPending(Pending):
+    def __init__(self, point: int, base: Namespace, units: tuple[Unit, ...],
+                 effects: Mapping[int, Sequence[Effect]], pages: Mapping[int, tuple[int,
+                 PageOverlay]], always: Sequence[tuple[int, PageOverlay]], space: Space,
+                 aliases: Mapping[str, str]) -> None:
+        self.point = point
+        self.units = units
+        self.space = space
+        self._base = base
+        self._effects = effects  # non-page unit index -> its effects (applied in index order)
+        self._order = sorted(effects)
+        self._pages = pages  # page unit index -> (inode, its kept form)
+        self._always = always  # pages kept in every state (ext4's auto_da_alloc)
+        self._aliases = dict(aliases)
+        self._namespaces: collections.OrderedDict[frozenset[int], Namespace] = \
+            collections.OrderedDict()
+
+    def aliases(self) -> dict[str, str]:
+        return self._aliases
+
+    def _namespace(self, lost: Lost) -> Namespace:
+        lost_ops = frozenset(i for i in lost if i in self._effects)
+        found = self._namespaces.get(lost_ops)
+        if found is not None:
+            self._namespaces.move_to_end(lost_ops)
+            return found
+        ns = self._base.copy()
+        for i in self._order:
+            if i not in lost_ops:
+                for effect in self._effects[i]:
+                    ns.apply(effect)
+        self._namespaces[lost_ops] = ns
+        while len(self._namespaces) > KEEP_NAMESPACES:
+            self._namespaces.popitem(last=False)
+        return ns
+
+    def _build(self, lost: Lost) -> tuple[Image, str]:
+        overlays: dict[int, list[PageOverlay]] = {}
+        for ino, overlay in self._always:
+            overlays.setdefault(ino, []).append(overlay)
+        for i, (ino, overlay) in self._pages.items():
+            if i not in lost:
+                overlays.setdefault(ino, []).append(overlay)
+        return self._namespace(lost).image(overlays)
+
+    def key(self, lost: Lost) -> str:
+        return self._build(lost)[1]
+
+    def image(self, lost: Lost) -> Image:
+        return self._build(lost)[0]
