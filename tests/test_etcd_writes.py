@@ -39,7 +39,7 @@ def test_acknowledged_put_lost_before_its_fsync() -> None:
     checker = EtcdChecker(binary.for_trace(trace.workload, None), trace.workload)
     with checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(55, 61))
-    lost = {j.state.point: [m["key"] for m in j.verdict.evidence["missing"]]
-            for j in exploration.judged if j.verdict.kind == "data-loss"}
+    lost = {j.state.point: [m["key"] for m in exploration.verdict(j.state.key).evidence[
+        "missing"]] for j in exploration.judged if j.verdict.kind == "data-loss"}
     assert lost == {59: ["key-0002"]}
     assert all(j.verdict.kind in ("ok", "data-loss") for j in exploration.judged)

@@ -121,12 +121,12 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     if culprit is None:  # unexplained: the budget of checks ran out
         name = group.examples[0]
         return RootCause(
-            cause_id(ctx.model, group.key), kind, group.verdict, (), (), (), None,
+            cause_id(group.key), kind, group.verdict, (), (), (), None,
             "not known: the budget of checks ran out before these states were minimised "
             "(raise --cause-budget)", f"{group.verdict}: {group.key[2] or 'no detail'} ({where})",
             points, group.failing, name, replay_command(ctx, name), _signatures(group, ctx),
             missing=missing, members=members, checks=group.checks, minimal=False,
-            examples=tuple(group.examples))
+            examples=tuple(group.examples), models=(ctx.model,))
     name = StateName.of(culprit.point, culprit.ids)
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
     files = roles(u.path for u in culprit.units)
@@ -175,10 +175,10 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"{': ' + _some(missing) if missing else ''} ({where}, first after op "
                    f"#{culprit.first_point}: {describe_op(after)})")
     return RootCause(
-        cause_id(ctx.model, group.key), kind, group.verdict, files, partner_files, culprit_ops,
+        cause_id(group.key), kind, group.verdict, files, partner_files, culprit_ops,
         after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
         _signatures(group, ctx), lazyfs, why_not, torn, missing, members, group.checks,
-        culprit.complete, tuple(group.examples))
+        culprit.complete, tuple(group.examples), (ctx.model,))
 
 
 def _lazyfs(group: Group, ctx: Context, torn: TornWrite | None

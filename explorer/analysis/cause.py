@@ -11,8 +11,8 @@ report. A cause is named by its culprit, folded over repeated instances:
   left unminimised, grouped by signature);
 - `roles`: the file roles of the culprit (see `roles`), and `after`: the
   operation the missing barrier must precede (its first instance);
-- a stable `id`, the same for the same trace, model and culprit in every
-  run.
+- a stable `id`, the same for the same culprit in every run and under
+  every persistence model (`models` says which it appears under).
 
 It never runs anything and never touches the disk.
 """
@@ -105,9 +105,10 @@ def op_key(op: OpSummary | None) -> tuple[str, ...]:
     return (op.op, *(role(p) for p in paths))
 
 
-def cause_id(model: str, key: tuple[object, ...]) -> str:
-    """A stable id of a cause key: the same trace and culprit give the same id in every run."""
-    blob = json.dumps([model, *key], sort_keys=True, default=str).encode()
+def cause_id(key: tuple[object, ...]) -> str:
+    """A stable id of a cause key: the same culprit gives the same id in every run and under
+    every model (so a cause found under several models is one cause, in several)."""
+    blob = json.dumps(list(key), sort_keys=True, default=str).encode()
     return "C" + hashlib.sha256(blob).hexdigest()[:8]
 
 

@@ -44,15 +44,15 @@ pre{background:#f5f5f5;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:
 """
 
 
-def render_html(exploration: Exploration) -> str:
+def render_html(exploration: Exploration, *, only_body: bool = False) -> str:
     title = f"powercut: {exploration.trace}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        _summary(exploration),
-    ]
+    ] if not only_body else [f"<h1>model {escape(exploration.model)}</h1>"]
+    parts.append(_summary(exploration))
     causes = exploration.causes
     if causes:
         parts.append(_table(causes))
@@ -61,12 +61,36 @@ def render_html(exploration: Exploration) -> str:
         parts.append("<h2>Checker errors</h2><p>These states could not be judged: the checker "
                      "or powercut failed on them. That is no finding about the program.</p>"
                      + _sigs(exploration.analysis.errors))
-    parts += [_timeline(exploration, causes), "</body></html>"]
+    parts.append(_timeline(exploration, causes))
+    if not only_body:
+        parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
 def write_html(path: str | os.PathLike[str], exploration: Exploration) -> None:
     write_text_atomic(path, render_html(exploration), "HTML report")
+
+
+def render_models_html(explorations: list[Exploration], causes: list[RootCause]) -> str:
+    """Several models: the causes by model on top, then each model's report."""
+    first = explorations[0]
+    names = [e.model for e in explorations]
+    head = "".join(f"<th>{escape(h)}</th>" for h in ("#", "kind", *names, "barrier to add"))
+    rows = "".join(
+        f"<tr><td>{n}</td><td>{escape(c.kind)}</td>"
+        + "".join(f"<td>{'✗' if name in c.models else '·'}</td>" for name in names)
+        + f"<td>{escape(c.barrier)}</td></tr>" for n, c in enumerate(causes, 1))
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>powercut: {escape(first.trace)}</title><style>{CSS}</style></head><body>",
+             f"<h1>powercut: {escape(first.trace)}</h1>",
+             f'<h2>Root causes by model</h2><table class="list"><tr>{head}</tr>{rows}</table>']
+    parts += [render_html(e, only_body=True) for e in explorations]
+    return "\n".join([*parts, "</body></html>"]) + "\n"
+
+
+def write_models_html(path: str | os.PathLike[str], explorations: list[Exploration],
+                      causes: list[RootCause]) -> None:
+    write_text_atomic(path, render_models_html(explorations, causes), "HTML report")
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:

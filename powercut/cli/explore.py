@@ -30,19 +30,21 @@ from powercut.cli.explore_support import (
 from powercut.errors import PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET
 from powercut.explorer.checkers import DEFAULT_TIMEOUT
+from powercut.explorer.exploration import Exploration
 from powercut.explorer.report.files import atomic_writer
-from powercut.explorer.report.htmlfile import write_html
+from powercut.explorer.report.htmlfile import write_html, write_models_html
 from powercut.explorer.report.jsonfile import write_json
 from powercut.explorer.report.lazyfs import write_lazyfs_dir
+from powercut.explorer.report.models import merge, print_models, write_models_json
 from powercut.explorer.report.progress import LiveProgress
 from powercut.explorer.report.summary import coverage
-from powercut.explorer.report.terminal import explain, print_report
+from powercut.explorer.report.terminal import explain, make_console, print_report
 from powercut.explorer.run.drive import explore
 from powercut.explorer.store.journal import open_journal
 from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.enumeration.dry_run import write_dry_run
 from powercut.replayer.enumeration.plan import STRATEGIES
-from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
+from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model, parse_models
 from powercut.trace import open_trace
 
 EXIT_COVERAGE = 4
@@ -54,8 +56,8 @@ EXIT_COVERAGE = 4
 @click.option("--checker", "checker_name", type=click.Choice(targets.checker_names()),
               help="How a crash state is judged [default: command with --check-cmd, else the "
               "checker of the target that recorded the trace].")
-@click.option("--model", default=DEFAULT_MODEL, type=click.Choice(sorted(MODELS)),
-              show_default=True, help="Persistence model.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help=f"Persistence model, or several to compare ({','.join(MODELS)}).")
 @click.option("--page-size", type=int, help="Page size of the model (default: the trace's).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
               help="Which states: exhaustive where a crash point fits its share of the budget, "
@@ -107,12 +109,15 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                     no_cache: bool, dry_run: bool, **target_options: Any) -> int:
     """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
-    persistence = get_model(model, page_size or trace.page_size)
+    models = [get_model(name, page_size or trace.page_size) for name in parse_models(model)]
+    persistence = models[0]
     wanted = parse_points(points, trace.op_count)
     least = parse_coverage(min_coverage)
     plan = {"strategy": strategy, "budget": None if strategy == "exhaustive" else budget,
             "max_states": max_states, "seed": seed}
     if dry_run:
+        if len(models) > 1:
+            raise PowercutError("--dry-run takes one --model")
         enumeration = Enumeration(trace, persistence, points=wanted, **plan)
         if json_path is None:
             write_dry_run(enumeration, sys.stdout)
@@ -141,32 +146,33 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                      "reused)" if journal.others else "")
             click.echo(f"powercut: resuming from {journal_file}: {journal.loaded} states "
                        f"already judged{other}", err=True)
-        with terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
-            exploration = explore(trace, checker, persistence, points=wanted,
-                                  workers=workers or os.cpu_count(), on_progress=progress,
-                                  journal=journal, cache=cache, executor=executor,
-                                  scheduler=scheduler, cause_budget=cause_budget, **plan)
-        with exploration:
+        explorations = []
+        try:
+            for chosen in models:
+                with terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
+                    exploration = explore(trace, checker, chosen, points=wanted,
+                                          workers=workers or os.cpu_count(),
+                                          on_progress=progress, journal=journal, cache=cache,
+                                          executor=executor, scheduler=scheduler,
+                                          cause_budget=cause_budget, **plan)
+                explorations.append(exploration)
+                if exploration.interrupted:
+                    break
             if cache is not None and cache.problem:
                 click.echo(f"powercut: warning: the results cache stopped keeping verdicts: "
                            f"{cache.problem}", err=True)
-            if exploration.reused and not resume:
-                click.echo(f"powercut: {exploration.reused} of {exploration.distinct} distinct "
-                           "states judged from the results cache (--no-cache checks them "
-                           "again)", err=True)
-            print_report(exploration)
-            if explain_which is not None and not explain(exploration, explain_which):
-                click.echo(f"powercut: --explain {explain_which}: there is no root cause "
-                           f"{explain_which} (1..{len(exploration.causes)} or an id)", err=True)
-            if json_path is not None:
-                write_json(json_path, exploration)
-            if html_path is not None:
-                write_html(html_path, exploration)
-            if lazyfs_dir is not None:
-                write_lazyfs_dir(lazyfs_dir, exploration)
-            share = coverage(exploration)["share"]
-            causes, errors = len(exploration.causes), len(exploration.analysis.errors)
-    if exploration.interrupted:
+            reused = sum(e.reused for e in explorations)
+            if reused and not resume:
+                click.echo(f"powercut: {reused} verdicts came from the results cache "
+                           "(--no-cache checks them again)", err=True)
+            _report(explorations, explain_which, json_path, html_path, lazyfs_dir)
+            share = min(coverage(e)["share"] for e in explorations)
+            causes = sum(len(e.causes) for e in explorations)
+            errors = sum(len(e.analysis.errors) for e in explorations)
+        finally:
+            for e in explorations:
+                e.close()
+    if any(e.interrupted for e in explorations):
         click.echo("powercut: interrupted; the report covers the states judged so far; "
                    f"--resume continues from {journal_file}", err=True)
         return 130
@@ -183,6 +189,37 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                    "the report); fix the checker and explore again", err=True)
         return 2
     return 0
+
+
+def _report(explorations: list[Exploration], explain_which: str | None, json_path: str | None,
+            html_path: str | None, lazyfs_dir: str | None) -> None:
+    """Print the report and write the files asked for (one model, or several compared)."""
+    if len(explorations) == 1:
+        [exploration] = explorations
+        print_report(exploration)
+        if explain_which is not None and not explain(exploration, explain_which):
+            click.echo(f"powercut: --explain {explain_which}: there is no root cause "
+                       f"{explain_which} (1..{len(exploration.causes)} or an id)", err=True)
+        if json_path is not None:
+            write_json(json_path, exploration)
+        if html_path is not None:
+            write_html(html_path, exploration)
+    else:
+        console = make_console()
+        print_models(explorations, console)
+        causes = merge(explorations)
+        if explain_which is not None:
+            found = [c for n, c in enumerate(causes, 1) if explain_which in (c.id, str(n))]
+            if not found:
+                click.echo(f"powercut: --explain {explain_which}: there is no root cause "
+                           f"{explain_which}", err=True)
+        if json_path is not None:
+            write_models_json(json_path, explorations)
+        if html_path is not None:
+            write_models_html(html_path, explorations, causes)
+    lazy = next((e for e in explorations if e.model == "lazyfs"), explorations[0])
+    if lazyfs_dir is not None:
+        write_lazyfs_dir(lazyfs_dir, lazy)
 
 
 COMMANDS: list[click.Command] = [explore_command]
