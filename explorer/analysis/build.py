@@ -75,6 +75,10 @@ def missing_keys(verdict: Verdict) -> list[str]:
     return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
 
 
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -158,19 +162,25 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"persisted ({where})")
         culprit_ops += partner_ops
         after = first_b
+    elif kind == "lost-namespace":
+        dirs = roles(_parent(u.path) for u in culprit.units)
+        target = "the directory " + ", ".join(d or "(the mount root)" for d in dirs)
+        before = f"acknowledging ({after.text!r})" if after is not None and \
+            after.op == "marker" else describe_op(after)
+        lost_ops = ", ".join(describe_op(o) for o in culprit_ops)
+        barrier = f"fsync {target} after {lost_ops} and before {before}"
+        summary = (f"{lost_ops} lost{': ' + _some(missing) if missing else ''} ({where}, first "
+                   f"after op #{culprit.first_point}: {describe_op(after)})")
     else:
-        what = "the directory entry of " if kind == "lost-namespace" else ""
         target = ", ".join(files)
         if after is not None and after.op == "marker":
-            barrier = f"fsync {what}{target} before acknowledging ({after.text!r})"
+            barrier = f"fsync {target} before acknowledging ({after.text!r})"
         elif after is not None and after.seq in {o.seq for o in culprit_ops}:
-            barrier = f"fsync {what}{target} as soon as op #{after.seq} makes it pending: " \
+            barrier = f"fsync {target} as soon as op #{after.seq} makes it pending: " \
                       "losing it breaks recovery at once"
         else:
-            barrier = f"fsync {what}{target} before {describe_op(after)}"
+            barrier = f"fsync {target} before {describe_op(after)}"
         lost = _plural(len(missing), "acknowledged key") if missing else "data"
-        if kind == "lost-namespace":
-            lost = ", ".join(describe_op(o) for o in culprit_ops)
         summary = (f"{lost} lost with pending units of {target}"
                    f"{': ' + _some(missing) if missing else ''} ({where}, first after op "
                    f"#{culprit.first_point}: {describe_op(after)})")

@@ -42,6 +42,7 @@ class VerdictBook:
         self._signatures: dict[str, str] = {}  # one string object per distinct signature
         self._lock = threading.Lock()
         self.reused = 0  # states whose verdict came from the journal or the cache
+        self.from_cache = 0  # ... from the results cache
         self.kinds: Counter[str] = Counter()
 
     def __contains__(self, key: object) -> bool:
@@ -75,6 +76,7 @@ class VerdictBook:
                 self.journal.append(key, verdict, durable=False)
                 self._keep(key, verdict)
                 self.reused += 1
+                self.from_cache += 1
         return verdict
 
     def add(self, key: str, verdict: Verdict) -> Outcome:

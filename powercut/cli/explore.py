@@ -161,10 +161,11 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
             if cache is not None and cache.problem:
                 click.echo(f"powercut: warning: the results cache stopped keeping verdicts: "
                            f"{cache.problem}", err=True)
-            reused = sum(e.reused for e in explorations)
-            if reused and not resume:
-                click.echo(f"powercut: {reused} verdicts came from the results cache "
-                           "(--no-cache checks them again)", err=True)
+            cached = sum(e.book.from_cache for e in explorations)
+            distinct = sum(e.distinct for e in explorations)
+            if cached:
+                click.echo(f"powercut: {cached} of {distinct} distinct states judged from the "
+                           "results cache (--no-cache checks them again)", err=True)
             _report(explorations, explain_which, json_path, html_path, lazyfs_dir)
             share = min(coverage(e)["share"] for e in explorations)
             causes = sum(len(e.causes) for e in explorations)

@@ -159,7 +159,7 @@ class _Run:
             self._data_op(op, node.ino, [("", [size], ())])
 
     def _entry_op(self, op: Op) -> None:
-        path = op.path or op.src or ""
+        path = op.dst if op.op in ("rename", "link") and op.dst else op.path or op.src or ""
         is_dir = op.op == "rename" and op.src is not None and \
             self.tree.lookup(op.src).kind == "dir"
         effects = record(self.tree, op)
@@ -184,7 +184,8 @@ class _Run:
         pieces = []
         if len(deletes) == 2:
             pieces.append(_Piece(op.seq, "del-dst", path, [deletes[0]], _dirs([deletes[0]])))
-        pieces.append(_Piece(op.seq, "del-src", path, [deletes[-1]], _dirs([deletes[-1]])))
+        pieces.append(_Piece(op.seq, "del-src", op.src or path, [deletes[-1]],
+                             _dirs([deletes[-1]])))
         needs = tuple(p.piece for p in pieces if p.piece == "del-dst" or is_dir)
         pieces.append(_Piece(op.seq, "create", path, [create], _dirs([create]), needs=needs))
         self.ops.append(_Op(pieces))

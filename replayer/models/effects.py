@@ -143,9 +143,8 @@ class Namespace:
         stack: list[Node] = [tree.root]
         while stack:
             node = stack.pop()
-            ns.inodes[node.ino] = Inode(node.kind, node.mode,
-                                        node.data.copy() if node.data is not None else None, node.size,
-                                        node.target)
+            data = node.data.copy() if node.data is not None else None
+            ns.inodes[node.ino] = Inode(node.kind, node.mode, data, node.size, node.target)
             if node.kind == "dir":
                 ns.children[node.ino] = {name: child.ino for name, child in node.children.items()}
                 stack.extend(node.children.values())

@@ -146,7 +146,7 @@ class _Run:
             self.tree.apply(op)
 
     def _metadata(self, op: Op) -> None:
-        path = op.path or op.src or ""
+        path = op.dst if op.op in ("rename", "link") and op.dst else op.path or op.src or ""
         touched = []
         if op.op in ("rename", "link") and op.src is not None:
             touched.append(self.tree.lookup(op.src).ino)
