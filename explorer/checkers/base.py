@@ -12,6 +12,7 @@ returns or raises.
 from __future__ import annotations
 
 import abc
+import contextvars
 import hashlib
 import json
 import os
@@ -28,6 +29,18 @@ from powercut.process import Child, Exit, log_tail, log_text
 from powercut.trace import Op
 
 DEFAULT_TIMEOUT = 10.0
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Within the block, checkers that ask `limit()` give up after `seconds` (a suspected
+    hang, decided early; the driver confirms it at the full timeout)."""
+    token = _DEADLINE.set(seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class Checker(abc.ABC):
@@ -49,6 +62,12 @@ class Checker(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """One line naming the checker and what it runs, e.g. "command: ./check {dir}"."""
+
+    def limit(self) -> float:
+        """Seconds this check may wait for the program: the timeout, or the exploration's
+        earlier deadline for suspected hangs (see `deadline`)."""
+        early = _DEADLINE.get()
+        return self.timeout if early is None else min(self.timeout, early)
 
     def identity(self) -> str:
         """Everything a verdict depends on besides the state, as one line.

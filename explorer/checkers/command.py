@@ -145,9 +145,9 @@ class CommandChecker(Checker):
             except OSError as e:
                 raise CheckerError(f"cannot run --check-cmd {argv[0]!r}: {e.strerror}") from None
             with child:
-                exit = child.wait(self.timeout)
+                exit = child.wait(self.limit())
                 if exit is None:
-                    child.kill()
+                    child.kill(grace=0)  # a hung program gets no graceful exit
                     return failure_verdict("hang", child, None)
                 if exit.status == 0:
                     return Verdict("ok", exit_status=0, duration=child.elapsed,

@@ -136,10 +136,11 @@ class DaskPool(Pool):
     def running(self) -> int:
         return len(self._running)
 
-    def submit(self, index: int, state: CrashState) -> None:
+    def submit(self, index: int, state: CrashState, *, full: bool = False) -> None:
         future = self.client.submit(
             run_check, self._blob, self._trace, self._model, self._checker, self.token,
             state.point, state.name.lost, state.key, self.markers_before(state.point),
+            None if full else self.deadlines.now(),
             key=f"powercut-check-{self.token}-{index}", pure=False)
         self._running[future] = state
         self._done.add(future)
@@ -160,6 +161,7 @@ class DaskPool(Pool):
             verdict = self._result(future)
             if verdict is None:
                 continue
+            self.deadlines.observe(verdict)
             self.book.add(state.key, verdict)
             self.checked += 1
             out.append((state, verdict))
@@ -210,7 +212,7 @@ class DaskPool(Pool):
 
 def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, int],
               checker: Checker, token: str, point: int, lost: tuple[str, ...], key: str,
-              markers: list[Op]) -> Verdict | None:
+              markers: list[Op], limit: float | None = None) -> Verdict | None:
     """Rebuild one crash state from the trace and check it (runs on a Dask worker)."""
     global _reaped
     if token in _stopped:
@@ -232,7 +234,7 @@ def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, in
     thread.name = f"{THREAD_PREFIX}{token}_{name}"  # so stop_checks finds its programs
     try:
         return check_state(checker, state, markers, root / "state",
-                           lambda: token in _stopped)
+                           lambda: token in _stopped, limit)
     finally:
         thread.name = name
         shutil.rmtree(root, ignore_errors=True)

@@ -22,6 +22,7 @@ leave a process behind, and never let one state's failure stop the others
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import os
 import shutil
@@ -37,6 +38,7 @@ from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, 
 from powercut.explorer.checkers import Checker
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.run import leftovers
+from powercut.explorer.run.hangs import Deadlines, inferred
 from powercut.explorer.run.oracle import PoolOracle
 from powercut.explorer.run.order import TraceFacts
 from powercut.explorer.run.pool import ATTEMPTS, POLL, Pool, ThreadPool
@@ -80,7 +82,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
             workdir: Path | None = None, journal: Journal | None = None,
             cache: ResultsCache | None = None, executor: str = "local",
             scheduler: str | None = None, analyse: bool = True,
-            cause_budget: int = DEFAULT_CAUSE_BUDGET) -> Exploration:
+            cause_budget: int = DEFAULT_CAUSE_BUDGET, early_hangs: bool = True) -> Exploration:
     """Check the crash states of `trace` the strategy picks, with `checker` under `model`.
 
     `timeout`, when given, replaces the checker's own per-state timeout
@@ -93,6 +95,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
     `executor="dask"` checks on the Dask cluster at `scheduler` (None: a
     local cluster of `workers` processes). `analyse` minimises the failing
     states to root causes, spending at most `cause_budget` checks a cause.
+    `early_hangs` suspects a hang once a state takes ten times the slowest
+    recovery seen (see `hangs`), and confirms each hang cause at the full
+    timeout before it is reported.
     """
     if executor not in EXECUTORS:
         raise PowercutError(f"executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -127,6 +132,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
             journal.close()
         shutil.rmtree(root, ignore_errors=True)
         raise
+    pool.deadlines = Deadlines(checker.timeout, early=early_hangs)
     states = StateLog(root / "states.log")
     exploration = Exploration(
         trace=str(trace.path), trace_digest=trace.digest, model=model.name,
@@ -182,6 +188,7 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
                                  len(enumeration.crash_points),
                                  plan.planned if plan is not None else None))
 
+    confirming: set[str] = set()  # hang signatures whose first state is judged again in full
     while True:
         pulled = 0
         while not exhausted and len(ranked) < WINDOW and pulled < 256:
@@ -195,13 +202,20 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
             if state.duplicate or state.key in book or book.known(state.key) is not None:
                 continue
             heapq.heappush(ranked, (facts.priority(state), len(states), state))
-        while ranked and pool.running < pool.capacity:
+        while ranked and pool.busy < pool.capacity:
             _, index, state = heapq.heappop(ranked)
             pool.submit(index, state)
         if exhausted and not ranked and not pool.running:
             return
-        idle = pool.running < pool.capacity and not exhausted
-        if pool.collect(0 if idle else POLL) or pulled:
+        idle = pool.busy < pool.capacity and not exhausted
+        done = pool.collect(0 if idle else POLL)
+        for state, verdict in done:
+            if inferred(verdict) and verdict.signature not in confirming:
+                # The first hang of its kind is judged again at the full timeout at once,
+                # beside the rest: its cause is then confirmed by the time it is reported.
+                confirming.add(verdict.signature)
+                pool.submit(len(states) + len(confirming), state, full=True)
+        if done or pulled:
             report(exhausted)
 
 
@@ -215,4 +229,40 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
         on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
                              book.failing, 0, True, len(exploration.crash_points),
                              phase="minimising"))
-    return find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)
+    analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)
+    if not any(c.verdict == "hang" for c in analysis.causes):
+        return analysis
+    if confirm_hangs(analysis, exploration, oracle):  # a suspected hang recovered: again
+        analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)
+        confirm_hangs(analysis, exploration, oracle)
+    return analysis
+
+
+def confirm_hangs(analysis: Analysis, exploration: Exploration, oracle: PoolOracle) -> bool:
+    """Judge each hang cause's culprit at the full timeout; say in each cause whether its hang
+    is confirmed or only inferred. True when one recovered: then every hang only inferred at
+    its crash points was judged again at the full timeout, and the causes must be found anew."""
+    book = exploration.book
+    again = False
+    for i, cause in enumerate(analysis.causes):
+        if cause.verdict != "hang":
+            continue
+        pending = oracle.pending(cause.culprit.point)
+        lost = pending.lost_of(cause.culprit)
+        verdict = book.full(oracle.key(pending, lost))
+        if not inferred(verdict):
+            analysis.causes[i] = dataclasses.replace(cause, hang="confirmed")
+            continue
+        [outcome] = oracle.judge([(pending, lost)], full=True)
+        if outcome.kind == "hang":
+            analysis.causes[i] = dataclasses.replace(
+                cause, hang="confirmed at the full timeout; its other states inferred early")
+            continue
+        again = True
+        points = set(cause.points)
+        for state, seen in exploration.pairs():
+            if state.point in points and seen.kind == "hang" and \
+                    inferred(book.full(state.key)):
+                at = oracle.pending(state.point)
+                oracle.judge([(at, at.lost_of(state.name))], full=True)
+    return again

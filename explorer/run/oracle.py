@@ -54,20 +54,24 @@ class PoolOracle:
             key = f"{key}+{self.key_suffix(pending.point)}"
         return key
 
-    def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]:
+    def judge(self, requests: Sequence[tuple[Pending, Lost]], *, full: bool = False
+              ) -> list[Outcome]:
+        """The outcomes of these states, checked if not known (`full`: checked again at the
+        full timeout whatever is known)."""
         keys = [self.key(p, lost) for p, lost in requests]
         wanted: dict[str, CrashState] = {}
         for (pending, lost), key in zip(requests, keys, strict=True):
-            if key in wanted or self.book.outcome(key) is not None:
+            if key in wanted:
                 continue
-            if self.book.known(key) is not None:
+            if not full and (self.book.outcome(key) is not None or
+                             self.book.known(key) is not None):
                 continue
             wanted[key] = CrashState(pending.point, pending.name(lost), key, False, "named",
                                      lost, StateImage(pending, lost))
         for state in wanted.values():
             while self.pool.running >= self.pool.capacity:
                 self.pool.collect(POLL)
-            self.pool.submit(self._next, state)
+            self.pool.submit(self._next, state, full=full)
             self._next += 1
             self.checks += 1
         while self.pool.running:

@@ -104,7 +104,11 @@ class TraceFacts:
         return bisect.bisect_right(self._seqs, point)
 
     def priority(self, state: CrashState) -> tuple[int, int]:
-        """(class rank, TORN_WRITE / FIRST_WRITE / OTHER): lower is checked sooner."""
+        """(class rank, TORN_WRITE / FIRST_WRITE / OTHER): lower is checked sooner. A state
+        that loses nothing ranks first whatever its class: it shows a complete prefix the
+        program cannot recover from (and a hang there is confirmed early)."""
+        if not state.name.lost:
+            return 0, OTHER
         return CLASS_RANK.get(state.kind, len(CLASS_RANK)), self._write_rank(state)
 
     def _write_rank(self, state: CrashState) -> int:

@@ -32,7 +32,9 @@ from pathlib import Path
 from powercut import process
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
+from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.errors import error_verdict
+from powercut.explorer.run.hangs import Deadlines, mark
 from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.materialise import materialise
@@ -45,21 +47,25 @@ _pools = itertools.count()
 
 
 def check_state(checker: Checker, state: CrashState, markers: list[Op], work: Path,
-                stopped: Callable[[], bool] = lambda: False) -> Verdict | None:
-    """Judge `state` (its image attached) in a directory `work` it makes and removes.
+                stopped: Callable[[], bool] = lambda: False,
+                limit: float | None = None) -> Verdict | None:
+    """Judge `state` (its image attached) in a directory `work` it makes and removes, giving
+    the program `limit` seconds (None: the checker's timeout) before a hang is suspected.
 
     Returns None when `stopped()` turns true (an interrupted exploration).
     """
     first: Verdict | None = None
     try:
-        for attempt in range(ATTEMPTS):
-            verdict = _check_once(checker, state, markers, work / f"try-{attempt}", stopped)
-            if verdict is None or stopped():
-                return None
-            if not _worker_died(verdict):
-                return verdict
-            first = first or verdict
-        return _died_twice(first or verdict, verdict)
+        with deadline(limit):
+            for attempt in range(ATTEMPTS):
+                verdict = _check_once(checker, state, markers, work / f"try-{attempt}",
+                                      stopped)
+                if verdict is None or stopped():
+                    return None
+                if not _worker_died(verdict):
+                    return mark(verdict, limit, checker.timeout)
+                first = first or verdict
+            return _died_twice(first or verdict, verdict)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -124,6 +130,7 @@ class Pool(abc.ABC):
         self.book = book
         self.stop = threading.Event()
         self.checked = 0  # states actually run through the checker
+        self.deadlines = Deadlines(checker.timeout, early=False)  # the driver sets its own
 
     @property
     def capacity(self) -> int:
@@ -135,9 +142,15 @@ class Pool(abc.ABC):
     def running(self) -> int:
         """Checks submitted and not yet collected."""
 
+    @property
+    def busy(self) -> int:
+        """Checks holding a worker (a full-timeout re-check of a hang runs beside them)."""
+        return self.running
+
     @abc.abstractmethod
-    def submit(self, index: int, state: CrashState) -> None:
-        """Start checking `state` (the `index`-th enumerated; its image attached)."""
+    def submit(self, index: int, state: CrashState, *, full: bool = False) -> None:
+        """Start checking `state` (the `index`-th enumerated; its image attached); `full`
+        gives it the whole timeout, whatever the deadlines learned."""
 
     @abc.abstractmethod
     def collect(self, timeout: float) -> list[tuple[CrashState, Verdict]]:
@@ -157,19 +170,34 @@ class ThreadPool(Pool):
         self.root = root
         self.name = f"powercut-check-{next(_pools)}"
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
+        # Full-timeout re-checks of suspected hangs mostly wait: they get a thread of their
+        # own rather than hold one of the workers for the whole timeout.
+        self.confirmer = ThreadPoolExecutor(1, thread_name_prefix=self.name + "-confirm")
         self._running: dict[Future[Verdict | None], CrashState] = {}
+        self._confirming: set[Future[Verdict | None]] = set()
 
     @property
     def running(self) -> int:
         return len(self._running)
 
-    def submit(self, index: int, state: CrashState) -> None:
-        future = self.executor.submit(self._check, index, state)
-        self._running[future] = state
+    @property
+    def busy(self) -> int:
+        return len(self._running) - len(self._confirming)
 
-    def _check(self, index: int, state: CrashState) -> Verdict | None:
+    def submit(self, index: int, state: CrashState, *, full: bool = False) -> None:
+        executor = self.confirmer if full else self.executor
+        future = executor.submit(self._check, index, state, full)
+        self._running[future] = state
+        if full:
+            self._confirming.add(future)
+            future.add_done_callback(self._confirming.discard)
+
+    def _check(self, index: int, state: CrashState, full: bool) -> Verdict | None:
+        limit = None if full else self.deadlines.now()
         verdict = check_state(self.checker, state, self.markers_before(state.point),
-                              self.root / f"state-{index}", self.stop.is_set)
+                              self.root / f"state-{index}", self.stop.is_set, limit)
+        if verdict is not None:
+            self.deadlines.observe(verdict)
         if verdict is not None and not self.stop.is_set():
             # In the worker thread: journal syncs of parallel checks share one fdatasync.
             self.book.add(state.key, verdict)
@@ -198,6 +226,7 @@ class ThreadPool(Pool):
                     for future in done:
                         self._running.pop(future)
                 self.executor.shutdown(wait=True, cancel_futures=True)
+                self.confirmer.shutdown(wait=True, cancel_futures=True)
                 return
             except KeyboardInterrupt:  # a second Ctrl-C must not skip the cleanup
                 continue

@@ -58,8 +58,10 @@ class VerdictBook:
         with self._lock:
             sig = self._signatures.setdefault(verdict.signature, verdict.signature)
             outcome = Outcome(verdict.kind, sig)
-            if key not in self._outcomes:
-                self.kinds[verdict.kind] += 1
+            old = self._outcomes.get(key)
+            if old is not None:  # judged again (a hang confirmed at the full timeout)
+                self.kinds[old.kind] -= 1
+            self.kinds[verdict.kind] += 1
             self._outcomes[key] = outcome
             return outcome
 
@@ -80,9 +82,10 @@ class VerdictBook:
         return verdict
 
     def add(self, key: str, verdict: Verdict) -> Outcome:
-        """Keep a new verdict: durable in the journal before it may be reported."""
+        """Keep a new verdict: durable in the journal before it may be reported. A hang only
+        inferred at an early deadline is not kept in the results cache (it is not final)."""
         self.journal.append(key, verdict)
-        if self.cache is not None:
+        if self.cache is not None and not verdict.evidence.get("inferred"):
             self.cache.append(key, verdict)
         return self._keep(key, verdict)
 

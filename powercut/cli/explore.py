@@ -73,6 +73,9 @@ EXIT_COVERAGE = 4
               "(default: the number of CPUs).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
               show_default=True, help="Seconds a state has to recover before it is a hang.")
+@click.option("--full-hangs", is_flag=True, help="Wait the full --timeout for every hang "
+              "(default: suspect one at ten times the slowest recovery seen, then confirm each "
+              "hang cause once at the full timeout).")
 @click.option("--cause-budget", type=click.IntRange(min=0), default=DEFAULT_CAUSE_BUDGET,
               show_default=True, help="Checks the minimisation of one root cause may spend.")
 @click.option("--explain", "explain_which", metavar="N", help="Print root cause N (its number "
@@ -102,7 +105,8 @@ EXIT_COVERAGE = 4
 def explore_command(trace_path: str, checker_name: str | None, model: str,
                     page_size: int | None, strategy: str, budget: int, max_states: int | None,
                     seed: int, min_coverage: str | None, points: str | None,
-                    workers: int | None, timeout: float, cause_budget: int,
+                    workers: int | None, timeout: float, full_hangs: bool,
+                    cause_budget: int,
                     explain_which: str | None, prefix: bool, json_path: str | None,
                     html_path: str | None, lazyfs_dir: str | None, journal_path: str | None,
                     resume: bool, executor: str, scheduler: str | None, cache_dir: str | None,
@@ -154,7 +158,8 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                                           workers=workers or os.cpu_count(),
                                           on_progress=progress, journal=journal, cache=cache,
                                           executor=executor, scheduler=scheduler,
-                                          cause_budget=cause_budget, **plan)
+                                          cause_budget=cause_budget,
+                                          early_hangs=not full_hangs, **plan)
                 explorations.append(exploration)
                 if exploration.interrupted:
                     break

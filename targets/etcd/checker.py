@@ -99,8 +99,8 @@ class EtcdChecker(Checker):
                     if want:
                         return self._read_back(child, client, want)
                     return Verdict("ok", duration=child.elapsed, evidence={"argv": child.argv})
-                if time.monotonic() - started > self.timeout:
-                    child.kill()
+                if time.monotonic() - started > self.limit():
+                    child.kill(grace=0)  # a hung member gets no graceful exit
                     return failure_verdict("hang", child, None)
                 time.sleep(POLL)
 

@@ -170,7 +170,8 @@ class EtcdClusterChecker(Checker):
                 children[name] = stack.enter_context(Child(argv, work / f"{name}.log"))
             kinds: dict[str, str] = {}
             exits: dict[str, Exit] = {}
-            while len(kinds) < len(children) and time.monotonic() - started < self.timeout:
+            limit = self.limit()
+            while len(kinds) < len(children) and time.monotonic() - started < limit:
                 for name, child in children.items():
                     if name in kinds:
                         continue
