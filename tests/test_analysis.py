@@ -174,7 +174,7 @@ def test_true_ordering_dependency_is_one_ordering_cause(tmp_path: Path) -> None:
         [cause] = ex.causes
         assert (cause.kind, cause.roles, cause.partner_roles) == ("ordering", ("a",), ("b",))
         assert cause.after is not None and (cause.after.op, cause.after.path) == ("write", "b")
-        assert cause.barrier == "fsync a before write 12 B at 0 of b"
+        assert cause.barrier == "fsync a before write to b"
 
 
 def test_fsync_between_the_two_writes_is_clean(tmp_path: Path) -> None:

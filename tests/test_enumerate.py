@@ -228,8 +228,11 @@ def test_fast_path_equals_brute_force_oracle(tmp_path: Path, ops) -> None:
         tree = image_tree(state.image)
         got.setdefault(state.point, []).append((lost_pages(state), tree))
         assert state.duplicate == (state.key in by_key)
-        # Equal keys mean equal trees (dedup never merges different trees) ...
-        assert by_key.setdefault(state.key, tree) == tree
+        # Equal keys mean equal trees, hard links included (dedup never merges different
+        # trees) ...
+        linked = {**tree, **{f"link:{e.path}": ("link", 0, (e.link_to or "").encode())
+                             for e in state.image.entries}}
+        assert by_key.setdefault(state.key, linked) == linked
     # ... and equal trees mean equal keys.
     assert len(set(map(_freeze, by_key.values()))) == len(by_key)
     assert got.keys() == expected.keys()

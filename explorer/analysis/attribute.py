@@ -42,6 +42,7 @@ class Group:
     sample_keys: dict[str, str] = field(default_factory=dict)  # signature -> a state key
     keys: list[str] = field(default_factory=list)  # failing state keys (for evidence)
     examples: list[StateName] = field(default_factory=list)
+    afters: dict[tuple[str, ...], int] = field(default_factory=dict)  # op key -> first seq
     checks: int = 0
 
     @property
@@ -68,10 +69,13 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary]) -> tuple[object, ...]:
         return ("ordering", culprit.verdict, files, roles(u.path for u in culprit.partner))
     if culprit.torn is not None:
         return ("torn-write", culprit.verdict, files)
+    # Lost units fold by what was lost, not by the operation that made the loss matter:
+    # each commit's objects matter after another operation (the first after its
+    # acknowledgement, the next ones after their link), the fix is the same fsync.
     if all(u.kind == "page" for u in culprit.units):
-        return ("lost-data", culprit.verdict, files, op_key(after))
+        return ("lost-data", culprit.verdict, files)
     kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if u.kind != "page"}))
-    return ("lost-namespace", culprit.verdict, files, kinds, op_key(after))
+    return ("lost-namespace", culprit.verdict, files, kinds)
 
 
 class Attributor:
@@ -148,6 +152,8 @@ class Attributor:
         if group is None:
             group = self.groups[key] = Group(key, culprit)
         group.checks += ask.spent
+        after = self.ops[culprit.first_point] if culprit.first_point >= 0 else None
+        group.afters.setdefault(op_key(after), culprit.first_point)
         if len(group.instances) < MAX_INSTANCES:
             group.instances.append((culprit.point, frozenset(culprit.ids)))
         return group

@@ -19,6 +19,7 @@ from powercut.explorer.analysis.cause import (
     TornWrite,
     cause_id,
     describe_op,
+    describe_role,
 )
 from powercut.explorer.analysis.lazyfs import (
     DEFAULT_LAZYFS_ROOT,
@@ -73,6 +74,16 @@ def missing_keys(verdict: Verdict) -> list[str]:
     if not isinstance(missing, list | tuple):
         return [str(missing)]
     return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
+
+
+def _other_afters(group: Group, ops: list[OpSummary], first: OpSummary | None) -> str:
+    """The other operations before which later instances of the cause matter, if any."""
+    seqs = sorted(s for s in group.afters.values() if first is None or s != first.seq)
+    if not seqs:
+        return ""
+    shown = [describe_role(ops[s]) if s >= 0 else "the start" for s in seqs[:2]]
+    more = f" and {len(seqs) - 2} more" if len(seqs) > 2 else ""
+    return f" (later instances: before {'; '.join(shown)}{more})"
 
 
 def _parent(path: str) -> str:
@@ -157,7 +168,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     elif kind == "ordering":
         partner_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.partner))
         first_b = partner_ops[0]
-        barrier = f"fsync {', '.join(files)} before {describe_op(first_b)}"
+        barrier = f"fsync {', '.join(files)} before {describe_role(first_b)}"
         summary = (f"{', '.join(files)} lost while the later {', '.join(partner_files)} "
                    f"persisted ({where})")
         culprit_ops += partner_ops
@@ -166,20 +177,21 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
         dirs = roles(_parent(u.path) for u in culprit.units)
         target = "the directory " + ", ".join(d or "(the mount root)" for d in dirs)
         before = f"acknowledging ({after.text!r})" if after is not None and \
-            after.op == "marker" else describe_op(after)
-        lost_ops = ", ".join(describe_op(o) for o in culprit_ops)
+            after.op == "marker" else describe_role(after)
+        lost_ops = ", ".join(describe_role(o) for o in culprit_ops)
         barrier = f"fsync {target} after {lost_ops} and before {before}"
         summary = (f"{lost_ops} lost{': ' + _some(missing) if missing else ''} ({where}, first "
                    f"after op #{culprit.first_point}: {describe_op(after)})")
     else:
         target = ", ".join(files)
+        others = _other_afters(group, ops, after)
         if after is not None and after.op == "marker":
-            barrier = f"fsync {target} before acknowledging ({after.text!r})"
+            barrier = f"fsync {target} before acknowledging ({after.text!r}){others}"
         elif after is not None and after.seq in {o.seq for o in culprit_ops}:
             barrier = f"fsync {target} as soon as op #{after.seq} makes it pending: " \
                       "losing it breaks recovery at once"
         else:
-            barrier = f"fsync {target} before {describe_op(after)}"
+            barrier = f"fsync {target} before {describe_role(after)}{others}"
         lost = _plural(len(missing), "acknowledged key") if missing else "data"
         summary = (f"{lost} lost with pending units of {target}"
                    f"{': ' + _some(missing) if missing else ''} ({where}, first after op "

@@ -116,6 +116,20 @@ def sort_key(cause: RootCause) -> tuple[int, int, int]:
     return (SEVERITY.get(cause.verdict, len(SEVERITY)), cause.first_point, -cause.failing)
 
 
+def describe_role(op: OpSummary | None) -> str:
+    """An operation with its files' roles, as a barrier names it for every instance
+    ("link .git/objects/<xx>/tmp_obj_* → .git/objects/<xx>/<hash>")."""
+    if op is None or op.op == "marker":
+        return describe_op(op)
+    if op.op == "write":
+        return f"write to {role(op.path or '')}"
+    if op.op == "fsync":
+        return f"{'fdatasync' if op.datasync else 'fsync'} {role(op.path or '')}"
+    if op.dst is not None:
+        return f"{op.op} {role(op.path or '')} → {role(op.dst)}"
+    return f"{op.op} {role(op.path or '')}" if op.path else op.op
+
+
 def describe_op(op: OpSummary | None) -> str:
     """A short human phrase for an operation ("write 16384 B at 0 of member/snap/db")."""
     if op is None:
