@@ -68,5 +68,10 @@ class Target(abc.ABC):
                 timeout: float) -> Checker:
         """The checker `name` (one of `checkers`) for `trace`, with these option values."""
 
+    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
+        """The options that record a trace's workload again, from its header (for emitted
+        regression tests; paths of the recording machine are left out)."""
+        return {}
+
     def refuse(self, what: str) -> PowercutError:
         return PowercutError(f"{self.name}: {what}")

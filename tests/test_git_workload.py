@@ -10,8 +10,8 @@ hint, in a few root causes, and must find nothing once `core.fsync=all`.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +30,8 @@ for n in 1 2 3; do
   seq 1 $((n * 300)) > "f$n.txt"
   git "$@" add "f$n.txt"
   git "$@" commit -q -m "commit-$n"
-  echo "{\"commit\": \"commit-$n\", \"text\": \"commit-$n acknowledged\"}" >> "$mnt/.powercut/marker"
+  echo "{\"commit\": \"commit-$n\", \"text\": \"commit-$n acknowledged\"}" \
+    >> "$mnt/.powercut/marker"
 done
 '''
 

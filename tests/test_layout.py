@@ -25,7 +25,8 @@ MAY_IMPORT = {
     "replayer": (),
     "explorer": ("powercut.replayer",),
     "targets": ("powercut.replayer", "powercut.explorer", "powercut.recorder"),
-    "cli": ("powercut.replayer", "powercut.explorer", "powercut.recorder", "powercut.targets"),
+    "cli": ("powercut.replayer", "powercut.explorer", "powercut.recorder", "powercut.targets",
+            "powercut.testing", "powercut.cli"),
 }
 MAX_LINES = 350
 MAX_MODULES_PER_FOLDER = 12
@@ -42,8 +43,8 @@ def modules() -> dict[str, Path]:
 
 
 def layer(module: str) -> str:
-    if module == "powercut.__main__":
-        return "cli"
+    if module == "powercut.__main__" or module.startswith("powercut.testing"):
+        return "cli"  # the doors on top: the command line and the test helpers
     for name in ("recorder", "replayer", "explorer", "targets", "cli"):
         if module.startswith(f"powercut.{name}"):
             return name

@@ -29,9 +29,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from powercut.cli import explore, record, replay, show, umount
+    from powercut.cli import diff, explore, record, replay, show, umount
 
-    for module in (record, show, replay, explore, umount):
+    for module in (record, show, replay, explore, diff, umount):
         for command in module.COMMANDS:
             cli.add_command(command)
 

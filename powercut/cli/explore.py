@@ -20,6 +20,7 @@ import click
 
 from powercut import targets
 from powercut.cli import options
+from powercut.cli.diff import causes_of
 from powercut.cli.explore_support import (
     make_checker,
     open_cache,
@@ -45,6 +46,7 @@ from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.enumeration.dry_run import write_dry_run
 from powercut.replayer.enumeration.plan import STRATEGIES
 from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model, parse_models
+from powercut.testing.emit import emit
 from powercut.trace import open_trace
 
 EXIT_COVERAGE = 4
@@ -100,6 +102,12 @@ EXIT_COVERAGE = 4
               "checker [default: $POWERCUT_CACHE_DIR or ~/.cache/powercut].")
 @click.option("--no-cache", is_flag=True, help="Check every distinct state, reusing and "
               "keeping no cached verdict.")
+@click.option("--emit-tests", type=click.Path(file_okay=False), help="Write one pytest file "
+              "per root cause here: a regression test that fails while the cause is there.")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="A JSON report of an earlier run: say which root causes are new.")
+@click.option("--fail-on-new", is_flag=True, help="With --baseline: exit 1 only for root "
+              "causes the baseline does not have (CI).")
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
 def explore_command(trace_path: str, checker_name: str | None, model: str,
@@ -110,7 +118,8 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                     explain_which: str | None, prefix: bool, json_path: str | None,
                     html_path: str | None, lazyfs_dir: str | None, journal_path: str | None,
                     resume: bool, executor: str, scheduler: str | None, cache_dir: str | None,
-                    no_cache: bool, dry_run: bool, **target_options: Any) -> int:
+                    no_cache: bool, emit_tests: str | None, baseline: Path | None,
+                    fail_on_new: bool, dry_run: bool, **target_options: Any) -> int:
     """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     models = [get_model(name, page_size or trace.page_size) for name in parse_models(model)]
@@ -129,6 +138,9 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
             with atomic_writer(json_path, "dry-run document") as out:
                 write_dry_run(enumeration, out)
         return 0
+    if fail_on_new and baseline is None:
+        raise PowercutError("--fail-on-new needs --baseline REPORT")
+    known = causes_of(baseline) if baseline is not None else None
     for option, target in (("--json", json_path), ("--html", html_path)):
         if target is not None and not Path(target).resolve().parent.is_dir():
             raise PowercutError(f"{option} {target}: its directory does not exist")
@@ -173,7 +185,22 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                            "results cache (--no-cache checks them again)", err=True)
             _report(explorations, explain_which, json_path, html_path, lazyfs_dir)
             share = min(coverage(e)["share"] for e in explorations)
-            causes = sum(len(e.causes) for e in explorations)
+            found = merge(explorations)
+            causes = len(found)
+            if emit_tests is not None:
+                written = emit(emit_tests, trace, found, model=explorations[0].model,
+                               checker=checker.name, check_cmd=target_options.get("check_cmd"))
+                click.echo(f"powercut: {len(written)} regression tests written to {emit_tests}",
+                           err=True)
+            if known is not None:
+                new = [c for c in found if c.id not in known]
+                for c in new:
+                    click.echo(f"powercut: new root cause {c.id} {c.kind}: {c.barrier}",
+                               err=True)
+                click.echo(f"powercut: {len(new)} new root causes, {causes - len(new)} in "
+                           f"the baseline {baseline}", err=True)
+                if fail_on_new:
+                    causes = len(new)
             errors = sum(len(e.analysis.errors) for e in explorations)
         finally:
             for e in explorations:

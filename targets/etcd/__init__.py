@@ -51,6 +51,10 @@ class EtcdTarget(Target):
                                            DEFAULT_CLUSTER_PUTS if puts is None else puts)
         return EtcdBootstrap.with_binary(etcd_bin)
 
+    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
+        puts = workload.get("puts")
+        return {"puts": puts} if isinstance(puts, int) and workload.get("name") != "etcd" else {}
+
     def checker_for(self, trace: Trace) -> str:
         return "etcd-cluster" if trace.workload.get("name") == "etcd-cluster" else "etcd"
 
