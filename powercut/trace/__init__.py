@@ -10,7 +10,9 @@ from powercut.trace.format import (
     MAX_FILE_OFFSET,
     OP_ATTRS,
     OP_FIELDS,
+    OP_OPTIONAL_FIELDS,
     RENAME_FLAGS,
+    ROOT_PATH_OPS,
     STATUSES,
     Op,
     Status,
@@ -21,5 +23,6 @@ from powercut.trace.reader import InitialEntry, Trace, open_trace
 from powercut.trace.writer import TraceWriter, initial_tree
 
 __all__ = ["FORMAT_KIND", "FORMAT_VERSION", "MAX_FILE_OFFSET", "OP_ATTRS", "OP_FIELDS",
-           "RENAME_FLAGS", "STATUSES", "InitialEntry", "Op", "Status", "Trace", "TraceWriter",
-           "check_path", "initial_tree", "op_from_record", "open_trace"]
+           "OP_OPTIONAL_FIELDS", "RENAME_FLAGS", "ROOT_PATH_OPS", "STATUSES", "InitialEntry",
+           "Op", "Status", "Trace", "TraceWriter", "check_path", "initial_tree",
+           "op_from_record", "open_trace"]

@@ -38,6 +38,14 @@ OP_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "fsync": {"path": str, "datasync": bool},
     "marker": {"text": str},
 }
+# Fields an op may carry, checked when present (traces written before they
+# existed stay valid; the Op field is None when absent).
+OP_OPTIONAL_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "fsyncdir": {"datasync": bool},
+}
+# Ops whose path may be "" (the mount root): only a directory sync can name it,
+# since nothing can create, remove or write the root itself.
+ROOT_PATH_OPS = frozenset({"fsyncdir"})
 PATH_KEYS = ("path", "src", "dst")
 # Offsets and sizes past this are refused: no real trace needs them, and a
 # hostile one could otherwise ask the replayer for an exabyte sparse file.
@@ -47,10 +55,15 @@ MAX_RECORD_BYTES = 256 << 20
 MAX_ENTRIES = 1 << 20
 
 
-def check_path(path: object, what: str = "path") -> str:
-    """Return `path` if it is a safe relative trace path, else raise TraceError."""
+def check_path(path: object, what: str = "path", *, root: bool = False) -> str:
+    """Return `path` if it is a safe relative trace path, else raise TraceError.
+
+    With `root`, "" (the mount root itself) is accepted too.
+    """
     if not isinstance(path, str):
         raise TraceError(f"{what} {path!r} is not a string")
+    if path == "" and root:
+        return path
     if path == "" or path.startswith("/") or "\0" in path:
         raise TraceError(f"{what} {path!r} is not a relative path")
     for part in path.split("/"):
@@ -90,6 +103,11 @@ class Op:
 OP_ATTRS = frozenset(Op.__dataclass_fields__) - {"extra"}
 
 
+def _is(value: object, typ: type | tuple[type, ...]) -> bool:
+    # bool is an int in Python, never in a trace: only a bool field takes one.
+    return isinstance(value, typ) and (typ is bool or not isinstance(value, bool))
+
+
 def op_from_record(rec: object, expected_seq: int) -> Op:
     """Validate one decoded record and turn it into an Op."""
     if not isinstance(rec, dict):
@@ -106,13 +124,17 @@ def op_from_record(rec: object, expected_seq: int) -> Op:
     kwargs: dict[str, Any] = {}
     for key, typ in OP_FIELDS[name].items():
         value = rec.get(key)
-        ok = isinstance(value, typ) and (typ is bool or not isinstance(value, bool))
-        if not ok:
+        if not _is(value, typ):
             raise TraceError(f"seq {seq} {name}: field {key!r} is missing or of the wrong type")
         kwargs[key] = value
+    for key, typ in OP_OPTIONAL_FIELDS.get(name, {}).items():
+        if key in rec:
+            if not _is(rec[key], typ):
+                raise TraceError(f"seq {seq} {name}: field {key!r} is of the wrong type")
+            kwargs[key] = rec[key]
     for key in PATH_KEYS:
         if key in kwargs:
-            check_path(kwargs[key], f"seq {seq} {name}: {key}")
+            check_path(kwargs[key], f"seq {seq} {name}: {key}", root=name in ROOT_PATH_OPS)
     for key in ("offset", "size", "length"):
         if key in kwargs and not 0 <= kwargs[key] <= MAX_FILE_OFFSET:
             raise TraceError(f"seq {seq} {name}: {key} {kwargs[key]} is out of range")
