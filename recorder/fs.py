@@ -27,7 +27,10 @@ true to what the program did:
   O_DSYNC) after each such write, so the trace shows the barrier.
 - Extended attributes are refused (ENOSYS, which the kernel turns into
   EOPNOTSUPP for good): the trace format cannot carry them.
-- `fsyncdir` of the mount root is not recorded: a trace path cannot name it.
+- `fsyncdir` is recorded for every directory, the mount root as path "",
+  with `datasync` (fdatasync on a directory descriptor). A directory opened
+  with open(2) reaches FUSE as OPENDIR, and fsync/fdatasync on it as
+  FSYNCDIR, so both are recorded here, with the pid that opened it.
 - `.powercut/` in the mount root is virtual (`markers.ControlFiles`): lines
   written to `.powercut/marker` become `marker` ops; it never reaches the
   backing directory, and names cannot be made in or over it.

@@ -12,7 +12,6 @@ import stat
 import pyfuse3
 
 from powercut.recorder.fs_base import _STRIP_FLAGS, FSBase, Handle, _name, handler
-from powercut.recorder.inodes import ROOT_INODE
 from powercut.recorder.markers import CONTROL_INO, VIRTUAL_INODES
 from powercut.recorder.syscalls import statvfs_data
 
@@ -153,13 +152,16 @@ class FileOps(FSBase):
         if self.dir_handles[fh][0] == CONTROL_INO:
             return
         ino, pid = self.dir_handles[fh]
-        fd = os.open(self._real_ino(ino), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            path = self.table.path(ino)  # "" for the root: a trace names it so for fsyncdir
+        except KeyError:
+            return  # removed while open: as on disk, syncing it succeeds and keeps nothing
+        fd = os.open(self._real(path), os.O_RDONLY | os.O_DIRECTORY)
         try:
             (os.fdatasync if datasync else os.fsync)(fd)
         finally:
             os.close(fd)
-        if ino != ROOT_INODE:
-            self._record("fsyncdir", pid, path=self.table.path(ino))
+        self._record("fsyncdir", pid, path=path, datasync=bool(datasync))
 
     @handler
     def statfs(self, ctx: pyfuse3.RequestContext) -> pyfuse3.StatvfsData:

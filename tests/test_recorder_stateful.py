@@ -3,10 +3,14 @@
 A hypothesis state machine runs creates, writes (at random offsets, some
 past 128 KiB so the kernel splits them), truncates, renames of files and of
 directories holding open files, unlinks of open files, links, symlinks,
-mkdir/rmdir, chmod, fsync and fdatasync, through the recorder's mount and
-against a tiny in-test model. After every step the mount must read back
-what the model says; at the end of each example, the trace replayed with
-every write persisted (`final_tree`) must be exactly the model's tree.
+mkdir/rmdir, chmod, fsync and fdatasync of files and of directory
+descriptors (the mount root's too, held open across renames and rmdirs),
+through the recorder's mount and against a tiny in-test model. After every
+step the mount must read back what the model says, and each directory sync
+must be recorded at once as one `fsyncdir` naming the directory's path at
+that moment ("" for the mount root) with its `datasync`; at the end of each
+example, the trace replayed with every write persisted (`final_tree`) must
+be exactly the model's tree.
 
 One mount serves the whole run; each example works in a fresh directory.
 The mount fixture is function-scoped around the single test that runs the
@@ -50,6 +54,8 @@ LENGTHS = st.one_of(st.integers(0, 5000), st.integers(128 * 1024 - 10, 300_000))
 OFFSETS = st.one_of(st.integers(0, 9000), st.integers(0, 400_000))
 SIZES = st.integers(0, 300_000)
 MAX_HANDLES = 6
+MAX_DIR_HANDLES = 3
+MOUNT_ROOT = "/"  # a directory descriptor on the mount root, outside every example
 
 
 def pattern(seed: int, length: int) -> bytes:
@@ -76,11 +82,22 @@ class MFile:
             self.data.extend(bytes(size - len(self.data)))
 
 
+class LastRecord(TraceWriter):
+    """A TraceWriter that keeps the last record it appended, for checks mid-run."""
+
+    last: tuple[str, dict[str, object]] | None = None
+
+    def append(self, op: str, pid: int, **fields: object) -> int:
+        self.last = (op, fields)
+        return super().append(op, pid, **fields)
+
+
 @dataclass
 class Recording:
     mnt: Path
     trace: Path
     fs: RecorderFS
+    writer: LastRecord
     examples: Iterator[int]
 
 
@@ -90,11 +107,11 @@ def recording(tmp_path: Path) -> Iterator[Recording]:
     backing.mkdir()
     mnt.mkdir()
     trace = tmp_path / "stateful.trace"
-    writer = TraceWriter(trace, argv=["test"], workload={"name": "test"})
+    writer = LastRecord(trace, argv=["test"], workload={"name": "test"})
     fs = RecorderFS(backing, writer)
     try:
         with mounted(fs, mnt):
-            rec = Recording(mnt, trace, fs, itertools.count())
+            rec = Recording(mnt, trace, fs, writer, itertools.count())
             yield rec
     finally:
         writer.close()
@@ -120,6 +137,8 @@ class RecorderMachine(RuleBasedStateMachine):
         self.files: dict[str, MFile] = {}
         self.links: dict[str, str] = {}  # symlinks: path -> target
         self.handles: dict[int, tuple[MFile, bool]] = {}  # fd -> (file, O_APPEND)
+        # Directory descriptors: fd -> model path, MOUNT_ROOT, or None once removed.
+        self.dir_fds: dict[int, str | None] = {}
         self.seeds = itertools.count(1)
 
     # ------------------------------------------------------------------ helpers
@@ -224,14 +243,34 @@ class RecorderMachine(RuleBasedStateMachine):
         if fd is not None:
             (os.fdatasync if data_only else os.fsync)(fd)
 
+    @rule(which=INDEX, mount_root=st.booleans())
+    def open_dir(self, which: int, mount_root: bool) -> None:
+        if len(self.dir_fds) >= MAX_DIR_HANDLES:
+            return
+        path = MOUNT_ROOT if mount_root else self.pick(list(self.dirs), which) or ""
+        where = str(self.rec.mnt) if path == MOUNT_ROOT else self.real(path)
+        self.dir_fds[os.open(where, os.O_RDONLY | os.O_DIRECTORY)] = path
+
+    @precondition(lambda self: bool(self.dir_fds))
+    @rule(which=INDEX, datasync=st.booleans())
+    def fsyncdir(self, which: int, datasync: bool) -> None:
+        fd = sorted(self.dir_fds)[which % len(self.dir_fds)]
+        path = self.dir_fds[fd]
+        before = self.rec.writer.ops
+        (os.fdatasync if datasync else os.fsync)(fd)  # the kernel sends FSYNCDIR for both
+        if path is None:  # removed while open: succeeds, nothing to record
+            assert self.rec.writer.ops == before
+            return
+        traced = "" if path == MOUNT_ROOT else self.join(self.prefix, path).rstrip("/")
+        assert self.rec.writer.ops == before + 1
+        assert self.rec.writer.last == ("fsyncdir", {"path": traced, "datasync": datasync})
+
+    @precondition(lambda self: bool(self.dir_fds))
     @rule(which=INDEX)
-    def fsyncdir(self, which: int) -> None:
-        path = self.pick(list(self.dirs), which)
-        fd = os.open(self.real(path or ""), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    def close_dir(self, which: int) -> None:
+        fd = sorted(self.dir_fds)[which % len(self.dir_fds)]
+        os.close(fd)
+        del self.dir_fds[fd]
 
     @precondition(lambda self: bool(self.handles))
     @rule(which=INDEX)
@@ -314,6 +353,8 @@ class RecorderMachine(RuleBasedStateMachine):
             return dst + p[len(src):] if p == src or p.startswith(src + "/") else p
 
         self.dirs = {moved(p): m for p, m in self.dirs.items()}
+        self.dir_fds = {fd: p if p in (None, MOUNT_ROOT) else moved(p)
+                        for fd, p in self.dir_fds.items()}
         self.files = {moved(p): f for p, f in self.files.items()}
         self.links = {moved(p): t for p, t in self.links.items()}
 
@@ -328,6 +369,7 @@ class RecorderMachine(RuleBasedStateMachine):
             return
         os.rmdir(self.real(path))
         del self.dirs[path]
+        self.dir_fds = {fd: None if p == path else p for fd, p in self.dir_fds.items()}
 
     @rule(which=INDEX, mode=MODES)
     def chmod(self, which: int, mode: int) -> None:
@@ -375,9 +417,10 @@ class RecorderMachine(RuleBasedStateMachine):
             assert os.pread(fd, len(f.data) + 1, 0) == bytes(f.data)
 
     def teardown(self) -> None:
-        for fd in self.handles:
+        for fd in itertools.chain(self.handles, self.dir_fds):
             os.close(fd)
         self.handles.clear()
+        self.dir_fds.clear()
         replayed = final_tree(open_trace(self.rec.trace, allow_prefix=True))
         mine = {p[len(self.prefix) + 1:]: v for p, v in replayed.items()
                 if p.startswith(self.prefix + "/")}
