@@ -14,6 +14,10 @@ true to what the program did:
   an O_APPEND handle appends while another handle on the file does not. For
   O_APPEND writes the recorded offset is the real one: the file size just
   before the write, not the kernel's guess.
+- A write that stops short on the backing file (a disk filling up) is
+  recorded with the bytes that reached it, and the kernel gets the short
+  count, so the program sees a short write(2) as on a real disk; one that
+  fails before any byte is written is that error, and not recorded.
 - `pid` is the request's pid (the kernel reports the calling thread's id).
   write, fsync, flush and fsyncdir carry no request context in pyfuse3, so
   they are recorded with the pid that opened the handle.

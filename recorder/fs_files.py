@@ -81,14 +81,35 @@ class FileOps(FSBase):
         h = self.handles[fh]
         if h.append:
             off = os.fstat(h.fd).st_size  # where O_APPEND really puts it
+        done = self._pwrite_all(h.fd, buf, off)
+        path, orphan = self.table.trace_path(h.ino)
+        self._record("write", h.pid, orphan, path=path, offset=off, data=bytes(buf[:done]))
+        self.bytes_written += done
+        return done
+
+    @staticmethod
+    def _pwrite_all(fd: int, buf: bytes, off: int) -> int:
+        """Write `buf` at `off`; how many bytes reached the file.
+
+        A pwrite may stop short (a disk filling up) and the next one fail:
+        then the bytes written so far are on the backing file, so they are
+        what is recorded, and the kernel gets the short count, which the
+        program sees as a short write(2), as on a real disk. An error before
+        any byte is written is the call's error, and nothing is recorded.
+        """
         view = memoryview(buf)
         done = 0
         while done < len(buf):
-            done += os.pwrite(h.fd, view[done:], off + done)
-        path, orphan = self.table.trace_path(h.ino)
-        self._record("write", h.pid, orphan, path=path, offset=off, data=bytes(buf))
-        self.bytes_written += len(buf)
-        return len(buf)
+            try:
+                n = os.pwrite(fd, view[done:], off + done)
+            except OSError:
+                if done == 0:
+                    raise
+                break
+            if n == 0:
+                break  # no progress and no error: report what was written
+            done += n
+        return done
 
     @handler
     def flush(self, fh: int) -> None:
