@@ -29,6 +29,7 @@ from bench.figures import Figure, Target
 from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
 from powercut.recorder.record import record
 from powercut.recorder.workload import Outcome
+from powercut.targets.etcd import workloads
 from powercut.targets.etcd.workloads import EtcdWrites
 
 RATIO_TARGET = Target("<=", 2.0)
@@ -42,17 +43,26 @@ class PhasedWrites(EtcdWrites):
 
     phases: list[float] = field(default_factory=list, compare=False)
 
-    def _write(self, *args: Any, **kwargs: Any) -> Outcome:
-        self.phases.append(time.perf_counter())
-        try:
-            return super()._write(*args, **kwargs)
-        finally:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+        real = workloads.send_writes
+
+        def timed(*args: Any, **kwargs: Any) -> Outcome | None:
             self.phases.append(time.perf_counter())
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.phases.append(time.perf_counter())
+
+        workloads.send_writes = timed  # type: ignore[assignment]
+        try:
+            return super().run(mnt, workdir, timeout)
+        finally:
+            workloads.send_writes = real  # type: ignore[assignment]
 
     @classmethod
     def of(cls, etcd_bin: Path | str, puts: int) -> PhasedWrites:
         base = EtcdWrites.with_binary(etcd_bin, puts=puts)
-        return cls(base.etcd_bin, base.version, puts)
+        return cls(base.etcd_bin, base.version, puts=puts)
 
     def puts_seconds(self) -> float:
         start, end = self.phases[-2:]
