@@ -7,6 +7,9 @@ true to what the program did:
 
 - Handler bodies are plain functions with no `await`, so each runs to the
   end before trio starts another: the trace order is the completion order.
+  Markers a workload in this process reports (`report_markers`, from its
+  own thread) take the same lock around each record, so they fall between
+  two operations, at the moment they are reported.
 - `enable_writeback_cache` stays off: the kernel then hands over each write
   as the program made it (split at the kernel's maximum request size, never
   merged or reordered).

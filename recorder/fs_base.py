@@ -14,6 +14,7 @@ import functools
 import itertools
 import os
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import pyfuse3
 
 from powercut.recorder.inodes import ROOT_INODE, InodeTable
-from powercut.recorder.markers import ControlFiles
+from powercut.recorder.markers import ControlFiles, markers_in
 from powercut.recorder.syscalls import entry_attributes
 from powercut.trace import TraceWriter
 
@@ -96,6 +97,9 @@ class FSBase(pyfuse3.Operations):
         self.bytes_written = 0
         self.errors: list[str] = []
         self.trace_failure: str | None = None
+        # Held while a record is appended: handlers run on the FUSE thread, markers
+        # reported from the recorder's own process (`report_markers`) on another.
+        self._trace_lock = threading.Lock()
         self.control = ControlFiles()
         # First path components that name a cluster member: ops under them get `member`.
         self.members: frozenset[str] = frozenset()
@@ -116,7 +120,8 @@ class FSBase(pyfuse3.Operations):
             if first in self.members:
                 fields["member"] = first
         try:
-            self.writer.append(op, pid, **fields)
+            with self._trace_lock:
+                self.writer.append(op, pid, **fields)
         except Exception as e:
             # The change is made but not recorded: fail the call so the
             # workload notices, and make the recorder report it.
@@ -127,6 +132,19 @@ class FSBase(pyfuse3.Operations):
         pid, markers = pid_and_markers
         for fields in markers:
             self._record("marker", pid, **fields)
+
+    def report_markers(self, data: bytes) -> None:
+        """Record the markers in `data` (lines, as written to `.powercut/marker`) now.
+
+        For a workload running in this process: the same ops as through the
+        control file, in the same order against file operations (each is
+        recorded when this returns), without a FUSE round trip each. Raises
+        OSError(EIO) when they could not be recorded, as the write would.
+        """
+        try:
+            self._markers((os.getpid(), markers_in(data)))
+        except pyfuse3.FUSEError as e:
+            raise OSError(e.errno, os.strerror(e.errno)) from None
 
     def _refuse_control(self, parent: int, raw: bytes) -> None:
         # Nothing may be made in, over or out of the virtual control directory.

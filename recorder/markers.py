@@ -15,6 +15,12 @@ directory, and nothing but `marker` ops reaches the trace, so it is absent
 from the trace's file tree. The recording FS calls `ControlFiles`; this
 module must never touch the backing directory or the trace writer itself.
 
+A workload running in the recorder's own process (through
+`workload.Markers`) hands its lines straight to the recording file system
+(`RecorderFS.report_markers`), without a FUSE round trip each; they become
+the same `marker` ops, recorded under the same lock as file operations, so
+the order is as real as through the control file.
+
 A workload must write its marker only after it has seen the acknowledgement
 (late is sound, early is not): the marker then follows every file operation
 the acknowledgement depended on.
@@ -87,6 +93,12 @@ class MarkerLines:
         line = bytes(self.pending)
         self.pending.clear()
         return [line]
+
+
+def markers_in(data: bytes) -> list[dict[str, Any]]:
+    """The markers `data` makes when written whole to a control file and closed (pure)."""
+    lines = MarkerLines()
+    return [marker_fields(line) for line in lines.feed(data) + lines.rest()]
 
 
 def _attrs(ino: int) -> pyfuse3.EntryAttributes:

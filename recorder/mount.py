@@ -32,6 +32,8 @@ FSNAME = "powercut"
 # How long the FUSE loop gets to wind down once asked to stop.
 STOP_SECONDS = 10.0
 _ONE_MOUNT = threading.Lock()
+# The mount this process serves, while it does: (mountpoint, file system).
+_SERVING: tuple[Path, pyfuse3.Operations] | None = None
 
 
 _OCTAL = re.compile(rb"\\([0-7]{3})")
@@ -100,6 +102,14 @@ def stale_mounts() -> list[str]:
     return stale
 
 
+def served_here(mountpoint: Path | str) -> pyfuse3.Operations | None:
+    """The file system this process serves on `mountpoint`, if it serves one there now."""
+    serving = _SERVING
+    if serving is None or serving[0] != Path(os.path.abspath(mountpoint)):
+        return None
+    return serving[1]
+
+
 def removal_hint(path: Path | str) -> str:
     return f"remove it with: fusermount3 -u -z {path}"
 
@@ -159,6 +169,7 @@ def _stop(loop: _Loop, thread: threading.Thread) -> None:
 @contextlib.contextmanager
 def mounted(fs: pyfuse3.Operations, mountpoint: Path | str) -> Iterator[Path]:
     """Serve `fs` on `mountpoint` for the duration of the `with` block."""
+    global _SERVING
     mnt = Path(os.path.abspath(mountpoint))
     if not _ONE_MOUNT.acquire(blocking=False):
         raise MountError("this process already serves a recorder mount (pyfuse3 allows one)")
@@ -180,8 +191,10 @@ def mounted(fs: pyfuse3.Operations, mountpoint: Path | str) -> Iterator[Path]:
             ready.wait()
             if loop.error is not None:
                 raise MountError(f"the FUSE loop failed to start: {loop.error!r}")
+            _SERVING = (mnt, fs)
             yield mnt
         finally:
+            _SERVING = None
             _stop(loop, thread)
             _unmount(mnt, stopped=not thread.is_alive())
         if loop.error is not None:
