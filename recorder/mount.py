@@ -149,7 +149,10 @@ def _serve(loop: _Loop, ready: threading.Event) -> None:
     async def main() -> None:
         loop.token = trio.lowlevel.current_trio_token()
         ready.set()
-        await pyfuse3.main()
+        # One worker task: handlers never await, so requests complete one at a
+        # time in any case, and pyfuse3's default pool (a second task parked on
+        # a trio lock) only adds a lock hand-off and a task switch per request.
+        await pyfuse3.main(min_tasks=1, max_tasks=1)
 
     try:
         trio.run(main)
