@@ -32,7 +32,7 @@ from powercut.recorder.workload import Outcome
 from powercut.targets.etcd import workloads
 from powercut.targets.etcd.workloads import EtcdWrites
 
-RATIO_TARGET = Target("<=", 2.0)
+RATIO_TARGET = Target("<=", 1.5)
 TIMEOUT = 300.0
 
 
