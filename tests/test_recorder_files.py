@@ -4,7 +4,7 @@ Directory syncs: a directory opened with open(2) (with or without
 O_DIRECTORY) reaches FUSE as OPENDIR, and fsync/fdatasync on it as
 FSYNCDIR; each is one `fsyncdir` record naming the directory's path at that
 moment, `""` for the mount root, with `datasync`. Such a trace replays and
-enumerates.
+enumerates under every persistence model.
 
 Writes that stop short: what reached the backing file is what is recorded,
 and the program sees the short count; an error before any byte is written
@@ -31,7 +31,7 @@ from powercut.recorder.fs import RecorderFS
 from powercut.recorder.inodes import ROOT_INODE
 from powercut.recorder.mount import is_mounted, mounted
 from powercut.replayer.enumeration import Enumeration
-from powercut.replayer.models import get_model
+from powercut.replayer.models import MODELS, get_model
 from powercut.replayer.tree import final_tree
 from powercut.trace import Op, TraceWriter, open_trace
 
@@ -85,8 +85,15 @@ def test_every_directory_sync_is_recorded_the_root_as_the_empty_path(tmp_path: P
     assert syncs == [("", False, me), ("d", False, me)] * 2 + [("", True, me), ("d", True, me)] * 2
     trace = open_trace(tmp_path / "t.trace")
     assert final_tree(trace)["d/f"][2] == b"x" * 5000
-    states = list(Enumeration(trace, get_model()))
-    assert {s.point for s in states} == set(range(-1, trace.op_count))
+    for model in MODELS:
+        states = list(Enumeration(trace, get_model(model)))
+        assert {s.point for s in states} == set(range(-1, trace.op_count)), model
+    # alice keeps a name only once its directory is synced: `d` once the root is.
+    root_sync = next(op.seq for op in trace.ops() if op.op == "fsyncdir")
+    has_d = {(s.point, any(e.path == "d" for e in s.image.entries))
+             for s in Enumeration(trace, get_model("alice"))}
+    assert (root_sync - 1, False) in has_d
+    assert {has for point, has in has_d if point >= root_sync} == {True}
 
 
 def test_a_directory_held_open_is_synced_under_its_path_of_the_moment(tmp_path: Path) -> None:
