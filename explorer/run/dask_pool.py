@@ -1,14 +1,12 @@
 """Checks on a Dask distributed cluster: the same exploration, the same results, more machines.
 
-The trace is sent once (scattered to every worker); each task is a crash
-state's spec: its name (crash point and lost units), content key and the
-markers before it. A worker rebuilds the state from its copy of the trace (replaying it to
-the crash point, the last few crash points kept in memory), checks that the
-rebuilt state has the content key the driver enumerated (a worker running
-another powercut would judge another state), and runs `pool.check_state` on
-it in a temp directory of its own, exactly as a local thread would. Results
-stream back as they finish and are stored (journal, cache) and reported by
-the driver, in the same report as a local run.
+Each task is a crash state's spec: its name (crash point and lost units),
+content key and the markers before it, with the `Shipment` that tells the
+worker how to get the trace (streamed in chunks, or read in place where the
+workers share the driver's disk; see `dask_worker`, which rebuilds and
+checks the state exactly as a local thread would). Results stream back as
+they finish and are stored (journal, cache) and reported by the driver, in
+the same report as a local run.
 
 Workers need powercut and the checker's program (the same binary, or the
 command) installed. On an interrupt the driver cancels what is queued and
@@ -20,42 +18,27 @@ of it outlives `shut_down`. With no scheduler address, a local cluster of
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import logging
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from powercut import process
-from powercut.errors import PowercutError, TraceError
+from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
-from powercut.explorer.run import leftovers
-from powercut.explorer.run.pool import Pool, check_state
+from powercut.explorer.run.dask_worker import run_check, ship, stop_checks
+from powercut.explorer.run.pool import Pool
 from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
-from powercut.replayer.models import get_model
-from powercut.replayer.models.base import Pending, PersistenceModel
-from powercut.replayer.replay import named_state, pending_at
-from powercut.replayer.state import CrashState, StateName
-from powercut.trace import Op, Trace, open_trace
+from powercut.replayer.models.base import PersistenceModel
+from powercut.replayer.state import CrashState
+from powercut.trace import Op, Trace
 
 CONNECT_TIMEOUT = 10.0
 WORKERS_TIMEOUT = 30.0
-PENDING_KEPT = 8  # crash points whose pending units a worker keeps for the next states
-THREAD_PREFIX = "powercut-dask-"
-
-# Worker-side memory, per worker process.
-_lock = threading.Lock()
-_traces: dict[str, Trace] = {}
-_pending: collections.OrderedDict[tuple[str, str, int, int], Pending] = collections.OrderedDict()
-_stopped: set[str] = set()
-_reaped = False
 
 
 def _dask() -> Any:
@@ -90,9 +73,7 @@ class DaskPool(Pool):
         try:
             nthreads = self._wait_for_workers(scheduler)
             self.token = uuid.uuid4().hex[:12]
-            blob = trace.path.read_bytes()
-            self._trace = (hashlib.sha256(blob).hexdigest(), trace.status == "truncated")
-            self._blob = self.client.scatter(blob, broadcast=True, hash=False)
+            self._shipment, _ = ship(self.client, trace)
             self._checker = self.client.scatter(checker, broadcast=True, hash=False)
         except BaseException:
             self._close()
@@ -138,7 +119,7 @@ class DaskPool(Pool):
 
     def submit(self, index: int, state: CrashState, *, full: bool = False) -> None:
         future = self.client.submit(
-            run_check, self._blob, self._trace, self._model, self._checker, self.token,
+            run_check, self._shipment, self._model, self._checker, self.token,
             state.point, state.name.lost, state.key, self.markers_before(state.point),
             None if full else self.deadlines.now(),
             key=f"powercut-check-{self.token}-{index}", pure=False)
@@ -205,82 +186,3 @@ class DaskPool(Pool):
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
                 self._scratch = None
-
-
-# --- on the workers ---------------------------------------------------------------------------
-
-
-def run_check(blob: bytes, trace_id: tuple[str, bool], model_spec: tuple[str, int],
-              checker: Checker, token: str, point: int, lost: tuple[str, ...], key: str,
-              markers: list[Op], limit: float | None = None) -> Verdict | None:
-    """Rebuild one crash state from the trace and check it (runs on a Dask worker)."""
-    global _reaped
-    if token in _stopped:
-        return None
-    trace = _trace_here(blob, *trace_id)
-    model = get_model(*model_spec)
-    state = named_state(_pending_here(trace, trace_id[0], model, point),
-                        StateName(point, tuple(lost)))
-    if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
-        raise PowercutError(f"a Dask worker rebuilt crash point {point} into another state "
-                            "than the driver enumerated; run the same powercut everywhere")
-    if not _reaped:  # a worker killed outright left checkers and dirs on this machine
-        _reaped = True
-        leftovers.reap(Path(tempfile.gettempdir()))
-    root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX))
-    leftovers.claim(root)
-    thread = threading.current_thread()
-    name = thread.name
-    thread.name = f"{THREAD_PREFIX}{token}_{name}"  # so stop_checks finds its programs
-    try:
-        return check_state(checker, state, markers, root / "state",
-                           lambda: token in _stopped, limit)
-    finally:
-        thread.name = name
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def stop_checks(token: str) -> None:
-    """Stop the exploration `token` on this worker: no new check, running programs killed."""
-    _stopped.add(token)
-    process.kill_all(f"{THREAD_PREFIX}{token}_")
-
-
-def _trace_here(blob: bytes, digest: str, truncated: bool) -> Trace:
-    with _lock:
-        trace = _traces.get(digest)
-        if trace is not None:
-            return trace
-        if hashlib.sha256(blob).hexdigest() != digest:
-            raise TraceError("the trace a Dask worker received differs from the driver's")
-        path = _worker_dir() / f"powercut-{digest[:16]}.trace"
-        partial = path.with_suffix(".part")
-        partial.write_bytes(blob)
-        partial.replace(path)
-        trace = _traces[digest] = open_trace(path, allow_prefix=truncated)
-        return trace
-
-
-def _pending_here(trace: Trace, digest: str, model: PersistenceModel, point: int) -> Pending:
-    index = (digest, model.name, model.page_size, point)
-    with _lock:
-        pending = _pending.get(index)
-        if pending is not None:
-            _pending.move_to_end(index)
-            return pending
-    pending = pending_at(trace, model, point)
-    with _lock:
-        _pending[index] = pending
-        while len(_pending) > PENDING_KEPT:
-            _pending.popitem(last=False)
-    return pending
-
-
-def _worker_dir() -> Path:
-    """The worker's own scratch directory (Dask removes it), or the temp dir outside Dask."""
-    try:
-        from distributed import get_worker
-
-        return Path(get_worker().local_directory)
-    except (ImportError, ValueError):
-        return Path(tempfile.gettempdir())

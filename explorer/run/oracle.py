@@ -1,27 +1,25 @@
 """The analysis's oracle: judge named crash states through the exploration's own pool.
 
 Minimising a failing state asks for states the enumeration may not have
-produced. The oracle builds each from its crash point's `Pending` (kept
-for the last few points: minimisation stays near one point, then moves
-on), answers from the verdicts already known (this exploration, its
-journal, the results cache) and checks the rest in parallel on the pool,
-each stored like any other verdict. `checks` counts real checker runs.
+produced. The oracle builds each from its crash point's `Pending` (from
+`Replays`: minimisation stays near one point, then moves on, and a point
+is replayed from the nearest run already under way), answers from the
+verdicts already known (this exploration, its journal, the results cache)
+and checks the rest in parallel on the pool, each stored like any other
+verdict. `checks` counts real checker runs.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable, Sequence
 
 from powercut.explorer.run.pool import POLL, Pool
 from powercut.explorer.store.verdicts import Outcome, VerdictBook
 from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
-from powercut.replayer.replay import pending_at
+from powercut.replayer.replays import Replays
 from powercut.replayer.space import Lost
 from powercut.replayer.state import CrashState
 from powercut.trace import Trace
-
-KEEP_POINTS = 8
 
 
 class PoolOracle:
@@ -35,18 +33,11 @@ class PoolOracle:
         self.book = book
         self.key_suffix = key_suffix
         self.checks = 0
-        self._pendings: collections.OrderedDict[int, Pending] = collections.OrderedDict()
+        self._replays = Replays(trace, model)
         self._next = 0
 
     def pending(self, point: int) -> Pending:
-        found = self._pendings.get(point)
-        if found is None:
-            found = self._pendings[point] = pending_at(self.trace, self.model, point)
-            while len(self._pendings) > KEEP_POINTS:
-                self._pendings.popitem(last=False)
-        else:
-            self._pendings.move_to_end(point)
-        return found
+        return self._replays.pending(point)
 
     def key(self, pending: Pending, lost: Lost) -> str:
         key = pending.key(lost)
