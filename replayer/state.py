@@ -71,6 +71,20 @@ def fold_ids(ids: Iterable[str]) -> list[str]:
     return out + sorted(others, key=_op_order)
 
 
+def fold_units(units: Iterable[Unit]) -> list[str]:
+    """`fold_ids` of the units' ids, straight from the units (the enumeration names every
+    state it emits: this is its hot path)."""
+    pages: dict[str, list[int]] = {}
+    ops: list[Unit] = []
+    for u in units:
+        if u.kind == "page":
+            pages.setdefault(u.path, []).append(u.page)
+        else:
+            ops.append(u)
+    out = [f"{path}:{ranges(sorted(set(p)))}" for path, p in sorted(pages.items())]
+    return out + [u.id for u in sorted(ops, key=lambda u: (u.page, u.piece))]
+
+
 def _op_order(uid: str) -> tuple[int, str]:
     m = _OP_ID.match(uid)
     assert m is not None
@@ -130,6 +144,10 @@ class StateName:
     @classmethod
     def of(cls, point: int, lost_ids: Iterable[str]) -> StateName:
         return cls(point, tuple(fold_ids(lost_ids)))
+
+    @classmethod
+    def of_units(cls, point: int, lost: Iterable[Unit]) -> StateName:
+        return cls(point, tuple(fold_units(lost)))
 
     def to_json(self) -> dict[str, Any]:
         return {"point": self.point, "lost": list(self.lost)}

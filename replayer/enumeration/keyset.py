@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 import weakref
 
-MEMORY_KEYS = 1 << 16
+MEMORY_KEYS = 1 << 14
 
 
 def _remove(path: str, db: sqlite3.Connection) -> None:

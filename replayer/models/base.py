@@ -44,7 +44,7 @@ class Pending(ABC):
     # -- naming ---------------------------------------------------------------------------------
 
     def name(self, lost: Lost) -> StateName:
-        return StateName.of(self.point, (self.units[i].id for i in lost))
+        return StateName.of_units(self.point, (self.units[i] for i in lost))
 
     def listing(self) -> str:
         """The pending units, folded ("db:0-3; #12"), or "none"."""
