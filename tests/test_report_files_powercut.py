@@ -34,7 +34,7 @@ mnt = sys.argv[1]
 if sys.argv[2:] == ["nosync"]:  # the negative control: write, then rename, no fsync at all
     os.fsync = os.fdatasync = lambda fd: None
 control = os.path.join(mnt, ".powercut", "marker")
-os.mkdir(os.path.join(mnt, "out"))  # not the mount root, whose fsyncdir is not recorded
+os.mkdir(os.path.join(mnt, "out"))  # the reports in a directory of their own
 
 def marker(**fields):
     with open(control, "a") as f:

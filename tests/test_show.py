@@ -52,3 +52,22 @@ def test_show_into_a_closed_pipe_is_quiet() -> None:
 def test_show_missing_file_is_one_line() -> None:
     run = show("/nonexistent.trace")
     assert run.returncode == 2 and "Traceback" not in run.stderr
+
+
+def test_show_names_the_mount_root_and_a_directory_fdatasync(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from powercut.explorer.analysis.cause import describe_op
+    from powercut.explorer.run.order import summarise
+    from powercut.trace import open_trace
+    from tests.synthetic import make_trace
+
+    trace = make_trace(tmp_path / "t.trace", [("mkdir", {"path": "d", "mode": 0o755}),
+                                              ("fsyncdir", {"path": ""}),
+                                              ("fsyncdir", {"path": "d", "datasync": True})])
+    run = show(str(trace.path))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any("fsyncdir" in line and "(mount root)" in line for line in lines)
+    assert any("fsyncdir" in line and " d " in line and "fdatasync" in line for line in lines)
+    ops = list(open_trace(trace.path).ops())
+    assert [describe_op(summarise(op)) for op in ops[1:]] == [
+        "fsync of directory (mount root)", "fdatasync of directory d"]

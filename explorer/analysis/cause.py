@@ -138,6 +138,8 @@ def describe_op(op: OpSummary | None) -> str:
         return f"write {op.length} B at {op.offset} of {op.path}"
     if op.op == "fsync":
         return f"{'fdatasync' if op.datasync else 'fsync'} {op.path}"
+    if op.op == "fsyncdir":
+        return f"{'fdatasync' if op.datasync else 'fsync'} of directory {op.path or '(mount root)'}"
     if op.dst is not None:
         return f"{op.op} {op.path} → {op.dst}"
     if op.op == "marker":

@@ -58,6 +58,9 @@ class OpFilter:
         return any(fnmatch.fnmatchcase(p, self.path_glob) for p in op.paths)
 
 
+ROOT = "(mount root)"
+
+
 def op_name(op: Op) -> str:
     return "fdatasync" if op.op == "fsync" and op.datasync else op.op
 
@@ -69,11 +72,15 @@ def op_target(op: Op) -> str:
         return f"{op.path} → {op.target}"
     if op.op == "marker":
         return op.text or ""
+    if op.op == "fsyncdir" and not op.path:
+        return ROOT
     return op.path or ""
 
 
 def op_detail(op: Op) -> str:
     parts = []
+    if op.op == "fsyncdir" and op.datasync:
+        parts.append("fdatasync")
     if op.mode is not None:
         parts.append(f"mode {op.mode:o}")
     if op.op == "rename" and op.flags:
