@@ -79,7 +79,7 @@ class Program:
         except CheckerError as e:
             raise WorkloadError(str(e)) from None
 
-    def for_trace(self, workload: Mapping[str, Any], override: str | Path | None) -> Path:
+    def matching(self, workload: Mapping[str, Any], override: str | Path | None) -> Path:
         """The program that judges a trace's states: the override, else an installed one of
         the recorded version (the recorded digest preferred)."""
         if override is not None:
