@@ -57,7 +57,7 @@ def _fuse_mounts_under(root: Path) -> list[str]:
 
 # The programs a test may start, by command name, or by a word of their command line.
 LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git"})
-LEFTOVER_WORDS = (b"powercut.targets.leveldb",)
+LEFTOVER_WORDS = (b"leveldb/program.py",)
 
 
 def _leftover(pid: int, name: str) -> bool:

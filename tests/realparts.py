@@ -28,7 +28,7 @@ def etcd_binaries() -> dict[str, Path]:
     return {v: Path(p) for v, p in bins.items() if p is not None}
 
 
-PARTS = ("fuse", "etcd", "redis")  # also the markers of the tests needing them
+PARTS = ("fuse", "etcd", "redis", "leveldb", "git")  # also the markers of the tests needing them
 # Pretend these parts are missing (comma-separated), to test the session's guard.
 PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
@@ -54,8 +54,12 @@ def missing_parts() -> dict[str, list[str]]:
 
 def _target_missing(part: str) -> str | None:
     """Why a target's program cannot run here, or None."""
+    if part == "leveldb":
+        from powercut.targets.leveldb import library
+        return library.problem()
+    from powercut.targets.git.repo import PROGRAM as git
     from powercut.targets.redis.server import PROGRAM as redis
-    program = {"redis": redis}[part]
+    program = {"redis": redis, "git": git}[part]
     if not program.candidates():
         return f"{program.name} is not installed ({program.install})"
     return None

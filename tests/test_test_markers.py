@@ -28,8 +28,10 @@ ETCD_CALLS = {"EtcdChecker", "EtcdClusterChecker", "EtcdBootstrap", "for_trace",
               "etcd_binaries", "distro_etcd"}
 ETCD_NAMES = {"etcd_bins"}
 # A target's program: its checker or workload built by name, or `record(..., "NAME", ...)`.
-PROGRAM_CALLS = {"RedisChecker": "redis", "RedisWrites": "redis"}
-PROGRAMS = {"redis"}
+PROGRAM_CALLS = {"RedisChecker": "redis", "RedisWrites": "redis",
+                 "LevelDBChecker": "leveldb", "LevelDBWrites": "leveldb",
+                 "GitChecker": "git", "GitCommits": "git"}
+PROGRAMS = {"redis", "leveldb", "git"}
 # Tests the rule flags that do not need the part, and why.
 NOT_NEEDED = {
     ("test_errors_cli.py", "test_bad_input_is_one_line_and_exit_2", "fuse"):
