@@ -63,12 +63,15 @@ def test_git_defaults_lose_loose_objects(tmp_path: Path) -> None:
 @pytest.mark.timeout(1800)
 def test_git_with_defaults_ends_in_a_few_root_causes(tmp_path: Path) -> None:
     """The whole exploration with every default (budget, strategy): at most three causes,
-    each naming loose objects, a ref or the index."""
+    each naming loose objects, a ref or the index. (A few failing states of the last crash
+    points may stay `unexplained`: the default --cause-budget runs out before they are
+    minimised; they are not root causes, only a note.)"""
     trace = record(tmp_path, "git", "--writes", "3")
     status, doc = explore(trace)
     assert status == 1
-    assert 1 <= len(doc["causes"]) <= 3
-    for cause in doc["causes"]:
+    explained = [c for c in doc["causes"] if c["kind"] != "unexplained"]
+    assert 1 <= len(explained) <= 3
+    for cause in explained:
         assert any(part in " ".join(cause["roles"]) for part in
                    (".git/objects/", ".git/refs/", ".git/HEAD", ".git/index")), cause
         assert cause["barrier"].startswith("fsync ")
@@ -82,3 +85,18 @@ def test_git_with_core_fsync_all_is_clean(tmp_path: Path) -> None:
     assert open_trace(trace).workload["git_config"] == ["core.fsync=all"]
     status, doc = explore(trace, "--budget", "300")
     assert (status, doc["causes"]) == (0, [])
+
+
+@pytest.mark.fuse
+@pytest.mark.git
+def test_core_fsync_all_leaves_the_ref_rename_unsynced_under_ext4_ordered(tmp_path: Path) -> None:
+    """git fsyncs the ref lock, never the directory after renaming it into place: at the
+    acknowledgement of the first commit the rename may still be lost (docs/findings/git.md)."""
+    trace = record(tmp_path, "git", "--writes", "1", "--git-config", "core.fsync=all")
+    ack = next(op.seq for op in open_trace(trace).ops() if op.op == "marker")
+    status, doc = explore(trace, "--model", "ext4-ordered", "--points", str(ack))
+    assert status == 1
+    assert [(c["kind"], c["verdict"]) for c in doc["causes"]] == [("lost-namespace", "data-loss")]
+    assert "repo/.git/refs/heads/main" in doc["causes"][0]["roles"]
+    assert doc["causes"][0]["barrier"].startswith("fsync the directory repo/.git")
+    assert doc["causes"][0]["missing"] == ["commit-0000"]
