@@ -89,3 +89,19 @@ def test_alice_loses_the_aof_directory_redis_never_fsyncs_the_parent_of(tmp_path
     assert status == 1
     found = {(kind, verdict, roles) for kind, verdict, roles, _ in causes(doc)}
     assert ("lost-namespace", "data-loss", ("appendonlydir",)) in found, causes(doc)
+
+
+def test_record_options_come_from_the_header_and_name_no_path() -> None:
+    from powercut import targets
+    header = {"name": "redis", "redis_version": "7.0.15", "redis_sha256": "ab",
+              "appendfsync": "no", "writes": 20}
+    assert targets.for_workload("redis").record_options(header) == {
+        "writes": 20, "appendfsync": "no"}
+    header = {"name": "git", "git_version": "2.39.5", "writes": 3,
+              "git_config": ["core.fsync=all"]}
+    assert targets.for_workload("git").record_options(header) == {
+        "writes": 3, "git_config": "core.fsync=all"}
+    header = {"name": "leveldb", "leveldb_version": "1.23", "writes": 800, "value_size": 100,
+              "sync_every": 50}
+    assert targets.for_workload("leveldb").record_options(header) == {
+        "writes": 800, "value_size": 100, "sync_every": 50}
