@@ -1,7 +1,8 @@
 """Record one workload into a trace: the library behind `powercut record`.
 
 `record(output, workload)` makes a backing directory and a mountpoint (temp
-ones unless given), writes the trace header with the backing tree as
+ones unless given), lets the workload prepare the backing directory (its
+`prepare` hook, if any), writes the trace header with the backing tree as
 `initial`, mounts the recording file system, runs the workload, and then,
 whatever happened, stops the workload, unmounts, writes the footer
 (`complete`, `workload-failed`, or `interrupted` on Ctrl-C) and removes its
@@ -30,7 +31,7 @@ from powercut.errors import MountError, TraceError, WorkloadError
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
 from powercut.recorder.umount import remove_stale_mount
-from powercut.recorder.workload import Workload
+from powercut.recorder.workload import Workload, prepare
 from powercut.trace import Status, TraceWriter, initial_tree
 
 DEFAULT_TIMEOUT = 60.0
@@ -110,6 +111,7 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                 mnt.mkdir()
             check_mountpoint(mnt)  # before the trace exists: a bad mountpoint writes nothing
             _check_output(output, back, mnt)
+            prepare(workload, back)  # its files are the initial tree, not recorded ops
             try:
                 writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
                                      workload=workload.header(), initial=initial_tree(back))

@@ -4,7 +4,10 @@ A workload starts its program (a `powercut.process.Child`: own process
 group, output to a log file, never an unread pipe), waits for it to reach
 its goal or fail, and in `finally` kills the whole group, whatever
 happened. `header()` is the trace header's `workload` map: enough for a
-checker to start the same program on a crash state. Workloads for known
+checker to start the same program on a crash state. A workload may also
+have `prepare(backing)`: it runs on the backing directory before the
+mount, and what it leaves there is the trace's initial tree, durable in
+every crash state (a repository made before recording, say). Workloads for known
 programs live with their targets (`powercut.targets`); `Markers` lets any
 of them report acknowledgements through the mount's control file.
 
@@ -43,6 +46,19 @@ class Workload(Protocol):
     def header(self) -> dict[str, Any]: ...
 
     def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome: ...
+
+
+class Prepared(Workload, Protocol):
+    """A workload that first sets up its files in the backing directory, unrecorded."""
+
+    def prepare(self, backing: Path) -> None: ...
+
+
+def prepare(workload: Workload, backing: Path) -> None:
+    """Run the workload's `prepare(backing)`, if it has one (before the mount)."""
+    hook = getattr(workload, "prepare", None)
+    if callable(hook):
+        hook(backing)
 
 
 def start(argv: list[str], log: Path, env: Mapping[str, str] | None = None, **kw: Any) -> Child:

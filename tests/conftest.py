@@ -3,10 +3,11 @@
 Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
 that leaked it. After each test: no FUSE mount under that directory and no
-etcd process descended from this test process. At the end: powercut left
-no temp directory behind. A missing /dev/fuse or etcd fails the run when a
-selected test needs it, and always under CI (it never skips: CI must not
-turn green without the real parts).
+target program (etcd, redis-server, git, the LevelDB workload or check
+script) descended from this test process. At the end: powercut left no
+temp directory behind. A missing /dev/fuse, etcd or target program fails
+the run when a selected test needs it, and always under CI (it never
+skips: CI must not turn green without the real parts).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     A test that needs FUSE is marked `fuse`, one that needs etcd `etcd`
     (tests/test_test_markers.py checks it), so `pytest -m "not fuse and not
-    etcd"` runs on a machine without them. Under CI every part is needed,
+    etcd"` runs on a machine without them. A test that needs a target's
+    program is marked with it (`redis`, `leveldb`, `git`) and records, so it
+    is marked `fuse` too. Under CI every part is needed,
     whatever is selected: CI must fail, never skip, without the real parts.
     """
     needed = {part for item in session.items for part in PARTS
@@ -50,6 +53,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def _fuse_mounts_under(root: Path) -> list[str]:
     return [mnt for _, mnt in fuse_mounts() if mnt.startswith(str(root))]
+
+
+# The programs a test may start, by command name, or by a word of their command line.
+LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git"})
+LEFTOVER_WORDS = (b"leveldb/program.py",)
+
+
+def _leftover(pid: int, name: str) -> bool:
+    if name in LEFTOVER_NAMES:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return any(word in cmdline for word in LEFTOVER_WORDS)
 
 
 def _descendants(pid: int) -> dict[int, str]:
@@ -94,12 +112,12 @@ def nothing_left_behind() -> Iterator[None]:
     mounts = _fuse_mounts_under(_SESSION_TMP)
     for m in mounts:
         subprocess.run(["fusermount3", "-u", "-z", m], capture_output=True)
-    etcds = {p: n for p, n in _descendants(os.getpid()).items() if n == "etcd"}
-    for p in etcds:
+    programs = {p: n for p, n in _descendants(os.getpid()).items() if _leftover(p, n)}
+    for p in programs:
         with contextlib.suppress(OSError):
             os.killpg(os.getpgid(p), 9)
     assert not mounts, f"FUSE mounts left behind: {mounts}"
-    assert not etcds, f"etcd processes left behind: {sorted(etcds)}"
+    assert not programs, f"programs left behind: {sorted(programs.items())}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

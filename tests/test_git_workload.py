@@ -1,90 +1,24 @@
-"""git recorded for real: commits acknowledged by markers, judged by `git fsck` and `git log`.
+"""git recorded for real (`--workload git`): commits acknowledged by markers, judged by `git fsck`
+and `git log` (the `git` checker, named by the trace's header).
 
 git's default `core.fsync` fsyncs pack files, not loose objects, refs or the
 index: a commit makes no fsync at all, so a power cut after it is
 acknowledged can leave an empty loose object (`git fsck`: "object file …
 is empty"), an empty ref or an empty index. powercut must say so with no
 hint, in a few root causes, and must find nothing once `core.fsync=all`.
+The repository is made before recording (the workload's `prepare`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-WORKLOAD = r'''
-set -e
-mnt="$1"; shift
-export HOME="$mnt" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t \
-       GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
-cd "$mnt"
-[ -d repo ] || git init -q repo
-cd repo
-for n in 1 2 3; do
-  seq 1 $((n * 300)) > "f$n.txt"
-  git "$@" add "f$n.txt"
-  git "$@" commit -q -m "commit-$n"
-  echo "{\"commit\": \"commit-$n\", \"text\": \"commit-$n acknowledged\"}" \
-    >> "$mnt/.powercut/marker"
-done
-'''
-
-CHECKER = r'''
-import json, os, subprocess, sys
-state, markers = sys.argv[1], sys.argv[2]
-acked = [json.loads(line)["commit"] for line in open(markers) if '"commit"' in line]
-if not acked:
-    sys.exit(0)  # nothing was promised yet
-repo = os.path.join(state, "repo")
-env = {"PATH": "/usr/bin:/bin", "HOME": state, "GIT_CONFIG_NOSYSTEM": "1"}
-fsck = subprocess.run(["git", "-C", repo, "fsck", "--full"], capture_output=True, text=True,
-                      env=env)
-if fsck.returncode != 0:
-    print(fsck.stdout + fsck.stderr)
-    sys.exit(1)
-log = subprocess.run(["git", "-C", repo, "log", "--format=%s"], capture_output=True,
-                     text=True, env=env)
-missing = [c for c in acked if c not in log.stdout.split()]
-if missing:
-    print(json.dumps({"verdict": "data-loss", "missing": missing}))
-    sys.exit(1)
-'''
-
-
-def powercut(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
-                          text=True, timeout=1200, env={**os.environ, "CI": "true"})
-
-
-def record(tmp_path: Path, *git_options: str, initialised: bool = False) -> Path:
-    (tmp_path / "work.sh").write_text(WORKLOAD)
-    (tmp_path / "check.py").write_text(CHECKER)
-    backing = tmp_path / "backing"
-    backing.mkdir()
-    if initialised:  # the repository exists before recording: its files are durable
-        subprocess.run(["git", "init", "-q", str(backing / "repo")], check=True,
-                       env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                            "GIT_CONFIG_NOSYSTEM": "1"})
-    trace = tmp_path / "git.trace"
-    done = powercut("record", "--workload", "command", "--keep-backing", str(backing), "-o",
-                    str(trace), "--", "/bin/sh", str(tmp_path / "work.sh"), "{mnt}",
-                    *git_options)
-    assert done.returncode == 0, done.stderr
-    return trace
-
-
-def explore(tmp_path: Path, trace: Path, *options: str) -> tuple[int, dict]:
-    report = tmp_path / "report.json"
-    done = powercut("explore", str(trace), "--no-cache", "--json", str(report), "--check-cmd",
-                    f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {{markers}}", *options)
-    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr
-    return done.returncode, json.loads(report.read_text())
+from powercut.targets.git import repo
+from powercut.trace import open_trace
+from tests.targets_cli import explore, header_paths, record
 
 
 def objects_cause(doc: dict) -> dict:
@@ -93,10 +27,24 @@ def objects_cause(doc: dict) -> dict:
     return found[0]
 
 
+def test_git_names_its_first_error_line() -> None:
+    out = ("error: object file .git/objects/1b/28bb2e2205b778c8c7a9ce432e297aefb5d0b2 is empty\n"
+           "error: unable to mmap .git/objects/1b/28bb: No such file or directory\n")
+    found = repo.cause(out)
+    assert found is not None and found.signature == "error: object file <path> is empty"
+    assert repo.cause("Checking object directories\n") is None
+
+
 @pytest.mark.fuse
+@pytest.mark.git
 def test_git_defaults_lose_loose_objects(tmp_path: Path) -> None:
-    trace = record(tmp_path)
-    status, doc = explore(tmp_path, trace, "--budget", "300")
+    trace = record(tmp_path, "git", "--writes", "3")
+    header = open_trace(trace).workload
+    assert header["git_version"].startswith("2.") and header["git_config"] == []
+    assert not header_paths(header)
+    assert [e.path for e in open_trace(trace).initial if e.path.startswith("repo/.git/H")] == [
+        "repo/.git/HEAD"]  # the repository was made before recording
+    status, doc = explore(trace, "--budget", "300")
     assert status == 1
     cause = objects_cause(doc)
     assert cause["kind"] in ("lost-data", "ordering")
@@ -110,16 +58,20 @@ def test_git_defaults_lose_loose_objects(tmp_path: Path) -> None:
 
 
 @pytest.mark.fuse
+@pytest.mark.git
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_git_with_defaults_ends_in_a_few_root_causes(tmp_path: Path) -> None:
-    """The whole exploration with every default (budget, strategy), on a repository made
-    before recording: at most three causes, each naming loose objects, a ref or the index."""
-    trace = record(tmp_path, initialised=True)
-    status, doc = explore(tmp_path, trace)
+    """The whole exploration with every default (budget, strategy): at most three causes,
+    each naming loose objects, a ref or the index. (A few failing states of the last crash
+    points may stay `unexplained`: the default --cause-budget runs out before they are
+    minimised; they are not root causes, only a note.)"""
+    trace = record(tmp_path, "git", "--writes", "3")
+    status, doc = explore(trace)
     assert status == 1
-    assert 1 <= len(doc["causes"]) <= 3
-    for cause in doc["causes"]:
+    explained = [c for c in doc["causes"] if c["kind"] != "unexplained"]
+    assert 1 <= len(explained) <= 3
+    for cause in explained:
         assert any(part in " ".join(cause["roles"]) for part in
                    (".git/objects/", ".git/refs/", ".git/HEAD", ".git/index")), cause
         assert cause["barrier"].startswith("fsync ")
@@ -127,7 +79,24 @@ def test_git_with_defaults_ends_in_a_few_root_causes(tmp_path: Path) -> None:
 
 
 @pytest.mark.fuse
+@pytest.mark.git
 def test_git_with_core_fsync_all_is_clean(tmp_path: Path) -> None:
-    trace = record(tmp_path, "-c", "core.fsync=all", initialised=True)
-    status, doc = explore(tmp_path, trace, "--budget", "300")
+    trace = record(tmp_path, "git", "--writes", "3", "--git-config", "core.fsync=all")
+    assert open_trace(trace).workload["git_config"] == ["core.fsync=all"]
+    status, doc = explore(trace, "--budget", "300")
     assert (status, doc["causes"]) == (0, [])
+
+
+@pytest.mark.fuse
+@pytest.mark.git
+def test_core_fsync_all_leaves_the_ref_rename_unsynced_under_ext4_ordered(tmp_path: Path) -> None:
+    """git fsyncs the ref lock, never the directory after renaming it into place: at the
+    acknowledgement of the first commit the rename may still be lost (docs/findings/git.md)."""
+    trace = record(tmp_path, "git", "--writes", "1", "--git-config", "core.fsync=all")
+    ack = next(op.seq for op in open_trace(trace).ops() if op.op == "marker")
+    status, doc = explore(trace, "--model", "ext4-ordered", "--points", str(ack))
+    assert status == 1
+    assert [(c["kind"], c["verdict"]) for c in doc["causes"]] == [("lost-namespace", "data-loss")]
+    assert "repo/.git/refs/heads/main" in doc["causes"][0]["roles"]
+    assert doc["causes"][0]["barrier"].startswith("fsync the directory repo/.git")
+    assert doc["causes"][0]["missing"] == ["commit-0000"]

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,24 @@ def test_failing_command_gives_workload_failed(tmp_path: Path) -> None:
     assert trace.status == "workload-failed"
     assert trace.workload == {"name": "command", "argv": list(work.argv)}
     assert [(op.op, op.path) for op in trace.ops()] == [("create", "f"), ("write", "f")]
+
+
+@dataclass(frozen=True)
+class PreparedCommand(Command):
+    """A command whose file `seed` is made in the backing directory before the mount."""
+
+    def prepare(self, backing: Path) -> None:
+        (backing / "seed").write_text("made before recording\n")
+
+
+@pytest.mark.fuse
+def test_prepare_runs_before_the_mount_and_is_the_initial_tree(tmp_path: Path) -> None:
+    work = PreparedCommand(("sh", "-c", "cat {mnt}/seed > /dev/null && echo more >> {mnt}/seed"))
+    result = record(tmp_path / "t.trace", work, timeout=30)
+    assert result.status == "complete", result.detail
+    trace = open_trace(tmp_path / "t.trace")
+    assert [(e.path, e.data) for e in trace.initial] == [("seed", b"made before recording\n")]
+    assert [(op.op, op.path) for op in trace.ops()] == [("write", "seed")]
 
 
 @pytest.mark.fuse

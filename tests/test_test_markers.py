@@ -7,7 +7,9 @@ anything of its module (or of the tests module it imports from) that it
 reaches by name, calls `record(`, `mounted(`, `RecorderFS(` or runs the
 `record` command with a workload (`"record"` and `"--"` in one argument
 list); it needs etcd when it reaches the `etcd_bins` fixture or builds an
-etcd checker, workload or binary lookup. What the source cannot show (a
+etcd checker, workload or binary lookup; it needs a target's program
+(`redis`...) when it builds that target's checker or workload or records
+its workload by name. What the source cannot show (a
 `powercut explore` of an etcd trace sets up the etcd checker) was found by
 running `-m "not fuse and not etcd"` once with /dev/fuse and the etcd
 binaries bound over by empty files, and is marked by hand.
@@ -25,6 +27,11 @@ FUSE_CALLS = {"record", "mounted", "RecorderFS"}
 ETCD_CALLS = {"EtcdChecker", "EtcdClusterChecker", "EtcdBootstrap", "for_trace",
               "etcd_binaries", "distro_etcd"}
 ETCD_NAMES = {"etcd_bins"}
+# A target's program: its checker or workload built by name, or `record(..., "NAME", ...)`.
+PROGRAM_CALLS = {"RedisChecker": "redis", "RedisWrites": "redis",
+                 "LevelDBChecker": "leveldb", "LevelDBWrites": "leveldb",
+                 "GitChecker": "git", "GitCommits": "git"}
+PROGRAMS = {"redis", "leveldb", "git"}
 # Tests the rule flags that do not need the part, and why.
 NOT_NEEDED = {
     ("test_errors_cli.py", "test_bad_input_is_one_line_and_exit_2", "fuse"):
@@ -118,6 +125,11 @@ def _signals(node: ast.AST) -> set[str]:
             parts.add("fuse")
         if name in ETCD_CALLS:
             parts.add("etcd")
+        if name in PROGRAM_CALLS:
+            parts.add(PROGRAM_CALLS[name])
+        if name == "record":
+            parts |= {a.value for a in node.args
+                      if isinstance(a, ast.Constant) and a.value in PROGRAMS}
     if isinstance(node, ast.Name) and node.id in ETCD_NAMES:
         parts.add("etcd")
     elements = (node.args if isinstance(node, ast.Call)
@@ -168,6 +180,7 @@ def test_the_rule_finds_an_unmarked_test() -> None:
             "def test_cli(p):\n    run('record', '-o', p, '--', 'true', '{mnt}')\n"
             "def test_etcd(etcd_bins):\n    pass\n"
             "def test_plain(p):\n    assert p\n"
+            "@pytest.mark.fuse\ndef test_redis(p):\n    record(p, 'redis')\n"
             "@pytest.mark.fuse\ndef test_marked(p):\n    record(p)\n"
         ),
         "test_b.py": "import pytest\npytestmark = pytest.mark.etcd\n"
@@ -178,5 +191,6 @@ def test_the_rule_finds_an_unmarked_test() -> None:
         "tests/test_a.py::test_direct needs fuse: mark it @pytest.mark.fuse",
         "tests/test_a.py::test_etcd needs etcd: mark it @pytest.mark.etcd",
         "tests/test_a.py::test_imported needs fuse: mark it @pytest.mark.fuse",
+        "tests/test_a.py::test_redis needs redis: mark it @pytest.mark.redis",
         "tests/test_a.py::test_through_a_helper needs fuse: mark it @pytest.mark.fuse",
     ]

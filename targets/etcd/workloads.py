@@ -30,6 +30,7 @@ from powercut.process import Child, last_lines
 from powercut.recorder.workload import GRACE_SECONDS, POLL_SECONDS, Markers, Outcome, start
 from powercut.targets.etcd import binary as binaries
 from powercut.targets.etcd import client as kv
+from powercut.targets.writes import plan_writes
 
 DEFAULT_PUTS = 100
 HEALTH_TIMEOUT = 0.5
@@ -53,39 +54,6 @@ def wait_healthy(child: Child, client: int, log: Path, timeout: float, started: 
             return Outcome(False, f"{what} not healthy within {timeout:g}s: {last_lines(log)}")
         time.sleep(POLL_SECONDS)
     return None
-
-
-@dataclass(frozen=True)
-class Write:
-    """One client request: a put of `value`, or a delete when `value` is None."""
-
-    key: str
-    value: str | None
-
-    def marker(self, intent: bool = False) -> dict[str, Any]:
-        """The acknowledgement, or with `intent` the request about to be sent."""
-        what = "sending" if intent else "acknowledged"
-        fields: dict[str, Any] = {"key": self.key, "value": self.value}
-        if self.value is None:
-            fields.update(text=f"delete {self.key} {what}", deleted=True)
-        else:
-            fields.update(text=f"put {self.key}={self.value} {what}")
-        return {**fields, "intent": True} if intent else fields
-
-
-def plan_writes(n: int) -> list[Write]:
-    """`n` requests: fresh keys, every tenth an overwrite, one delete (pure)."""
-    writes: list[Write] = []
-    fresh: list[str] = []
-    for i in range(n):
-        if i == n // 2 and fresh:
-            writes.append(Write(fresh[0], None))  # the one delete, of the first key
-        elif i % 10 == 9 and len(fresh) > 1:
-            writes.append(Write(fresh[-2], f"value-{i:04d}"))  # overwrite an earlier key
-        else:
-            fresh.append(f"key-{i:04d}")
-            writes.append(Write(fresh[-1], f"value-{i:04d}"))
-    return writes
 
 
 def send_writes(mnt: Path, client: int, n: int, deadline: float,

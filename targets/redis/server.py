@@ -1,0 +1,77 @@
+"""How powercut runs redis-server: its command line, readiness, and why it stopped.
+
+One command line for the workload and the checker (no config file): AOF
+on with the recorded `appendfsync`, RDB snapshots off (`--save ""`), the
+log on stdout, bound to 127.0.0.1. Ready means PING answers PONG; while
+Redis loads its AOF it answers `-LOADING`, which is waiting, not failing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from powercut.explorer.checkers.signature import Cause, normalise
+from powercut.process import Child
+from powercut.targets.programs import Program
+from powercut.targets.redis.resp import Connection, RedisReplyError
+
+PROGRAM = Program("redis-server", "redis", r"\bv=(\d[\w.]*)",
+                  "apt-get install redis-server")
+APPENDFSYNC = ("always", "everysec", "no")
+POLL = 0.02
+# `pid:role day month year time level message`, level one of . - * #
+_LINE = re.compile(r"^\d+:[A-Z] \d{2} \w{3} \d{4} [\d:.]+ ([.*#-]) (.*)$")
+BIND_FAILED = re.compile(r"address already in use", re.IGNORECASE)
+
+
+def argv(binary: Path, data_dir: Path, port: int, appendfsync: str) -> list[str]:
+    return [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+            "--daemonize", "no", "--supervised", "no", "--protected-mode", "yes",
+            "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
+            "--logfile", "", "--loglevel", "notice"]
+
+
+def ready(port: int, timeout: float) -> bool:
+    """True once PING answers PONG (False: not listening yet, or still loading)."""
+    try:
+        with Connection(port, timeout) as conn:
+            return conn.call("PING") == "PONG"
+    except OSError:
+        return False
+
+
+def wait_ready(child: Child, port: int, deadline: float) -> str:
+    """"ready", "exited" or "timeout" (`deadline` on the monotonic clock)."""
+    while True:
+        if child.poll() is not None:
+            return "exited"
+        if ready(port, max(0.05, min(1.0, deadline - time.monotonic()))):
+            return "ready"
+        if time.monotonic() > deadline:
+            return "timeout"
+        time.sleep(POLL)
+
+
+def call(conn: Connection, *args: str) -> str | None:
+    """A command whose reply is a string or nil; an error reply raises RedisReplyError."""
+    reply = conn.call(*args)
+    if isinstance(reply, RedisReplyError):
+        raise reply
+    if isinstance(reply, int):
+        return str(reply)
+    if reply is not None and not isinstance(reply, str):
+        raise RedisReplyError(f"{args[0]}: unexpected reply {reply!r}")
+    return reply
+
+
+def cause(log: str) -> Cause | None:
+    """Why Redis stopped: its last log line with a message, without the pid and time
+    prefix (a fatal error is logged last, e.g. "Bad file format reading the append only
+    file ...")."""
+    lines = [m.group(2).strip() for m in map(_LINE.match, log.splitlines()) if m]
+    lines = [text for text in lines if text]
+    if not lines:
+        return None
+    return Cause(lines[-1], normalise(lines[-1]), "\n".join(lines[-6:]))
