@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import bisect
+import functools
 import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -230,7 +231,7 @@ class Space:
             total *= comp.count()
         return total
 
-    @property
+    @functools.cached_property
     def free(self) -> bool:
         """True when every unit is independent (the count is 2^n)."""
         return all(isinstance(c, Free) for c in self.components)
@@ -252,29 +253,39 @@ class Space:
             return False
         return all(c.legal(lost & frozenset(c.units)) for c in self.components)
 
-    def _owner(self) -> dict[int, Component]:
-        return {u: c for c in self.components for u in c.units}
+    @functools.cached_property
+    def _owner(self) -> dict[int, int]:
+        """Unit -> index of its component."""
+        return {u: i for i, c in enumerate(self.components) for u in c.units}
 
     def lose(self, lost: Iterable[int], units: Iterable[int]) -> Lost:
         """`lost` with `units` lost too, and every unit that cannot persist without them."""
-        out = set(lost)
-        owner = self._owner()
-        for unit in units:
-            comp = owner[unit]
-            local = frozenset(out) & frozenset(comp.units)
-            out -= local
-            out |= comp.lose(local, unit)
-        return frozenset(out)
+        if self.free:
+            return frozenset(lost).union(units)
+        return self._close(lost, units, "lose")
 
     def keep(self, lost: Iterable[int], units: Iterable[int]) -> Lost:
         """`lost` with `units` kept, and every unit they need kept too."""
+        if self.free:
+            return frozenset(lost).difference(units)
+        return self._close(lost, units, "keep")
+
+    def _close(self, lost: Iterable[int], units: Iterable[int], how: str) -> Lost:
+        """Apply `Component.lose` or `.keep` unit by unit, each component's share at once
+        (linear in the units, however many one component holds)."""
         out = set(lost)
-        owner = self._owner()
+        owner = self._owner
+        by_component: dict[int, list[int]] = {}
         for unit in units:
-            comp = owner[unit]
-            local = frozenset(out) & frozenset(comp.units)
+            by_component.setdefault(owner[unit], []).append(unit)
+        for index, mine in by_component.items():
+            comp = self.components[index]
+            local = frozenset(u for u in out if owner.get(u) == index)
             out -= local
-            out |= comp.keep(local, unit)
+            step = comp.lose if how == "lose" else comp.keep
+            for unit in mine:
+                local = step(local, unit)
+            out |= local
         return frozenset(out)
 
     def all_lost(self) -> Lost:
