@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from powercut.replayer.models import get_model
 from powercut.replayer.state import StateName, Unit, fold_ids, fold_units, unfold_ids
+from tests.test_models_weak import PS, ops, trace_of
 
 page_units = st.builds(lambda path, page: Unit(path, page, (page,)),
                        st.sampled_from(["db", "a:b", "d/x", "#1"]), st.integers(0, 40))
@@ -25,3 +29,16 @@ def test_pages_fold_into_ranges_and_ops_follow_in_order() -> None:
     units = [Unit("db", p, (p,)) for p in (7, 0, 1, 2, 3)] + \
         [Unit.op("rename", 12, "x", "name"), Unit.op("create", 9, "y")]
     assert fold_units(units) == ["db:0-3,7", "#9", "#12.name"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(operations=ops(), data=st.data())
+def test_lazyfs_names_its_states_as_the_units_fold(tmp_path: Path, operations,  # type: ignore[no-untyped-def]
+                                                    data: st.DataObject) -> None:
+    trace = trace_of(tmp_path, operations, "t.trace")
+    for pending in get_model("lazyfs", PS).crash_points(trace):
+        n = len(pending.units)
+        lost = frozenset(data.draw(st.sets(st.integers(0, n - 1))) if n else ())
+        assert pending.name(lost) == StateName.of_units(pending.point,
+                                                       (pending.units[i] for i in lost))

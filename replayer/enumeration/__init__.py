@@ -156,16 +156,22 @@ class Enumeration:
                           StateImage(pending, lost))
 
     def _emit(self, pending: Pending, choices: Iterable[Lost], kind: str,
-              limit: float = math.inf, seen: set[Lost] | None = None) -> Emitted[int]:
-        """Yield the states of `choices` (at most `limit`, none twice); return how many."""
+              limit: float = math.inf, seen: set[int] | None = None) -> Emitted[int]:
+        """Yield the states of `choices` (at most `limit`, none twice); return how many.
+
+        `seen` holds the hashes of the choices already made at this point, not
+        the choices: a lost set of a point with thousands of pending units is
+        as large (a 64-bit collision would skip one state, about once in 10^10
+        points of a million states)."""
         here = 0
         for lost in choices:
             if here >= limit:
                 break
             if seen is not None:
-                if lost in seen:
+                mark = hash(lost)
+                if mark in seen:
                     continue
-                seen.add(lost)
+                seen.add(mark)
             here += 1
             yield self._state(pending, lost, kind)
         return here
@@ -173,7 +179,7 @@ class Enumeration:
     def _systematic(self, pending: Pending, cap: int) -> Emitted[list[ClassCount]]:
         """Each class in turn, the point's cap shared among them (water-filled)."""
         found: list[ClassCount] = []
-        seen: set[Lost] = set()
+        seen: set[int] = set()
         todo = classes(pending)
         left = cap
         for i, cls in enumerate(todo):
@@ -189,13 +195,14 @@ class Enumeration:
 
     def _sample(self, pending: Pending, rng: random.Random, wanted: int) -> Emitted[int]:
         """Up to `wanted` distinct uniform samples of the point's legal states."""
-        seen: set[Lost] = set()
+        seen: set[int] = set()  # hashes, as in `_emit`
         draws = 0
         while len(seen) < wanted and draws < DRAWS_PER_SAMPLE * wanted:
             draws += 1
             lost = pending.space.sample(rng)
-            if lost not in seen:
-                seen.add(lost)
+            mark = hash(lost)
+            if mark not in seen:
+                seen.add(mark)
                 yield self._state(pending, lost, "random")
         return len(seen)
 

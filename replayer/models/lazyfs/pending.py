@@ -10,6 +10,7 @@ file.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from powercut.replayer.image import Entry, Image, Overlay, entry_digest, key_hex
 from powercut.replayer.models.base import Pending
 from powercut.replayer.pages import HASH_MOD
 from powercut.replayer.space import Lost, free_space
-from powercut.replayer.state import Unit
+from powercut.replayer.state import StateName, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class LazyPending(Pending):
         self._files = files
         self._choices = tuple(c for f in files for c in f.pending.choices)
         self._unit_file = tuple(fi for fi, f in enumerate(files) for _ in f.pending.units)
+        self._unit_page = tuple(u.page for u in self.units)
+        self._segment = _segments(self._unit_file, self._unit_page)
         self._base_total = base_total
         self._lost_digest = [self._digest(f, f.size, f.page_sum, point_digest) for f in files]
         self._all_digest = [
@@ -93,6 +96,24 @@ class LazyPending(Pending):
         for index in indices:
             grouped.setdefault(unit_file[index], []).append(index)
         return grouped  # type: ignore[return-value]
+
+    def name(self, lost: Lost) -> StateName:
+        """`Pending.name` from the runs of the sorted lost units: a run of consecutive units
+        within one segment (one file's consecutive pages) is one page range. The
+        enumeration names every state it emits, with up to thousands of lost pages."""
+        if not lost:
+            return StateName(self.point, ())
+        idx = sorted(lost)
+        seg, pages, files = self._segment, self._unit_page, self._unit_file
+        ends = [j for j, (a, b) in enumerate(itertools.pairwise(idx), 1)
+                if b != a + 1 or seg[a] != seg[b]]
+        by_file: dict[int, list[str]] = {}
+        for start, end in zip([0, *ends], [*ends, len(idx)], strict=True):
+            first, last = pages[idx[start]], pages[idx[end - 1]]
+            by_file.setdefault(files[idx[start]], []).append(
+                str(first) if first == last else f"{first}-{last}")
+        named = sorted((self._files[f].path, ",".join(parts)) for f, parts in by_file.items())
+        return StateName(self.point, tuple(f"{path}:{parts}" for path, parts in named))
 
     def key(self, lost: Lost) -> str:
         choices = self._choices
@@ -134,3 +155,14 @@ class LazyPending(Pending):
         unit_paths = {f.path for f in self._files}
         return {e.path: e.link_to for e in self._entries
                 if e.link_to is not None and e.link_to in unit_paths}
+
+
+def _segments(files: Sequence[int], pages: Sequence[int]) -> tuple[int, ...]:
+    """Per unit, the number of its segment: units of one file with consecutive pages."""
+    out: list[int] = []
+    current = 0
+    for i in range(len(pages)):
+        if i and (files[i] != files[i - 1] or pages[i] != pages[i - 1] + 1):
+            current += 1
+        out.append(current)
+    return tuple(out)
