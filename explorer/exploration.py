@@ -56,6 +56,7 @@ class Exploration:
     workers: int = 1
     checked: int = 0  # distinct states actually run through the checker
     interrupted: bool = False
+    paused: str = ""  # why it stopped early on its own (a full disk); interrupted is set too
     analysis: Analysis = field(default_factory=Analysis)
     verdicts: Counter[str] = field(default_factory=Counter)  # over enumerated states
 

@@ -25,3 +25,8 @@ class WorkloadError(PowercutError):
 
 class CheckerError(PowercutError):
     """A checker could not be set up (missing binary, bad command...)."""
+
+
+class DiskFull(PowercutError):
+    """No space left to build or check a crash state: the exploration pauses (its verdicts
+    are in the journal; `--resume` continues once there is space)."""

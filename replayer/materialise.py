@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from powercut.errors import PowercutError, TraceError
+from powercut.errors import DiskFull, PowercutError, TraceError
 from powercut.replayer.image import Entry, Image
 from powercut.replayer.models.base import StateImage
 from powercut.replayer.state import CrashState
@@ -208,6 +208,9 @@ def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
         if e.errno in _PATH_ERRNOS:
             raise TraceError(f"cannot materialise {current!r} under {target}: {e.strerror} "
                              "(the state's paths are unsafe or contradictory)") from None
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(f"no space left to materialise {current!r} under {target} "
+                           f"({e.strerror})") from None
         if e.errno == errno.EFBIG:
             raise TooLarge(f"cannot materialise {current!r} under {target}: the file system "
                            "there cannot hold a file this large; materialise onto one that can, "

@@ -149,11 +149,12 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.units))
     lazyfs, why_not = _lazyfs(group, ctx, torn)
     if kind == "prefix":
-        barrier = (f"make a crash right after op #{culprit.first_point} ({describe_op(after)}) "
-                   "recoverable: the program must cope with every operation before it durable "
-                   "and nothing after it")
-        summary = (f"a crash after op #{culprit.first_point} ({describe_op(after)}) leaves it "
-                   f"{group.verdict} even with every pending unit persisted ({where})")
+        moment = "before the first operation" if after is None else \
+            f"right after op #{culprit.first_point} ({describe_op(after)})"
+        barrier = (f"make a crash {moment} recoverable: the program must cope with every "
+                   "operation before it durable and nothing after it")
+        summary = (f"a crash {moment} leaves it {group.verdict}"
+                   f"{' even with every pending unit persisted' if after else ''} ({where})")
     elif kind == "torn-write" and culprit.torn is not None:
         write = ops[culprit.torn]
         pages = len(torn.pages) if torn else 0

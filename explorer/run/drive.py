@@ -33,7 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from powercut.errors import PowercutError
+from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, find_causes
 from powercut.explorer.checkers import Checker
 from powercut.explorer.exploration import Exploration
@@ -144,6 +144,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
             _run(enumeration, facts, pool, states, book, on_progress)
         except KeyboardInterrupt:
             exploration.interrupted = True
+        except DiskFull as e:  # paused: what is judged is in the journal; --resume goes on
+            exploration.interrupted = True
+            exploration.paused = str(e)
         finally:
             exploration.crash_points = enumeration.crash_points
             exploration.plan = enumeration.plan
@@ -153,6 +156,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
                                             cause_budget, on_progress)
     except KeyboardInterrupt:
         exploration.interrupted = True
+    except DiskFull as e:
+        exploration.interrupted = True
+        exploration.paused = str(e)
     except BaseException:
         pool.shut_down()
         exploration.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import errno
 import itertools
 import shutil
 import signal
@@ -30,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from powercut import process
-from powercut.errors import PowercutError
+from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.errors import error_verdict
@@ -43,6 +44,7 @@ from powercut.trace import Op
 
 ATTEMPTS = 2  # a state whose worker dies is checked once more before it is an `error`
 POLL = 0.1
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # a full disk: the exploration pauses
 _pools = itertools.count()
 
 
@@ -74,8 +76,14 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
                 stopped: Callable[[], bool]) -> Verdict | None:
     target = work / "root"
     try:
-        work.mkdir(parents=True)
-        materialise(state, target)
+        try:
+            work.mkdir(parents=True)
+            materialise(state, target)
+        except (OSError, DiskFull) as e:
+            if isinstance(e, DiskFull) or e.errno in FULL:
+                raise DiskFull(f"no space left to build crash state {state.name.text()} "
+                               f"under {work.parent}") from None
+            raise
         if stopped():
             return None
         try:
@@ -84,6 +92,9 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         except PowercutError:
             raise
         except Exception as e:  # the checker broke on this state; the others go on
+            if isinstance(e, OSError) and e.errno in FULL:
+                raise DiskFull(f"no space left to check crash state {state.name.text()} "
+                               f"under {work.parent} ({e.strerror})") from None
             return _without_path(error_verdict(e), str(target))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -205,6 +205,13 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
         finally:
             for e in explorations:
                 e.close()
+    paused = next((e.paused for e in explorations if e.paused), "")
+    if paused:
+        judged = sum(len(e.book) for e in explorations)
+        click.echo(f"powercut: error: paused: {paused}; the {judged} states judged so far are "
+                   f"kept in {journal_file}: free some space (or point TMPDIR elsewhere) and "
+                   "run the same command with --resume", err=True)
+        return 2
     if any(e.interrupted for e in explorations):
         click.echo("powercut: interrupted; the report covers the states judged so far; "
                    f"--resume continues from {journal_file}", err=True)
