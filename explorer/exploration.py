@@ -75,7 +75,8 @@ class Exploration:
 
     @property
     def distinct(self) -> int:
-        return len(self.book)
+        """Distinct states enumerated (the analysis may judge more: see `checked`)."""
+        return self.states.distinct
 
     @property
     def judged(self) -> list[Judged]:

@@ -28,11 +28,13 @@ class StateLog:
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._packer = msgpack.Packer(use_bin_type=True)
         self.count = 0
+        self.distinct = 0  # states whose key no earlier state had
 
     def append(self, state: CrashState) -> None:
         self._file.write(self._packer.pack(
             [state.point, list(state.name.lost), state.key, state.duplicate, state.kind]))
         self.count += 1
+        self.distinct += not state.duplicate
 
     def __len__(self) -> int:
         return self.count
