@@ -86,6 +86,27 @@ def test_second_exploration_checks_nothing_and_reports_the_same(tmp_path: Path) 
     assert findings(warm) == findings(cold)
 
 
+# A torn `f` hangs: the first such hang is judged at the full timeout, the others only up
+# to the early deadline (inferred), and the cause is confirmed at the full timeout.
+HANGING_CHECKER = CHECKER.replace('sys.exit("f is torn")', 'import time; time.sleep(600)')
+
+
+def test_hangs_inferred_early_are_reused_and_their_cause_stays_confirmed(
+        tmp_path: Path) -> None:
+    (tmp_path / "check.py").write_text(HANGING_CHECKER)
+    trace = write_trace(tmp_path / "t.trace")
+    first, cold, _ = explore(tmp_path, trace, "--timeout", "3")
+    assert first.returncode == 1, first.stderr
+    assert cold["summary"]["verdicts"]["hang"] == 12  # 6 torn subsets at each of 2 points
+    [cause] = cold["causes"]
+    assert cause["verdict"] == "hang" and cause["hang"].startswith("confirmed")
+    second, warm, checks = explore(tmp_path, trace, "--timeout", "3")
+    assert second.returncode == 1, second.stderr
+    assert checks == 0 and warm["summary"]["states_checked"] == 0
+    assert findings(warm) == findings(cold)
+    assert warm["causes"][0]["hang"] == cause["hang"]
+
+
 def test_a_re_recorded_trace_with_identical_ops_hits_the_cache(tmp_path: Path) -> None:
     (tmp_path / "check.py").write_text(CHECKER)
     first, _, checks = explore(tmp_path, write_trace(tmp_path / "a.trace"))

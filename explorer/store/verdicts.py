@@ -82,10 +82,12 @@ class VerdictBook:
         return verdict
 
     def add(self, key: str, verdict: Verdict) -> Outcome:
-        """Keep a new verdict: durable in the journal before it may be reported. A hang only
-        inferred at an early deadline is not kept in the results cache (it is not final)."""
+        """Keep a new verdict: durable in the journal before it may be reported, and in the
+        results cache. A hang inferred at an early deadline is cached as inferred: an
+        exploration that reuses it confirms its cause at the full timeout as it would its
+        own (and the confirmation, judged later, is the record a later lookup finds)."""
         self.journal.append(key, verdict)
-        if self.cache is not None and not verdict.evidence.get("inferred"):
+        if self.cache is not None:
             self.cache.append(key, verdict)
         return self._keep(key, verdict)
 
