@@ -1,6 +1,6 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
-    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,cache,dask]
+    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,memory,cache,dask]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -29,6 +29,7 @@ from bench import (
     enumerate_bench,
     explore_efficiency,
     materialise_bench,
+    memory_bench,
     record_overhead,
 )
 from bench.context import Context
@@ -48,12 +49,13 @@ class Bench:
 # The suite, in the order it runs (the exploration first: its floor pass is
 # shared with the checker and materialise benches).
 SUITE: list[Bench] = [
-    Bench("explore", "1 exploration vs its floor, 3 time to first failure",
+    Bench("explore", "1 exploration vs its floor, 1b early hangs, 3 time to first failure",
           explore_efficiency.run),
     Bench("checker", "2 checker floor, before vs after", checker_floor.run),
     Bench("materialise", "5b materialising the 64 MB sparse WAL", materialise_bench.run),
     Bench("record", "4 recording overhead", record_overhead.run),
     Bench("enumerate", "5a enumeration speed and memory", enumerate_bench.run),
+    Bench("memory", "7 memory flat in the number of states", memory_bench.run),
     Bench("cache", "6 results cache: a second explore checks nothing", cache_bench.run),
     Bench("dask", "scale out: the same exploration on a Dask cluster", dask_bench.run),
 ]

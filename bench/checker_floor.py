@@ -30,7 +30,7 @@ FASTER = Target(">", 1.0)
 
 def sample(ctx: Context, kind: str, n: int) -> list[CrashState]:
     """Up to `n` states the floor pass judged `kind`, spread over the trace."""
-    states = [b.state for b in ctx.floor() if b.kind == kind]
+    states = [b.state for b in ctx.floor().bare if b.kind == kind]
     if len(states) <= n:
         return states
     step = len(states) / n

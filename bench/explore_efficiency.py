@@ -1,15 +1,18 @@
-"""Figures 1 and 3: how close an exhaustive exploration comes to its floor, and how soon it fails.
+"""Figures 1, 1b and 3: exploration against its floor, early hangs against full ones, first failure.
 
-Figure 1: the wall time of `explore()` on the bootstrap trace (the etcd it
-was recorded with, every distinct state checked once) divided by the floor,
-the sum of the bare checks of those states (`Context.floor`, states
-materialised beforehand, the checker alone) divided by the worker count.
-Whatever the explorer adds (enumeration, materialisation, scheduling,
-clean-up, idle workers) shows as the ratio above 1. The floor is measured
-between the explorations, so drift on a shared machine hits both sides.
+Figure 1: the wall time of `explore()` with defaults (early hangs, no
+cache) on the seed and on `etcd-writes`, over the floor measured
+independently right after it (`Context.floor`: each distinct state's bare
+check with the deadline the exploration gave it, plus one full timeout per
+confirmed hang cause, over the workers, or the longest single check).
+Whatever the explorer adds (enumeration, materialisation, scheduling, the
+root-cause analysis, idle workers) shows as the ratio above 1.
 
-Figure 3: seconds from calling `explore()` to the first failing verdict
-(`Progress.failing > 0`), from the same runs.
+Figure 1b: the seed explored with early hangs over the same exploration
+with every hang waited out (`early_hangs=False`, `--full-hangs`), side by
+side, and whether every state got the same verdict.
+
+Figure 3: seconds from calling `explore()` to the first failing verdict.
 
 Nothing here may change what the explorer checks: it calls the library
 API exactly as the CLI does.
@@ -17,79 +20,68 @@ API exactly as the CLI does.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from dataclasses import dataclass
 
-from bench.context import Context
+from bench.context import SEED, Context, Run
 from bench.figures import Figure, Target
-from powercut.explorer.run.drive import Progress, explore
-from powercut.explorer.verdict import Exploration
 
-EFFICIENCY_TARGET = Target("<=", 1.25)
+EFFICIENCY_TARGET = Target("<=", 1.1)
 FIRST_FAILURE_TARGET = Target("<", 3.0)
+SEED_WALL_TARGET = Target("<=", 15.0)
+TRACES = (SEED, "etcd-writes")
 
 
-@dataclass(frozen=True)
-class Run:
-    """One timed exploration."""
-
-    workers: int
-    wall: float
-    first_failing: float | None
-    exploration: Exploration
+def verdicts(run: Run) -> list[tuple[int, str, str, str]]:
+    return [(j.state.point, j.state.key, j.verdict.kind, j.verdict.signature)
+            for j in run.exploration.iter_judged()]
 
 
-def timed_explore(ctx: Context, workers: int) -> Run:
-    first: list[float] = []
-    with ctx.checker() as checker:  # made before the clock starts (it runs etcd --version)
-        started = time.monotonic()
+def efficiency(ctx: Context, name: str) -> list[Figure]:
+    run = ctx.explored(name)
+    floor = ctx.floor(name)
+    e = run.exploration
+    kinds = Counter(b.kind for b in floor.bare)
+    bare = {b.state.key: b.kind for b in floor.bare}
+    differ = sum(1 for j in e.iter_judged() if not j.state.duplicate
+                 and j.state.key in bare and bare[j.state.key] != j.verdict.kind)
+    w = f"{run.workers} worker{'s' if run.workers > 1 else ''}"
+    return [
+        Figure("1 explore", f"wall / floor, {name}, {w}", run.wall / floor.seconds, "x",
+               EFFICIENCY_TARGET,
+               f"explore {run.wall:.1f} s; floor {floor.seconds:.1f} s = max({floor.summed:.1f}"
+               f" s / {run.workers}, longest {floor.longest:.1f} s): {len(floor.bare)} bare "
+               f"checks + {floor.confirmed_hangs} confirmed hang cause(s) x {floor.timeout:g} s;"
+               f" {e.checked} checks in the exploration ({e.checked - e.distinct} beyond the "
+               "distinct states); " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))),
+        Figure("1 explore", f"verdicts unlike the bare checks, {name}", differ, "",
+               Target("==", 0), "same state, explorer vs checker alone"),
+        Figure("3 first failure", f"time to first failing verdict, {name}, {w}",
+               run.first_failing if run.first_failing is not None else float("inf"), " s",
+               FIRST_FAILURE_TARGET,
+               "from explore() start" if run.first_failing is not None
+               else "no failing verdict at all"),
+    ]
 
-        def on_progress(p: Progress) -> None:
-            if not first and p.failing > 0:
-                first.append(time.monotonic() - started)
 
-        e = explore(ctx.trace, checker, "lazyfs", workers=workers, on_progress=on_progress,
-                    workdir=ctx.work)
-        wall = time.monotonic() - started
-    return Run(workers, wall, first[0] if first else None, e)
+def early_vs_full(ctx: Context) -> list[Figure]:
+    early = ctx.explored(SEED)
+    full = ctx.explored(SEED, early=False)
+    differ = sum(a != b for a, b in zip(verdicts(early), verdicts(full), strict=True))
+    confirmed = [c.hang for c in early.exploration.causes if c.verdict == "hang"]
+    return [
+        Figure("1b hangs", f"seed wall, early hangs, {early.workers} workers", early.wall, " s",
+               SEED_WALL_TARGET, f"{early.exploration.distinct} distinct states; hang causes: "
+               + ("; ".join(confirmed) or "none")),
+        Figure("1b hangs", "seed wall, early hangs / every hang at the full timeout",
+               early.wall / full.wall, "x", Target("<", 1.0),
+               f"{early.wall:.1f} s vs {full.wall:.1f} s (--full-hangs)"),
+        Figure("1b hangs", "states judged unlike the full-timeout run", differ, "",
+               Target("==", 0), f"of {len(verdicts(early))} states"),
+    ]
 
 
 def run(ctx: Context) -> list[Figure]:
-    runs: list[Run] = []
-    for i, workers in enumerate(ctx.workers):
-        if i == 1:
-            ctx.floor()  # between the first and the second exploration
-        runs.append(timed_explore(ctx, workers))
-    floor = ctx.floor()
-    bare_sum = sum(b.seconds for b in floor)
-    bare_kinds = {b.state.key: b.kind for b in floor}
     figures = []
-    for r in runs:
-        e = r.exploration
-        distinct = [j for j in e.judged if not j.state.duplicate]
-        differ = sum(1 for j in distinct if bare_kinds.get(j.state.key) != j.verdict.kind)
-        kinds = Counter(j.verdict.kind for j in distinct)
-        w = f"{r.workers} worker{'s' if r.workers > 1 else ''}"
-        figures += [
-            Figure("1 explore", f"wall / floor, {w}", r.wall / (bare_sum / r.workers), "x",
-                   EFFICIENCY_TARGET,
-                   f"explore {r.wall:.1f} s; floor {bare_sum:.1f} s of {len(floor)} bare "
-                   f"checks / {r.workers}; timeout {ctx.timeout:g} s; "
-                   + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))),
-            Figure("1 explore", f"explorer overhead per state, {w}",
-                   1000 * (r.wall - bare_sum / r.workers) / max(e.distinct, 1), " ms",
-                   detail="(explore wall - floor) / distinct states: enumeration, "
-                          "materialisation, scheduling, clean-up, idle workers"),
-            Figure("1 explore", f"states checked, {w}", e.checked, "", Target("==", e.distinct),
-                   f"{e.enumerated} enumerated, {e.distinct} distinct, "
-                   f"{len(floor)} in the floor pass"),
-            Figure("1 explore", f"verdicts unlike the bare checks, {w}", differ, "",
-                   Target("==", 0), "same state, explorer vs checker alone"),
-        ]
-        first = r.first_failing
-        figures.append(Figure(
-            "3 first failure", f"time to first failing verdict, {w}",
-            first if first is not None else float("inf"), " s", FIRST_FAILURE_TARGET,
-            "from explore() start" if first is not None else "no failing verdict at all"))
-    return figures
+    for name in TRACES[:1] if ctx.quick else TRACES:
+        figures += efficiency(ctx, name)
+    return figures + early_vs_full(ctx)
