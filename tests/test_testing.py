@@ -100,6 +100,8 @@ def test_the_hypothesis_database_replays_a_failure_after_a_restart(tmp_path: Pat
         runs.append((tmp_path / "calls").read_text().splitlines())
     shrunk = runs[0][-1]
     assert "lost f:" in shrunk
+    # hypothesis prints the falsifying example as the command that rebuilds it
+    assert f"state={shrunk}," in done.stdout
     assert runs[1][0] == shrunk  # the restart tries the saved failure first
 
 

@@ -70,6 +70,10 @@ class CrashCase:
         lost = "; ".join(self.name.lost) or "nothing"
         return f"CrashCase(point {self.point}, lost {lost}: {self.replay_command()})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How hypothesis prints a falsifying example: the repr, not every field."""
+        printer.text(repr(self))
+
 
 class _Points:
     """The pending units of the points drawn so far (a few kept: replays are not free)."""
