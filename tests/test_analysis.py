@@ -219,3 +219,38 @@ def test_errors_are_not_causes(tmp_path: Path) -> None:
         [error] = ex.analysis.errors
         assert error.signature == "checker error: ValueError"
         assert error.count == ex.enumerated  # every state, duplicates included
+
+
+# ------------------------------------------------------------- once the budget is spent
+
+def objects_judge(directory: Path, markers: Sequence[Op]) -> Verdict:
+    """Each acknowledged commit needs its object whole (git's loose objects in small)."""
+    missing = [k for k in acked(markers)
+               if not (directory / "objects" / k).exists()
+               or (directory / "objects" / k).read_bytes() != k.encode() * 100]
+    return loss(missing) if missing else OK
+
+
+def _commits(n: int) -> list[tuple[str, dict]]:
+    ops: list[tuple[str, dict]] = [("mkdir", {"path": "objects", "mode": 0o755})]
+    for i in range(n):
+        key = f"c{i}"
+        ops += [("create", {"path": f"objects/{key}", "mode": 0o644}),
+                ("write", {"path": f"objects/{key}", "offset": 0, "data": key.encode() * 100}),
+                marker(key, key)]
+    return ops
+
+
+def test_once_the_budget_is_spent_states_fold_in_by_role_not_unexplained(
+        tmp_path: Path) -> None:
+    trace = make_trace(tmp_path / "t.trace", _commits(6))
+    with run(trace, objects_judge) as roomy:
+        [cause] = roomy.causes
+        assert (cause.kind, cause.roles, cause.unchecked) == ("lost-data", ("objects/c<n>",), 0)
+    # Few states judged and room for one minimisation: the rest fold in by role and signature.
+    with run(trace, objects_judge, budget=40, cause_budget=8, analysis_budget=8) as tight:
+        [cause] = tight.causes
+        assert (cause.kind, cause.roles) == ("lost-data", ("objects/c<n>",))
+        assert cause.failing == sum(j.verdict.kind != "ok" for j in tight.iter_judged())
+        assert cause.unchecked > 0
+        assert "folded in by role and signature" in cause.summary

@@ -6,8 +6,10 @@ lost units first. A state is explained by a culprit when it loses at
 least the culprit's units and losing just those fails the same way at its
 own crash point (one check, usually answered from what the exploration
 already judged); otherwise it is minimised (`minimise`), within the
-budget of checks per cause and overall. What the budget leaves is grouped
-by verdict and signature as `unexplained`, and said so. States with a key
+budget of checks per cause and overall. Once the budget is spent, a state
+still goes with a culprit whose roles it loses and whose signature it
+shows (counted as `unchecked`); what is left is grouped by verdict and
+signature as `unexplained`, and said so. States with a key
 already folded go with it. `error` verdicts are not findings about the
 program and never reach here.
 """
@@ -44,6 +46,7 @@ class Group:
     examples: list[StateName] = field(default_factory=list)
     afters: dict[tuple[str, ...], int] = field(default_factory=dict)  # op key -> first seq
     checks: int = 0
+    unchecked: int = 0  # states folded in by role and signature once the budget was spent
 
     @property
     def verdict(self) -> str:
@@ -142,6 +145,10 @@ class Attributor:
 
     def _minimise(self, state: CrashState, outcome: Outcome) -> Group:
         if self._left() <= 0:
+            group = self._by_role(state, outcome)
+            if group is not None:
+                group.unchecked += 1
+                return group
             return self._unexplained(outcome)
         ask = self._ask()
         pending = self.oracle.pending(state.point)
@@ -157,6 +164,25 @@ class Attributor:
         if len(group.instances) < MAX_INSTANCES:
             group.instances.append((culprit.point, frozenset(culprit.ids)))
         return group
+
+    def _by_role(self, state: CrashState, outcome: Outcome) -> Group | None:
+        """A culprit whose every role this state loses and whose signature it shows."""
+        lost_roles = set(roles(self._path(uid) for uid in unfold_ids(state.name.lost)))
+        for group in self.groups.values():
+            culprit = group.culprit
+            if culprit is None or not culprit.units or group.verdict != outcome.kind or \
+                    outcome.signature not in group.signatures:
+                continue
+            if set(roles(u.path for u in culprit.units)) <= lost_roles:
+                return group
+        return None
+
+    def _path(self, uid: str) -> str:
+        """The path a unit id is about (an op's own path for `#SEQ` units)."""
+        if uid.startswith("#"):
+            op = self.ops[int(uid[1:].partition(".")[0])]
+            return op.path or ""
+        return uid.rpartition(":")[0]
 
     def _unexplained(self, outcome: Outcome) -> Group:
         key = ("unexplained", outcome.kind, outcome.signature)

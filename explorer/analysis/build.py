@@ -132,6 +132,9 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     points = tuple(sorted(group.points))
     missing, members = _evidence(group, ctx)
     where = f"{_plural(group.failing, 'failing state')} at {_plural(len(points), 'crash point')}"
+    if group.unchecked:
+        where += (f", {group.unchecked} of them folded in by role and signature once the "
+                  "cause budget was spent")
     kind = str(group.key[0])
     if culprit is None:  # unexplained: the budget of checks ran out
         name = group.examples[0]
@@ -201,7 +204,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
         cause_id(group.key), kind, group.verdict, files, partner_files, culprit_ops,
         after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
         _signatures(group, ctx), lazyfs, why_not, torn, missing, members, group.checks,
-        culprit.complete, tuple(group.examples), (ctx.model,))
+        culprit.complete, tuple(group.examples), (ctx.model,), unchecked=group.unchecked)
 
 
 def _lazyfs(group: Group, ctx: Context, torn: TornWrite | None

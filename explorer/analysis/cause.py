@@ -81,6 +81,7 @@ class RootCause:
     examples: tuple[StateName, ...] = ()  # a few failing states (evidence)
     models: tuple[str, ...] = ()  # the persistence models it appears under
     hang: str = ""  # for hangs: "confirmed" at the full timeout, or "inferred"
+    unchecked: int = 0  # failing states folded in by role and signature, budget spent
 
     @property
     def first_point(self) -> int:

@@ -77,6 +77,7 @@ def cause_dict(c: RootCause) -> dict[str, Any]:
         "members": list(c.members),
         "models": list(c.models),
         "hang": c.hang,
+        "unchecked": c.unchecked,
         "examples": [e.to_json() for e in c.examples],
     }
 

@@ -82,7 +82,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             workdir: Path | None = None, journal: Journal | None = None,
             cache: ResultsCache | None = None, executor: str = "local",
             scheduler: str | None = None, analyse: bool = True,
-            cause_budget: int = DEFAULT_CAUSE_BUDGET, early_hangs: bool = True) -> Exploration:
+            cause_budget: int = DEFAULT_CAUSE_BUDGET, analysis_budget: int | None = None,
+            early_hangs: bool = True) -> Exploration:
     """Check the crash states of `trace` the strategy picks, with `checker` under `model`.
 
     `timeout`, when given, replaces the checker's own per-state timeout
@@ -94,7 +95,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
     journal) and keeps every verdict but `error` for later explorations.
     `executor="dask"` checks on the Dask cluster at `scheduler` (None: a
     local cluster of `workers` processes). `analyse` minimises the failing
-    states to root causes, spending at most `cause_budget` checks a cause.
+    states to root causes, spending at most `cause_budget` checks a cause and
+    `analysis_budget` in all (default: eight causes' worth, at least 256).
     `early_hangs` suspects a hang once a state takes ten times the slowest
     recovery seen (see `hangs`), and confirms each hang cause at the full
     timeout before it is reported.
@@ -153,7 +155,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
             exploration.checked = pool.checked
         if analyse and not exploration.interrupted:
             exploration.analysis = _analyse(exploration, trace, model, pool, book, suffix,
-                                            cause_budget, on_progress)
+                                            cause_budget, analysis_budget, on_progress)
     except KeyboardInterrupt:
         exploration.interrupted = True
     except DiskFull as e:
@@ -227,6 +229,7 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
 
 def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, pool: Pool,
              book: VerdictBook, suffix: Callable[[int], str] | None, cause_budget: int,
+             analysis_budget: int | None,
              on_progress: Callable[[Progress], None] | None) -> Analysis:
     oracle = PoolOracle(trace, model, pool, book, suffix)
     ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
@@ -235,11 +238,13 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
         on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
                              book.failing, 0, True, len(exploration.crash_points),
                              phase="minimising"))
-    analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)
+    analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget,
+                           total_budget=analysis_budget)
     if not any(c.verdict == "hang" for c in analysis.causes):
         return analysis
     if confirm_hangs(analysis, exploration, oracle):  # a suspected hang recovered: again
-        analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget)
+        analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget,
+                           total_budget=analysis_budget)
         confirm_hangs(analysis, exploration, oracle)
     return analysis
 
