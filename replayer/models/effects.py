@@ -16,12 +16,13 @@ no disk.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from powercut.replayer.image import Entry, Image, Overlay, digest_of, key_hex
-from powercut.replayer.pages import HASH_MOD, PageStore
+from powercut.replayer.pages import HASH_MOD, PageStore, page_hash
 from powercut.replayer.tree import (
     FALLOC_KEEP_SIZE,
     FALLOC_PUNCH_HOLE,
@@ -105,10 +106,22 @@ class Inode:
     target: str = ""
 
 
-def garbage_page(seq: int, index: int, page_size: int) -> bytes:
-    """The deterministic garbage of unit `garbage:seq` in page `index` (ALICE's alphabet)."""
+_ALNUM_OF = bytes(ALNUM[b % len(ALNUM)] for b in range(256))
+GARBAGE_PAGES_KEPT = 1 << 15  # 128 MiB of 4 KiB pages at most
+
+
+@functools.lru_cache(maxsize=GARBAGE_PAGES_KEPT)
+def garbage(seq: int, index: int, page_size: int) -> tuple[bytes, int]:
+    """The deterministic garbage of unit `garbage:seq` in page `index` (ALICE's alphabet),
+    and its page hash. Kept: a state that keeps a garbage unit is rebuilt for many states
+    (etcd extends its WAL to 64 MB with one truncate: 16,384 pages of it)."""
     h = hashlib.shake_256(b"powercut-garbage:%d:%d" % (seq, index)).digest(page_size)
-    return bytes(ALNUM[b % len(ALNUM)] for b in h)
+    page = h.translate(_ALNUM_OF)
+    return page, page_hash(index, page)
+
+
+def garbage_page(seq: int, index: int, page_size: int) -> bytes:
+    return garbage(seq, index, page_size)[0]
 
 
 def apply_size(data: PageStore, size: int, effect: Size) -> int:
@@ -211,8 +224,11 @@ class Namespace:
             for index in range(effect.start // ps, (effect.end - 1) // ps + 1):
                 lo = max(effect.start, index * ps) - index * ps
                 hi = min(effect.end, (index + 1) * ps) - index * ps
-                junk = garbage_page(effect.garbage, index, ps)
-                node.data.write(index * ps + lo, junk[lo:hi])
+                junk, digest = garbage(effect.garbage, index, ps)
+                if lo == 0 and hi == ps:  # a whole page: its bytes and hash are shared
+                    node.data.set(index, junk, digest)
+                else:
+                    node.data.write(index * ps + lo, junk[lo:hi])
         node.size = max(node.size, effect.end)
 
     def walk(self) -> Iterator[tuple[str, int]]:
