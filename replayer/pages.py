@@ -126,6 +126,17 @@ class PageStore:
             self._hashes[index] = new
         self.hash_sum = (self.hash_sum - old + new) % HASH_MOD
 
+    def put_pages(self, pages: Mapping[int, bytes], hashes: Mapping[int, int],
+                  total: int) -> None:
+        """Set many whole pages at once (none of them zero): `hashes` their page hashes,
+        `total` their sum. Linear in C, for a file extended by thousands of pages."""
+        self._before_change()
+        replaced = self._hashes.keys() & pages.keys()
+        old = sum(self._hashes[i] for i in replaced)
+        self._pages.update(pages)
+        self._hashes.update(hashes)
+        self.hash_sum = (self.hash_sum - old + total) % HASH_MOD
+
     def write(self, offset: int, data: bytes) -> list[int]:
         """Write bytes at `offset`; returns the page indices touched."""
         # `set` inlined: a large write touches thousands of pages, each one

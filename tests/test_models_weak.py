@@ -199,3 +199,27 @@ def test_auto_da_alloc_rules_out_the_empty_replaced_file(tmp_path: Path) -> None
     assert len(keys_at(trace, get_model("lazyfs"))[2]) == 2  # new, or empty
     assert len(keys_at(trace, Ext4OrderedModel(auto_da_alloc=True))[2]) == 4
     assert len(keys_at(trace, Ext4OrderedModel(auto_da_alloc=False))[2]) == 5
+
+
+@given(start=st.integers(0, 5 * PS), length=st.integers(1, 5 * PS),
+       before=st.binary(min_size=0, max_size=3 * PS))
+def test_a_garbage_fill_is_the_garbage_bytes_whole_pages_or_not(start: int, length: int,
+                                                                 before: bytes) -> None:
+    """Whole pages go in at once with shared hashes; the bytes and the key are as if each
+    byte were written."""
+    from powercut.replayer.models.effects import Fill, Namespace, New, garbage_page
+    from powercut.replayer.pages import PageStore
+
+    ns = Namespace(PS)
+    ns.apply(New(7, "file", 0o644))
+    ns.inode(7).data.write(0, before)  # type: ignore[union-attr]
+    ns.inode(7).size = len(before)
+    ns.apply(Fill(7, start, start + length, garbage=3))
+    expected = bytearray(before.ljust(start + length, b"\0"))
+    for pos in range(start, start + length):
+        expected[pos] = garbage_page(3, pos // PS, PS)[pos % PS]
+    data = ns.inode(7).data
+    assert data is not None and data.read(len(expected)) == bytes(expected)
+    plain = PageStore(PS)
+    plain.write(0, bytes(expected))
+    assert data.hash_sum == plain.hash_sum

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from powercut.replayer.models.base import Pending, PersistenceModel
-from powercut.replayer.models.effect_pending import EffectPending
+from powercut.replayer.models.effect_pending import EffectPending, NamespaceCache
 from powercut.replayer.models.effects import (
     Effect,
     Fill,
@@ -96,6 +96,7 @@ class _Run:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self.durable = Namespace.of_tree(tree)
+        self.namespaces = NamespaceCache()
         self.records = PageRecords(tree.page_size)
         self.ops: list[_Op] = []
         self.nodes = {node.ino: node for _, node in tree.walk()}
@@ -234,7 +235,8 @@ class _Run:
                 units.append(Unit.op("op", p.seq, p.path, p.piece))
             comps.append(_group(entry.pieces, index))
         return EffectPending(point, self.durable.copy(), tuple(units), effects, pages, (),
-                             Space(len(units), tuple(comps)), _aliases(self.tree, units))
+                             Space(len(units), tuple(comps)), _aliases(self.tree, units),
+                             self.namespaces)
 
 
 def _dirs(effects: list[Effect]) -> tuple[int, ...]:

@@ -6,13 +6,19 @@ does (its effects, in the order they must be applied) and the `Space` of
 legal choices. A state's disk is the durable namespace with the kept
 units' effects replayed in order, then the kept pages laid over the data.
 Namespaces replayed for one set of kept operations are kept for the next
-states that share it (a journal cut is shared by every page choice).
+states that share it (a journal cut is shared by every page choice), in a
+`NamespaceCache` shared by every crash point of one model run: the
+driver holds states of many points at once, and a namespace may hold a
+large file's pages, so the number kept is bounded for the run, not per
+point.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping, Sequence
+import itertools
+import threading
+from collections.abc import Callable, Mapping, Sequence
 
 from powercut.replayer.image import Image
 from powercut.replayer.models.base import Pending
@@ -21,13 +27,38 @@ from powercut.replayer.space import Lost, Space
 from powercut.replayer.state import Unit
 
 KEEP_NAMESPACES = 16
+_points = itertools.count()
+
+
+class NamespaceCache:
+    """The last namespaces built, for every crash point of one model run (thread-safe)."""
+
+    def __init__(self, keep: int = KEEP_NAMESPACES) -> None:
+        self.keep = keep
+        self._kept: collections.OrderedDict[tuple[int, frozenset[int]], Namespace] = \
+            collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, frozenset[int]], build: Callable[[], Namespace]
+            ) -> Namespace:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        made = build()
+        with self._lock:
+            self._kept[key] = made
+            while len(self._kept) > self.keep:
+                self._kept.popitem(last=False)
+        return made
 
 
 class EffectPending(Pending):
     def __init__(self, point: int, base: Namespace, units: tuple[Unit, ...],
                  effects: Mapping[int, Sequence[Effect]], pages: Mapping[int, tuple[int,
                  PageOverlay]], always: Sequence[tuple[int, PageOverlay]], space: Space,
-                 aliases: Mapping[str, str]) -> None:
+                 aliases: Mapping[str, str], cache: NamespaceCache | None = None) -> None:
         self.point = point
         self.units = units
         self.space = space
@@ -37,26 +68,22 @@ class EffectPending(Pending):
         self._pages = pages  # page unit index -> (inode, its kept form)
         self._always = always  # pages kept in every state (ext4's auto_da_alloc)
         self._aliases = dict(aliases)
-        self._namespaces: collections.OrderedDict[frozenset[int], Namespace] = \
-            collections.OrderedDict()
+        self._cache = cache if cache is not None else NamespaceCache()
+        self._token = next(_points)
 
     def aliases(self) -> dict[str, str]:
         return self._aliases
 
     def _namespace(self, lost: Lost) -> Namespace:
         lost_ops = frozenset(i for i in lost if i in self._effects)
-        found = self._namespaces.get(lost_ops)
-        if found is not None:
-            self._namespaces.move_to_end(lost_ops)
-            return found
+        return self._cache.get((self._token, lost_ops), lambda: self._replay(lost_ops))
+
+    def _replay(self, lost_ops: frozenset[int]) -> Namespace:
         ns = self._base.copy()
         for i in self._order:
             if i not in lost_ops:
                 for effect in self._effects[i]:
                     ns.apply(effect)
-        self._namespaces[lost_ops] = ns
-        while len(self._namespaces) > KEEP_NAMESPACES:
-            self._namespaces.popitem(last=False)
         return ns
 
     def _build(self, lost: Lost) -> tuple[Image, str]:

@@ -107,7 +107,7 @@ class Inode:
 
 
 _ALNUM_OF = bytes(ALNUM[b % len(ALNUM)] for b in range(256))
-GARBAGE_PAGES_KEPT = 1 << 15  # 128 MiB of 4 KiB pages at most
+GARBAGE_PAGES_KEPT = 1 << 10  # 4 MiB of 4 KiB pages (whole runs are kept apart)
 
 
 @functools.lru_cache(maxsize=GARBAGE_PAGES_KEPT)
@@ -122,6 +122,17 @@ def garbage(seq: int, index: int, page_size: int) -> tuple[bytes, int]:
 
 def garbage_page(seq: int, index: int, page_size: int) -> bytes:
     return garbage(seq, index, page_size)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def garbage_run(seq: int, first: int, last: int, page_size: int
+                ) -> tuple[dict[int, bytes], dict[int, int], int]:
+    """Whole garbage pages `first`..`last` of unit `garbage:seq`, their hashes and sum."""
+    pages: dict[int, bytes] = {}
+    hashes: dict[int, int] = {}
+    for index in range(first, last + 1):
+        pages[index], hashes[index] = garbage(seq, index, page_size)
+    return pages, hashes, sum(hashes.values())
 
 
 def apply_size(data: PageStore, size: int, effect: Size) -> int:
@@ -221,14 +232,15 @@ class Namespace:
         if effect.garbage is None:
             node.data.zero_range(effect.start, effect.end - effect.start)
         else:
-            for index in range(effect.start // ps, (effect.end - 1) // ps + 1):
+            first, last = -(-effect.start // ps), effect.end // ps - 1  # whole pages
+            if first <= last:  # shared with every other state that keeps this unit
+                node.data.put_pages(*garbage_run(effect.garbage, first, last, ps))
+            for index in {effect.start // ps, (effect.end - 1) // ps} - set(
+                    range(first, last + 1)):  # the partial pages at either end
                 lo = max(effect.start, index * ps) - index * ps
                 hi = min(effect.end, (index + 1) * ps) - index * ps
-                junk, digest = garbage(effect.garbage, index, ps)
-                if lo == 0 and hi == ps:  # a whole page: its bytes and hash are shared
-                    node.data.set(index, junk, digest)
-                else:
-                    node.data.write(index * ps + lo, junk[lo:hi])
+                junk = garbage_page(effect.garbage, index, ps)
+                node.data.write(index * ps + lo, junk[lo:hi])
         node.size = max(node.size, effect.end)
 
     def walk(self) -> Iterator[tuple[str, int]]:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from powercut.replayer.models.base import Pending, PersistenceModel
-from powercut.replayer.models.effect_pending import EffectPending
+from powercut.replayer.models.effect_pending import EffectPending, NamespaceCache
 from powercut.replayer.models.effects import Effect, Namespace, New, Size, record
 from powercut.replayer.models.records import PageRecords
 from powercut.replayer.space import Cut, Free, Space
@@ -104,6 +104,7 @@ class _Run:
         self.ps = tree.page_size
         self.auto = auto_da_alloc
         self.durable = Namespace.of_tree(tree)
+        self.namespaces = NamespaceCache()
         self.records = PageRecords(self.ps)
         self.files: dict[int, _File] = {}
         for _, node in tree.walk():
@@ -283,7 +284,7 @@ class _Run:
                              tuple(min(before.get(i, NEVER), k + 1) for i in tied)))
         aliases = _aliases(self.tree, units)
         return EffectPending(point, self.durable.copy(), tuple(units), effects, pages,  # type: ignore[arg-type]
-                             always, Space(len(units), tuple(comps)), aliases)
+                             always, Space(len(units), tuple(comps)), aliases, self.namespaces)
 
 
 def _aliases(tree: Tree, units: list[Unit]) -> dict[str, str]:
