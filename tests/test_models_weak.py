@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import get_model
 from powercut.replayer.models.alice import AliceModel
-from powercut.replayer.models.effects import ALNUM
 from powercut.replayer.models.ext4 import Ext4OrderedModel
+from powercut.replayer.models.garbage import ALNUM
 from powercut.replayer.pages import read_pages
 from powercut.replayer.space import brute_force
 from powercut.replayer.tree import Tree, snapshot
@@ -207,7 +207,8 @@ def test_a_garbage_fill_is_the_garbage_bytes_whole_pages_or_not(start: int, leng
                                                                  before: bytes) -> None:
     """Whole pages go in at once with shared hashes; the bytes and the key are as if each
     byte were written."""
-    from powercut.replayer.models.effects import Fill, Namespace, New, garbage_page
+    from powercut.replayer.models.effects import Fill, Namespace, New
+    from powercut.replayer.models.garbage import garbage_page
     from powercut.replayer.pages import PageStore
 
     ns = Namespace(PS)

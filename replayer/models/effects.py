@@ -16,13 +16,12 @@ no disk.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from powercut.replayer.image import Entry, Image, Overlay, digest_of, key_hex
-from powercut.replayer.pages import HASH_MOD, PageStore, page_hash
+from powercut.replayer.models.garbage import garbage_page, garbage_run
+from powercut.replayer.pages import HASH_MOD, PageStore
 from powercut.replayer.tree import (
     FALLOC_KEEP_SIZE,
     FALLOC_PUNCH_HOLE,
@@ -34,7 +33,6 @@ from powercut.replayer.tree import (
 from powercut.trace import Op
 
 ROOT = 0
-ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,35 +102,6 @@ class Inode:
     data: PageStore | None = None
     size: int = 0
     target: str = ""
-
-
-_ALNUM_OF = bytes(ALNUM[b % len(ALNUM)] for b in range(256))
-GARBAGE_PAGES_KEPT = 1 << 10  # 4 MiB of 4 KiB pages (whole runs are kept apart)
-
-
-@functools.lru_cache(maxsize=GARBAGE_PAGES_KEPT)
-def garbage(seq: int, index: int, page_size: int) -> tuple[bytes, int]:
-    """The deterministic garbage of unit `garbage:seq` in page `index` (ALICE's alphabet),
-    and its page hash. Kept: a state that keeps a garbage unit is rebuilt for many states
-    (etcd extends its WAL to 64 MB with one truncate: 16,384 pages of it)."""
-    h = hashlib.shake_256(b"powercut-garbage:%d:%d" % (seq, index)).digest(page_size)
-    page = h.translate(_ALNUM_OF)
-    return page, page_hash(index, page)
-
-
-def garbage_page(seq: int, index: int, page_size: int) -> bytes:
-    return garbage(seq, index, page_size)[0]
-
-
-@functools.lru_cache(maxsize=4)
-def garbage_run(seq: int, first: int, last: int, page_size: int
-                ) -> tuple[dict[int, bytes], dict[int, int], int]:
-    """Whole garbage pages `first`..`last` of unit `garbage:seq`, their hashes and sum."""
-    pages: dict[int, bytes] = {}
-    hashes: dict[int, int] = {}
-    for index in range(first, last + 1):
-        pages[index], hashes[index] = garbage(seq, index, page_size)
-    return pages, hashes, sum(hashes.values())
 
 
 def apply_size(data: PageStore, size: int, effect: Size) -> int:
