@@ -28,7 +28,7 @@ def etcd_binaries() -> dict[str, Path]:
     return {v: Path(p) for v, p in bins.items() if p is not None}
 
 
-PARTS = ("fuse", "etcd", "redis", "leveldb", "git")  # also the markers of the tests needing them
+PARTS = ("fuse", "etcd", "redis", "leveldb", "git", "postgres")  # also the tests' markers
 # Pretend these parts are missing (comma-separated), to test the session's guard.
 PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
@@ -57,6 +57,14 @@ def _target_missing(part: str) -> str | None:
     if part == "leveldb":
         from powercut.targets.leveldb import library
         return library.problem()
+    if part == "postgres":
+        from powercut.targets.postgres import binary
+        if shutil.which("unshare") is None:
+            return "unshare is not installed (apt util-linux)"
+        if not binary.installed():
+            return ("PostgreSQL (postgres, initdb, pg_controldata) is not installed "
+                    "(apt postgresql-15)")
+        return None
     from powercut.targets.git.repo import PROGRAM as git
     from powercut.targets.redis.server import PROGRAM as redis
     program = {"redis": redis, "git": git}[part]
