@@ -3,11 +3,11 @@
 Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
 that leaked it. After each test: no FUSE mount under that directory, no
-target program (etcd, redis-server, git, postgres, the LevelDB workload or
-check script) descended from this test process, and no orphaned shared
-memory segment the test made. At the end: powercut left no temp directory
-behind. A missing /dev/fuse, etcd or target program fails the run when a
-selected test needs it, and always under CI (it never
+target program (etcd, redis-server, git, postgres, java, the LevelDB
+workload or check script) descended from this test process, and no
+orphaned shared memory segment the test made. At the end: powercut left no
+temp directory behind. A missing /dev/fuse, etcd or target program fails
+the run when a selected test needs it, and always under CI (it never
 skips: CI must not turn green without the real parts).
 """
 
@@ -37,8 +37,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     A test that needs FUSE is marked `fuse`, one that needs etcd `etcd`
     (tests/test_test_markers.py checks it), so `pytest -m "not fuse and not
     etcd"` runs on a machine without them. A test that needs a target's
-    program is marked with it (`redis`, `leveldb`, `git`, `postgres`) and
-    records, so it is marked `fuse` too. Under CI every part is needed,
+    program is marked with it (`redis`, `leveldb`, `git`, `postgres`,
+    `zookeeper`) and records, so it is marked `fuse` too. Under CI every part is needed,
     whatever is selected: CI must fail, never skip, without the real parts.
     """
     needed = {part for item in session.items for part in PARTS
@@ -59,7 +59,7 @@ def _fuse_mounts_under(root: Path) -> list[str]:
 
 # The programs a test may start, by command name, or by a word of their command line.
 # (A postgres is named `postgres` once unshare has exec'd it.)
-LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git", "postgres", "unshare"})
+LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git", "postgres", "unshare", "java"})
 LEFTOVER_WORDS = (b"leveldb/program.py",)
 
 
