@@ -34,7 +34,7 @@ from powercut.explorer.checkers.signature import EXCERPT_AFTER, normalise
 from powercut.explorer.verdict import Verdict
 from powercut.process import Child, Exit, log_text
 from powercut.targets.postgres import binary, server
-from powercut.targets.postgres.workloads import DATA_DIR, environment
+from powercut.targets.postgres.workloads import DATA_DIR
 from powercut.trace import Op
 
 POLL = 0.02
@@ -72,7 +72,7 @@ class PostgresChecker(Checker):
         socket = server.socket_name()
         argv = server.argv(self.bindir, data, socket, server.CHECK_SETTINGS)
         with scratch_dir(scratch) as work, Child(argv, work / "postgres.log", cwd=work,
-                                                 env=environment()) as child:
+                                                 env=server.environment()) as child:
             try:
                 return self._judge(child, socket, want)
             finally:

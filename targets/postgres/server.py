@@ -12,9 +12,12 @@ process: nothing is left in /dev/shm or the host's IPC tables.
 
 The settings keep every durability guarantee on (fsync, synchronous_commit,
 full_page_writes) and only stop background writers (checkpoints,
-autovacuum, bgwriter) from adding writes and nondeterminism. The server
-listens only on a Unix socket in the abstract namespace, named afresh for
-each server: no file anywhere, no port to race for.
+autovacuum, bgwriter) from adding writes and nondeterminism; `prepare`
+runs its one start with them too (a different `wal_level` would make the
+recorded start log a parameter change). Only the checker's server has
+fsync off (`CHECK_SETTINGS`). The server listens only on a Unix socket in
+the abstract namespace, named afresh for each server: no file anywhere, no
+port to race for.
 """
 
 from __future__ import annotations
@@ -54,9 +57,13 @@ SETTINGS = {
 # own later writes durable; off, it skips fsyncing the whole data dir before crash recovery
 # (SyncDataDirectory: 400 files a state).
 CHECK_SETTINGS = {**SETTINGS, "fsync": "off"}
-# Settings `prepare` must share with the server, else its first start logs a parameter
-# change (a WAL record and a pg_control update of its own).
-WAL_SETTINGS = ("wal_level", "max_wal_senders")
+
+
+def environment() -> dict[str, str]:
+    """The caller's environment without PG* variables (they would change what the server or
+    initdb does), in UTC (initdb writes the time zone into the config) and the C locale."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return {**env, "TZ": "UTC", "LC_ALL": "C"}
 
 
 def namespace() -> list[str]:

@@ -18,7 +18,6 @@ them).
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -44,12 +43,6 @@ TRIM = ("UPDATE pg_database SET datistemplate = false WHERE datname = 'template0
 SMALL_WAL = ["-c", "min_wal_size=2MB", "-c", "max_wal_size=4MB"]
 PUT = "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
 DELETE = "DELETE FROM kv WHERE k = :k"
-
-
-def environment() -> dict[str, str]:
-    # PG* variables would change what the server or initdb does; TZ would land in the config.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return {**env, "TZ": "UTC", "LC_ALL": "C"}
 
 
 def wait_ready(child: Child, socket: str, log: Path, deadline: float
@@ -123,7 +116,7 @@ class PostgresWrites:
     def _tool(self, program: str, log: Path, *args: str) -> None:
         """Run one of PostgreSQL's programs (as the server runs) and wait for it."""
         argv = [*server.namespace(), str(self.bindir / program), *args]
-        with start(argv, log, env=environment()) as child:
+        with start(argv, log, env=server.environment()) as child:
             exit = child.wait(PREPARE_SECONDS)
             if exit is None or exit.status != 0:
                 how = exit.describe if exit else "too slow"
@@ -132,7 +125,7 @@ class PostgresWrites:
     def _trim(self, data: Path, log: Path) -> None:
         socket = server.socket_name()
         argv = [*server.argv(self.bindir, data, socket), *SMALL_WAL]
-        with start(argv, log, env=environment()) as child:
+        with start(argv, log, env=server.environment()) as child:
             ready = wait_ready(child, socket, log, time.monotonic() + PREPARE_SECONDS)
             if isinstance(ready, Outcome):
                 raise WorkloadError(f"preparing the cluster: {ready.detail}")
@@ -152,7 +145,7 @@ class PostgresWrites:
         if not data.is_dir():
             return Outcome(False, f"no {self.data_dir} on the mount (prepare did not run)")
         socket = server.socket_name()
-        child = start(server.argv(self.bindir, data, socket), log, env=environment())
+        child = start(server.argv(self.bindir, data, socket), log, env=server.environment())
         try:
             ready = wait_ready(child, socket, log, deadline)
             if isinstance(ready, Outcome):
