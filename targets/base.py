@@ -53,6 +53,9 @@ class Target(abc.ABC):
     options: ClassVar[tuple[Option, ...]] = ()
     # The workload `powercut record` runs when given neither --workload nor a command.
     default_workload: ClassVar[bool] = False
+    # Distinct states `powercut explore` checks of this target's traces when --budget is not
+    # given (None: the engine's default); a program slow to start on a large state asks fewer.
+    default_budget: ClassVar[int | None] = None
 
     @abc.abstractmethod
     def workload(self, name: str, options: Mapping[str, Any], command: tuple[str, ...]

@@ -52,6 +52,6 @@ def plan_writes(n: int) -> list[Write]:
 def writes_option(*workloads: str) -> Option:
     """`--writes N` for `workloads`; every target declares the same option (one flag)."""
     return Option("--writes", "Acknowledged writes the workload makes, each acknowledged by a "
-                  "marker (redis, leveldb: puts and one delete; git: commits) [default: the "
-                  "workload's].", ("record",), workloads, type=int, metavar="N",
-                  kwargs={"min": 1})
+                  "marker (redis, leveldb, postgres, zookeeper: puts and one delete; git: "
+                  "commits) [default: the workload's].", ("record",), workloads, type=int,
+                  metavar="N", kwargs={"min": 1})

@@ -2,9 +2,10 @@
 
 Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
-that leaked it. After each test: no FUSE mount under that directory and no
-target program (etcd, redis-server, git, the LevelDB workload or check
-script) descended from this test process. At the end: powercut left no
+that leaked it. After each test: no FUSE mount under that directory, no
+target program (etcd, redis-server, git, postgres, java, the LevelDB
+workload or check script) descended from this test process, and no
+orphaned shared memory segment the test made. At the end: powercut left no
 temp directory behind. A missing /dev/fuse, etcd or target program fails
 the run when a selected test needs it, and always under CI (it never
 skips: CI must not turn green without the real parts).
@@ -36,8 +37,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     A test that needs FUSE is marked `fuse`, one that needs etcd `etcd`
     (tests/test_test_markers.py checks it), so `pytest -m "not fuse and not
     etcd"` runs on a machine without them. A test that needs a target's
-    program is marked with it (`redis`, `leveldb`, `git`) and records, so it
-    is marked `fuse` too. Under CI every part is needed,
+    program is marked with it (`redis`, `leveldb`, `git`, `postgres`,
+    `zookeeper`) and records, so it is marked `fuse` too. Under CI every part is needed,
     whatever is selected: CI must fail, never skip, without the real parts.
     """
     needed = {part for item in session.items for part in PARTS
@@ -48,7 +49,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if problems:
         raise pytest.UsageError(
             "the real parts the selected tests need are missing (run scripts/setup, or "
-            "deselect them with -m \"not fuse and not etcd\"): " + "; ".join(problems))
+            f"deselect them with -m \"{' and '.join(f'not {p}' for p in PARTS)}\"): "
+            + "; ".join(problems))
 
 
 def _fuse_mounts_under(root: Path) -> list[str]:
@@ -56,7 +58,8 @@ def _fuse_mounts_under(root: Path) -> list[str]:
 
 
 # The programs a test may start, by command name, or by a word of their command line.
-LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git"})
+# (A postgres is named `postgres` once unshare has exec'd it.)
+LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git", "postgres", "unshare", "java"})
 LEFTOVER_WORDS = (b"leveldb/program.py",)
 
 
@@ -106,8 +109,23 @@ def own_results_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+def _shared_memory() -> set[str]:
+    """Orphaned shared memory on this host: System V segments nobody has attached, and
+    PostgreSQL's POSIX segments in /dev/shm."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]:
+            fields = line.split()  # key shmid perms size cpid lpid nattch ...
+            if len(fields) > 6 and fields[6] == "0":
+                found.add(f"SysV segment {fields[1]} (key {fields[0]})")
+    with contextlib.suppress(OSError):
+        found |= {f"/dev/shm/{n}" for n in os.listdir("/dev/shm") if n.startswith("PostgreSQL.")}
+    return found
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind() -> Iterator[None]:
+    shared_before = _shared_memory()
     yield
     mounts = _fuse_mounts_under(_SESSION_TMP)
     for m in mounts:
@@ -116,8 +134,10 @@ def nothing_left_behind() -> Iterator[None]:
     for p in programs:
         with contextlib.suppress(OSError):
             os.killpg(os.getpgid(p), 9)
+    segments = _shared_memory() - shared_before
     assert not mounts, f"FUSE mounts left behind: {mounts}"
     assert not programs, f"programs left behind: {sorted(programs.items())}"
+    assert not segments, f"shared memory left behind: {sorted(segments)}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -28,7 +28,8 @@ def etcd_binaries() -> dict[str, Path]:
     return {v: Path(p) for v, p in bins.items() if p is not None}
 
 
-PARTS = ("fuse", "etcd", "redis", "leveldb", "git")  # also the markers of the tests needing them
+# Also the markers of the tests that need them.
+PARTS = ("fuse", "etcd", "redis", "leveldb", "git", "postgres", "zookeeper")
 # Pretend these parts are missing (comma-separated), to test the session's guard.
 PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
@@ -57,6 +58,23 @@ def _target_missing(part: str) -> str | None:
     if part == "leveldb":
         from powercut.targets.leveldb import library
         return library.problem()
+    if part == "postgres":
+        from powercut.targets.postgres import binary
+        if shutil.which("unshare") is None:
+            return "unshare is not installed (apt util-linux)"
+        if not binary.installed():
+            return ("PostgreSQL (postgres, initdb, pg_controldata) is not installed "
+                    "(apt postgresql-15)")
+        return None
+    if part == "zookeeper":
+        from powercut.targets.zookeeper import binary as zookeeper
+        if shutil.which("java") is None:
+            return "java is not installed (apt default-jre-headless)"
+        if not (zookeeper.JAVA_DIR / zookeeper.LOGGER_JAR).is_file():
+            return f"{zookeeper.LOGGER_JAR} is not installed (apt libslf4j-java)"
+        if not zookeeper.installed():
+            return "ZooKeeper is not installed (apt libzookeeper-java)"
+        return None
     from powercut.targets.git.repo import PROGRAM as git
     from powercut.targets.redis.server import PROGRAM as redis
     program = {"redis": redis, "git": git}[part]

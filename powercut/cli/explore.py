@@ -22,6 +22,7 @@ from powercut import targets
 from powercut.cli import options
 from powercut.cli.diff import causes_of
 from powercut.cli.explore_support import (
+    default_budget,
     make_checker,
     open_cache,
     parse_coverage,
@@ -64,8 +65,9 @@ EXIT_COVERAGE = 4
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
               help="Which states: exhaustive where a crash point fits its share of the budget, "
               "systematic classes beyond, random samples with the rest (auto); or one of them.")
-@click.option("--budget", type=click.IntRange(min=1), default=DEFAULT_BUDGET, show_default=True,
-              help="Distinct states one exploration checks at most (not for exhaustive).")
+@click.option("--budget", type=click.IntRange(min=1), help="Distinct states one exploration "
+              f"checks at most (not for exhaustive) [default: {DEFAULT_BUDGET}, or the "
+              "target's own].")
 @click.option("--max-states", type=int, help="Bound on the states of one crash point.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of random samples.")
 @click.option("--min-coverage", help="Exit 4 when less than this share of the legal states "
@@ -111,7 +113,8 @@ EXIT_COVERAGE = 4
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
 def explore_command(trace_path: str, checker_name: str | None, model: str,
-                    page_size: int | None, strategy: str, budget: int, max_states: int | None,
+                    page_size: int | None, strategy: str, budget: int | None,
+                    max_states: int | None,
                     seed: int, min_coverage: str | None, points: str | None,
                     workers: int | None, timeout: float, full_hangs: bool,
                     cause_budget: int,
@@ -126,6 +129,8 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
     persistence = models[0]
     wanted = parse_points(points, trace.op_count)
     least = parse_coverage(min_coverage)
+    if budget is None:
+        budget = default_budget(trace)
     plan = {"strategy": strategy, "budget": None if strategy == "exhaustive" else budget,
             "max_states": max_states, "seed": seed}
     if dry_run:

@@ -19,6 +19,7 @@ from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.store.cache import ResultsCache, default_cache_dir
 from powercut.explorer.store.journal import JournalError
+from powercut.replayer.enumeration import DEFAULT_BUDGET
 from powercut.trace import Trace
 
 
@@ -58,6 +59,15 @@ def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
                                     ) from None
     target = targets.for_checker(name)
     return target.checker(name, trace, options.chosen("explore", values, name), timeout=timeout)
+
+
+def default_budget(trace: Trace) -> int:
+    """The `--budget` when none is given: the trace's target's own, else the engine's."""
+    try:
+        target = targets.for_workload(str(trace.workload.get("name") or ""))
+    except PowercutError:
+        return DEFAULT_BUDGET
+    return target.default_budget or DEFAULT_BUDGET
 
 
 def parse_coverage(text: str | None) -> float | None:
