@@ -3,8 +3,9 @@
 Synthetic traces (`synthetic.pages_trace`) whose last crash point holds
 2^n legal states (n unsynced pages of one file; 2^(n+1) over the trace),
 from about 10^3 (n = 10) to 10^6 (n = 20). Each run is `powercut explore`
-in a fresh process; its peak RSS is the kernel's (`wait4`), its wall time
-the bench's clock:
+in a fresh process; its peak RSS is the kernel's high-water mark of that
+process (`bench/peak.py`: not `wait4`'s, which carries the bench's own RSS
+across the fork), its wall time the bench's clock:
 
 - `--dry-run --strategy exhaustive`: every legal state enumerated, named,
   deduplicated and written to the dry-run document;
@@ -19,7 +20,6 @@ end (the interpreter and its imports are most of both).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -37,16 +37,17 @@ CHECK = "test -d {dir}"
 
 def measure(args: list[str], work: Path) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of `powercut ARGS` in a fresh process."""
+    peak = work / "peak.kib"
+    peak.unlink(missing_ok=True)
     started = time.monotonic()
     with open(work / "out.log", "wb") as out:
-        child = subprocess.Popen([sys.executable, "-m", "powercut", *args], cwd=REPO,
-                                 stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode not in (0, 1):
-        raise RuntimeError(f"powercut {' '.join(args)} exited {child.returncode}: "
+        done = subprocess.run([sys.executable, "-m", "bench.peak", str(peak), *args],
+                              cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    wall = time.monotonic() - started
+    if done.returncode not in (0, 1) or not peak.exists():
+        raise RuntimeError(f"powercut {' '.join(args)} exited {done.returncode}: "
                            + (work / "out.log").read_text()[-500:])
-    return usage.ru_maxrss / 1024, time.monotonic() - started
+    return int(peak.read_text()) / 1024, wall
 
 
 def run(ctx: Context) -> list[Figure]:
