@@ -9,7 +9,9 @@ end; neither the driver nor a worker ever holds the whole trace in memory.
 A worker that joins later and cannot read the trace refuses its tasks in
 one line.
 
-Each state is rebuilt by `Replays`, which advances the model run paused
+A task is a batch of states (the driver sizes batches so that one takes
+a fraction of a second: the scheduler's round trip is paid per task, not
+per state). Each state is rebuilt by `Replays`, which advances the model run paused
 nearest before its crash point: states arrive in the driver's priority
 order (a class at a time, crash points rising), so a worker replays the
 trace a few times in all, not once per state. The worker checks that the
@@ -38,7 +40,7 @@ from powercut.explorer.verdict import Verdict
 from powercut.replayer.models import get_model
 from powercut.replayer.replay import named_state
 from powercut.replayer.replays import Replays
-from powercut.replayer.state import StateName
+from powercut.replayer.state import CrashState, StateName
 from powercut.trace import Op, Trace, open_trace
 
 CHUNK = 8 << 20
@@ -91,21 +93,34 @@ _stopped: set[str] = set()
 _reaped = False
 
 
-def run_check(shipment: Shipment, model_spec: tuple[str, int], checker: Checker, token: str,
-              point: int, lost: tuple[str, ...], key: str, markers: list[Op],
-              limit: float | None = None) -> Verdict | None:
-    """Rebuild one crash state from the trace and check it (runs on a Dask worker)."""
+Spec = tuple[int, tuple[str, ...], str, list[Op]]  # point, lost units, key, markers before
+
+
+def run_checks(shipment: Shipment, model_spec: tuple[str, int], checker: Checker, token: str,
+               specs: list[Spec], limit: float | None = None) -> list[Verdict | None]:
+    """Rebuild crash states from the trace and check them one after another (a task on a
+    Dask worker); None for a state not checked because the exploration stopped."""
     global _reaped
-    if token in _stopped:
-        return None
     replays = _replays_here(shipment, model_spec)
-    state = named_state(replays.pending(point), StateName(point, tuple(lost)))
-    if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
-        raise PowercutError(f"a Dask worker rebuilt crash point {point} into another state "
-                            "than the driver enumerated; run the same powercut everywhere")
     if not _reaped:  # a worker killed outright left checkers and dirs on this machine
         _reaped = True
         leftovers.reap(Path(tempfile.gettempdir()))
+    verdicts: list[Verdict | None] = []
+    for point, lost, key, markers in specs:
+        if token in _stopped:
+            verdicts.append(None)
+            continue
+        state = named_state(replays.pending(point), StateName(point, tuple(lost)))
+        if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
+            raise PowercutError(f"a Dask worker rebuilt crash point {point} into another "
+                                "state than the driver enumerated; run the same powercut "
+                                "everywhere")
+        verdicts.append(_check_here(checker, token, state, markers, limit))
+    return verdicts
+
+
+def _check_here(checker: Checker, token: str, state: CrashState, markers: list[Op],
+                limit: float | None) -> Verdict | None:
     root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX))
     leftovers.claim(root)
     thread = threading.current_thread()
@@ -117,6 +132,7 @@ def run_check(shipment: Shipment, model_spec: tuple[str, int], checker: Checker,
     finally:
         thread.name = name
         shutil.rmtree(root, ignore_errors=True)
+        leftovers.release(root)
 
 
 def stop_checks(token: str) -> None:

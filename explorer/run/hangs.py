@@ -44,6 +44,11 @@ class Deadlines:
             typical = statistics.median(self._durations)
         return min(self.timeout, max(FLOOR, FACTOR * typical))
 
+    def typical(self) -> float | None:
+        """The median duration of the checks that ended on their own, if any did."""
+        with self._lock:
+            return statistics.median(self._durations) if self._durations else None
+
     def observe(self, verdict: Verdict) -> None:
         """Learn from a verdict: a check that ended on its own says how long checks take."""
         if verdict.kind in ("hang", "error") or verdict.duration <= 0:
