@@ -32,10 +32,10 @@ a small `Groups` of their own.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.base import Pending, ReplayModel
 from powercut.replayer.models.effect_pending import EffectPending, NamespaceCache
 from powercut.replayer.models.effects import (
     Effect,
@@ -50,9 +50,9 @@ from powercut.replayer.models.effects import (
 from powercut.replayer.models.ext4 import _aliases
 from powercut.replayer.models.records import PageRecords
 from powercut.replayer.space import Free, Groups, Space
-from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.state import Unit
 from powercut.replayer.tree import Tree, is_orphan
-from powercut.trace import Op, Trace
+from powercut.trace import Op
 
 
 @dataclass
@@ -74,22 +74,15 @@ class _Op:
     pieces: list[_Piece] = field(default_factory=list)
 
 
-class AliceModel(PersistenceModel):
+class AliceModel(ReplayModel):
     """ALICE's model: entries durable by directory fsync only, renames in pieces, appends torn."""
 
     name = "alice"
     summary = ("directory entries durable only through an fsync of their directory, in any "
                "order; renames in three pieces; appends may persist size before data")
 
-    def crash_points(self, trace: Trace,
-                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
-        run = _Run(Tree(trace.initial, self.page_size))
-        if wanted is None or wanted(BEFORE_FIRST):
-            yield run.pending(BEFORE_FIRST)
-        for op in trace.ops():
-            run.apply(op)
-            if wanted is None or wanted(op.seq):
-                yield run.pending(op.seq)
+    def start(self, tree: Tree) -> _Run:
+        return _Run(tree)
 
 
 class _Run:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from powercut.errors import PowercutError
 from powercut.replayer.image import Entry, Image
 from powercut.replayer.space import Lost, Space
-from powercut.replayer.state import StateName, Unit, UnitSpecError, unfold_ids
-from powercut.trace import Trace
+from powercut.replayer.state import BEFORE_FIRST, StateName, Unit, UnitSpecError, unfold_ids
+from powercut.replayer.tree import Tree
+from powercut.trace import Op, Trace
 
 
 class Pending(ABC):
@@ -114,11 +115,21 @@ class StateImage:
         return (Image, (image.page_size, image.entries))
 
 
+class ModelRun(Protocol):
+    """One replay of a trace under a model: ops applied in order, the pending state asked
+    for after any of them."""
+
+    def apply(self, op: Op) -> None: ...
+
+    def pending(self, point: int) -> Pending: ...
+
+
 class PersistenceModel(ABC):
     """A rule for which disk states a power cut may leave; see the README's models table.
 
     Subclasses set `name` (the `--model` value) and `summary` (one line for
-    help texts) and implement `crash_points`.
+    help texts) and implement `crash_points` (or, through `ReplayModel`, a
+    replay of their own).
     """
 
     name: ClassVar[str]
@@ -140,3 +151,21 @@ class PersistenceModel(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(page_size={self.page_size})"
+
+
+class ReplayModel(PersistenceModel):
+    """A model whose crash points come from one replay of the trace (`start`)."""
+
+    def crash_points(self, trace: Trace,
+                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
+        run = self.start(Tree(trace.initial, self.page_size))
+        if wanted is None or wanted(BEFORE_FIRST):
+            yield run.pending(BEFORE_FIRST)
+        for op in trace.ops():
+            run.apply(op)
+            if wanted is None or wanted(op.seq):
+                yield run.pending(op.seq)
+
+    @abstractmethod
+    def start(self, tree: Tree) -> ModelRun:
+        """A replay under this model from `tree`, before the trace's first op."""

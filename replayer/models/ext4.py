@@ -35,17 +35,16 @@ on, `lazyfs` also allows "renamed over and empty", which ext4 cannot leave.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.base import Pending, ReplayModel
 from powercut.replayer.models.effect_pending import EffectPending, NamespaceCache
 from powercut.replayer.models.effects import Effect, Namespace, New, Size, record
 from powercut.replayer.models.records import PageRecords
 from powercut.replayer.space import Cut, Free, Space
-from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.state import Unit
 from powercut.replayer.tree import FALLOC_PUNCH_HOLE, FALLOC_ZERO_RANGE, Tree, is_orphan
-from powercut.trace import Op, Trace
+from powercut.trace import Op
 
 METADATA = frozenset({"create", "mkdir", "symlink", "link", "unlink", "rmdir", "rename",
                       "chmod", "truncate", "fallocate"})
@@ -73,7 +72,7 @@ class _File:
         return (page < self.below and page not in self.holes) or page in self.extra
 
 
-class Ext4OrderedModel(PersistenceModel):
+class Ext4OrderedModel(ReplayModel):
     """ext4 data=ordered: metadata a journal prefix, file data per page, ordered allocation."""
 
     name = "ext4-ordered"
@@ -85,15 +84,8 @@ class Ext4OrderedModel(PersistenceModel):
         super().__init__(page_size)
         self.auto_da_alloc = auto_da_alloc
 
-    def crash_points(self, trace: Trace,
-                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
-        run = _Run(Tree(trace.initial, self.page_size), self.auto_da_alloc)
-        if wanted is None or wanted(BEFORE_FIRST):
-            yield run.pending(BEFORE_FIRST)
-        for op in trace.ops():
-            run.apply(op)
-            if wanted is None or wanted(op.seq):
-                yield run.pending(op.seq)
+    def start(self, tree: Tree) -> _Run:
+        return _Run(tree, self.auto_da_alloc)
 
 
 class _Run:

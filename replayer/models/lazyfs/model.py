@@ -16,11 +16,10 @@ enumerates choices (the enumerator does) and never touches the disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from powercut.replayer.image import Entry, digest_of
-from powercut.replayer.models.base import Pending, PersistenceModel
+from powercut.replayer.models.base import ReplayModel
 from powercut.replayer.models.lazyfs.pending import (
     FileAtCrash,
     LazyPending,
@@ -28,7 +27,7 @@ from powercut.replayer.models.lazyfs.pending import (
     PendingFile,
 )
 from powercut.replayer.pages import HASH_MOD, PageStore
-from powercut.replayer.state import BEFORE_FIRST, Unit
+from powercut.replayer.state import Unit
 from powercut.replayer.tree import (
     FALLOC_KEEP_SIZE,
     FALLOC_PUNCH_HOLE,
@@ -37,7 +36,7 @@ from powercut.replayer.tree import (
     Tree,
     is_orphan,
 )
-from powercut.trace import Op, Trace
+from powercut.trace import Op
 
 
 @dataclass(slots=True)
@@ -55,22 +54,15 @@ class _Durable:
     cached: tuple[int, str, PendingFile] | None = None  # (version, unit path, units)
 
 
-class LazyFSModel(PersistenceModel):
+class LazyFSModel(ReplayModel):
     """LazyFS: durable namespace, each page written since the last fsync kept or lost."""
 
     name = "lazyfs"
     summary = ("namespace and size ops durable at once; each page written since the "
                "file's last fsync independently kept or lost")
 
-    def crash_points(self, trace: Trace,
-                     wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
-        run = _LazyRun(Tree(trace.initial, self.page_size))
-        if wanted is None or wanted(BEFORE_FIRST):
-            yield run.pending(BEFORE_FIRST)
-        for op in trace.ops():
-            run.apply(op)
-            if wanted is None or wanted(op.seq):
-                yield run.pending(op.seq)
+    def start(self, tree: Tree) -> _LazyRun:
+        return _LazyRun(tree)
 
 
 class _LazyRun:
