@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-def powercut(*args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+def powercut(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "CI": "true"})
 

@@ -12,9 +12,6 @@ judged with that commit's acknowledgement is `data-loss`.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,28 +20,9 @@ from powercut.targets.postgres import binary, server
 from powercut.targets.postgres.checker import PostgresChecker
 from powercut.targets.postgres.workloads import future_segments
 from powercut.trace import open_trace
+from tests.targets_cli import explore, powercut, record
 
 EMPTY_LOCK = 'lock file "postmaster.pid" is empty'
-
-
-def powercut(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
-                          text=True, timeout=1800, env={**os.environ, "CI": "true"})
-
-
-def record(tmp_path: Path, writes: int) -> Path:
-    trace = tmp_path / "postgres.trace"
-    done = powercut("record", "--workload", "postgres", "--writes", str(writes), "-o",
-                    str(trace))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return trace
-
-
-def explore(tmp_path: Path, trace: Path, *options: str) -> tuple[int, dict]:
-    report = tmp_path / "report.json"
-    done = powercut("explore", str(trace), "--no-cache", "--json", str(report), *options)
-    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr
-    return done.returncode, json.loads(report.read_text())
 
 
 def test_a_stale_lock_file_goes_and_a_broken_one_stays(tmp_path: Path) -> None:
@@ -80,7 +58,7 @@ def test_only_segments_after_the_checkpoint_one_are_recycled(tmp_path: Path) -> 
 @pytest.mark.postgres
 def test_committed_writes_survive_and_an_empty_lock_file_is_the_one_cause(
         tmp_path: Path) -> None:
-    trace = record(tmp_path, 6)
+    trace = record(tmp_path, "postgres", "--writes", "6")
     header = open_trace(trace).workload
     assert header["name"] == "postgres" and header["writes"] == 6
     assert header["postgres_version"].startswith("15.")
@@ -90,7 +68,7 @@ def test_committed_writes_survive_and_an_empty_lock_file_is_the_one_cause(
     assert powercut("explore", str(trace), "--dry-run", "--json", str(dry)).returncode == 0
     assert json.loads(dry.read_text())["summary"]["coverage"]["budget"] == 600
 
-    status, doc = explore(tmp_path, trace, "--budget", "40")
+    status, doc = explore(trace, "--budget", "40")
     assert status == 1
     [cause] = doc["causes"]
     assert (cause["kind"], cause["verdict"], cause["first_point"]) == (
@@ -104,7 +82,7 @@ def test_committed_writes_survive_and_an_empty_lock_file_is_the_one_cause(
 @pytest.mark.fuse
 @pytest.mark.postgres
 def test_control_a_state_before_a_commit_misses_its_acknowledged_row(tmp_path: Path) -> None:
-    trace_path = record(tmp_path, 3)
+    trace_path = record(tmp_path, "postgres", "--writes", "3")
     trace = open_trace(trace_path)
     ops = list(trace.ops())
     acks = [op for op in ops if op.op == "marker" and "intent" not in op.extra]
@@ -127,8 +105,8 @@ def test_control_a_state_before_a_commit_misses_its_acknowledged_row(tmp_path: P
 @pytest.mark.timeout(1800)
 def test_the_default_exploration_finds_only_the_empty_lock_file(tmp_path: Path) -> None:
     """Twenty writes, every default (the target's budget of 600 states, the auto strategy)."""
-    trace = record(tmp_path, 20)
-    status, doc = explore(tmp_path, trace)
+    trace = record(tmp_path, "postgres", "--writes", "20")
+    status, doc = explore(trace)
     assert status == 1
     assert [(c["kind"], [s["signature"] for s in c["signatures"]]) for c in doc["causes"]] == [
         ("prefix", [EMPTY_LOCK])]

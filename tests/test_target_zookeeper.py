@@ -20,10 +20,6 @@ that reply's acknowledgement, is `data-loss`.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +27,7 @@ import pytest
 from powercut.targets.zookeeper import binary, server
 from powercut.targets.zookeeper.checker import ZooKeeperChecker
 from powercut.trace import open_trace
+from tests.targets_cli import explore, powercut, record
 
 NO_SNAPSHOT = "java.io.IOException: No snapshot found, but there are log entries. " \
               "Something is broken!"
@@ -50,26 +47,6 @@ Caused by: org.apache.zookeeper.KeeperException$NoNodeException: KeeperErrorCode
 \t... 12 more
 [main] ERROR org.apache.zookeeper.util.ServiceUtils - Exiting JVM with code 1
 """
-
-
-def powercut(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
-                          text=True, timeout=1800, env={**os.environ, "CI": "true"})
-
-
-def record(tmp_path: Path, writes: int) -> Path:
-    trace = tmp_path / "zookeeper.trace"
-    done = powercut("record", "--workload", "zookeeper", "--writes", str(writes), "-o",
-                    str(trace))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return trace
-
-
-def explore(tmp_path: Path, trace: Path, *options: str) -> tuple[int, dict]:
-    report = tmp_path / "report.json"
-    done = powercut("explore", str(trace), "--no-cache", "--json", str(report), *options)
-    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr
-    return done.returncode, json.loads(report.read_text())
 
 
 def check_causes(doc: dict) -> None:
@@ -107,12 +84,12 @@ def test_the_config_keeps_everything_under_the_state(tmp_path: Path) -> None:
 @pytest.mark.fuse
 @pytest.mark.zookeeper
 def test_three_known_causes_and_no_acknowledged_write_lost(tmp_path: Path) -> None:
-    trace = record(tmp_path, 5)
+    trace = record(tmp_path, "zookeeper", "--writes", "5")
     header = open_trace(trace).workload
     assert (header["name"], header["zookeeper_version"], header["writes"]) == (
         "zookeeper", "3.8.0", 5)
     assert not [v for v in header.values() if isinstance(v, str) and v.startswith("/")]
-    status, doc = explore(tmp_path, trace)  # every default: exhaustive at this size
+    status, doc = explore(trace)  # every default: exhaustive at this size
     assert status == 1 and doc["summary"]["coverage"]["exhaustive"]
     check_causes(doc)
 
@@ -120,7 +97,7 @@ def test_three_known_causes_and_no_acknowledged_write_lost(tmp_path: Path) -> No
 @pytest.mark.fuse
 @pytest.mark.zookeeper
 def test_control_a_state_before_a_reply_misses_its_acknowledged_znode(tmp_path: Path) -> None:
-    trace_path = record(tmp_path, 3)
+    trace_path = record(tmp_path, "zookeeper", "--writes", "3")
     trace = open_trace(trace_path)
     ops = list(trace.ops())
     last = [op for op in ops if op.op == "marker" and "intent" not in op.extra][-1]
@@ -140,7 +117,7 @@ def test_control_a_state_before_a_reply_misses_its_acknowledged_znode(tmp_path: 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_default_exploration_of_twenty_writes(tmp_path: Path) -> None:
-    trace = record(tmp_path, 20)
-    status, doc = explore(tmp_path, trace)
+    trace = record(tmp_path, "zookeeper", "--writes", "20")
+    status, doc = explore(trace)
     assert status == 1 and doc["summary"]["coverage"]["exhaustive"]
     check_causes(doc)
