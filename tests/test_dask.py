@@ -10,7 +10,6 @@ the workers, and a scheduler that cannot be reached is one line and exit 2.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -21,14 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dask
 import pytest
-from distributed import LocalCluster
 
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.run.drive import explore
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import open_trace
+from tests.dask_cluster import local_cluster
 from tests.realparts import TRACES
 
 # Every test explores an etcd trace: the etcd checker is set up (its --version) first.
@@ -40,11 +38,7 @@ AROUND_THE_TORN_WRITE = range(7, 10)
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
-    # The scheduler's scratch space too, not only the workers', stays in the test's dir.
-    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", local_directory=str(tmp_path / "dask"),
-                         silence_logs=logging.ERROR) as c:
+    with local_cluster(tmp_path) as c:
         yield c.scheduler_address
 
 

@@ -11,13 +11,11 @@ tasks than there were checks.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import dask
 import pytest
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import Client, get_task_stream
 
 from bench.synthetic import KV_CHECK, kvstore_trace
 from powercut.explorer.checkers import CommandChecker
@@ -27,16 +25,12 @@ from powercut.explorer.run.drive import explore
 from powercut.explorer.run.hangs import Deadlines
 from powercut.explorer.verdict import Verdict
 from powercut.trace import open_trace
+from tests.dask_cluster import local_client
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
-    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", local_directory=str(tmp_path / "dask"),
-                         silence_logs=logging.ERROR) as cluster, \
-            Client(cluster, set_as_default=False) as c:
-        c.wait_for_workers(2)
+    with local_client(tmp_path) as c:
         yield c
 
 

@@ -10,18 +10,17 @@ is refused in one line.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import dask
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from powercut.errors import TraceError
 from powercut.explorer.run import dask_worker
 from powercut.explorer.run.dask_worker import Shipment, file_digest, ship, stream, trace_here
 from powercut.trace import open_trace
+from tests.dask_cluster import local_client
 from tests.realparts import TRACES
 
 TRACE = TRACES / "etcd-3.4-bootstrap.trace"
@@ -29,12 +28,7 @@ TRACE = TRACES / "etcd-3.4-bootstrap.trace"
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[Client]:
-    with dask.config.set({"temporary-directory": str(tmp_path / "dask")}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", local_directory=str(tmp_path / "dask"),
-                         silence_logs=logging.ERROR) as cluster, \
-            Client(cluster, set_as_default=False) as c:
-        c.wait_for_workers(2)
+    with local_client(tmp_path) as c:
         yield c
 
 

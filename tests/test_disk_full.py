@@ -11,29 +11,17 @@ reports.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from tests.mounts import tmpfs
 from tests.realparts import REPO
 from tests.synthetic import make_trace
 
 KIB = 1024
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 def explore(trace: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:

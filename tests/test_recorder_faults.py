@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ import pytest
 from powercut.recorder.mount import fuse_mounts
 from powercut.trace import Trace, open_trace
 from tests.faultlog import FaultLog
+from tests.mounts import tmpfs
 
 pytestmark = pytest.mark.fuse
 
@@ -150,17 +150,6 @@ def wait_for(path: Path, limit: float = 60) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.02)
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 def test_file_size_limit_keeps_the_valid_prefix(tmp_path: Path, env: dict[str, str]) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import MODELS, get_model
 from powercut.replayer.tree import final_tree
 from powercut.trace import Op, TraceWriter, open_trace
+from tests.mounts import tmpfs
 
 pytestmark = pytest.mark.fuse
 
@@ -177,17 +177,6 @@ def test_a_write_that_fails_at_once_is_the_error_and_not_recorded(
     monkeypatch.undo()
     fs.writer.close()
     assert ops(tmp_path) == [] and real.read_bytes() == b"" and fs.bytes_written == 0
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 def test_a_full_backing_disk_gives_a_short_write_and_a_true_trace(tmp_path: Path) -> None:
