@@ -11,8 +11,15 @@ from __future__ import annotations
 import random
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
+
+from powercut.errors import CheckerError
+
+BIND_RETRIES = 4
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _taken: set[int] = set()
@@ -58,6 +65,22 @@ def reserved(n: int) -> Iterator[list[int]]:
         yield ports
     finally:
         give_back(ports)
+
+
+def retrying(n: int, run: Callable[[list[int], int], T | None], failure: str, *,
+             backoff: float = 0.0) -> T:
+    """`run(ports, attempt)` on `n` fresh ports until it returns something other than None
+    (None: its program lost a race for a port), at most `BIND_RETRIES` times, sleeping
+    `backoff` times the attempt number between tries; then a `CheckerError` of `failure`
+    (its `{tries}` filled in)."""
+    for attempt in range(BIND_RETRIES):
+        with reserved(n) as ports:
+            result = run(ports, attempt)
+        if result is not None:
+            return result
+        if backoff:
+            time.sleep(backoff * (attempt + 1))
+    raise CheckerError(failure.format(tries=BIND_RETRIES))
 
 
 def stable_port(low: int = 20000, high: int = 32000) -> int:

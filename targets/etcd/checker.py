@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from powercut import ports
-from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
@@ -36,7 +35,6 @@ from powercut.targets.etcd import client as kv
 from powercut.trace import Op
 
 POLL = 0.05
-BIND_RETRIES = 4
 BIND_FAILED = re.compile(r"address already in use", re.IGNORECASE)
 
 
@@ -74,14 +72,12 @@ class EtcdChecker(Checker):
     def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:
         data_dir = directory / self.data_dir
+        want = durability.expected(markers)
         with scratch_dir(scratch) as work:
-            for attempt in range(BIND_RETRIES):
-                with ports.reserved(2) as taken:
-                    verdict = self._run_once(data_dir, taken, work / f"etcd-{attempt}.log",
-                                             durability.expected(markers))
-                if verdict is not None:
-                    return verdict
-            raise CheckerError(f"etcd could not bind loopback ports in {BIND_RETRIES} tries")
+            return ports.retrying(
+                2, lambda taken, attempt: self._run_once(
+                    data_dir, taken, work / f"etcd-{attempt}.log", want),
+                "etcd could not bind loopback ports in {tries} tries")
 
     def _run_once(self, data_dir: Path, ports: list[int], log: Path,
                   want: durability.Expectation | None = None) -> Verdict | None:

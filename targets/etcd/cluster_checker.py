@@ -52,7 +52,6 @@ from powercut.trace import Op
 LOCK_DIR = "/tmp"
 LOCK_WAIT = 10  # a check waits for the port lock this many timeouts, then gives up
 LOCK_POLL = 0.05
-BIND_RETRIES = 4
 _RANK = {"unrecoverable": 3, "data-loss": 2, "hang": 1, "ok": 0}
 
 
@@ -139,17 +138,14 @@ class EtcdClusterChecker(Checker):
         peers = {name: port for name, _, port in self.members}
         with (scratch_dir(scratch) as work,
               _ports_lock(list(peers.values()), wait=LOCK_WAIT * self.timeout)):
-            for attempt in range(BIND_RETRIES):
-                with ports.reserved(len(peers)) as taken:
-                    clients = dict(zip(peers, taken, strict=True))
-                    verdict = self._run(directory, work / f"try-{attempt}", peers, clients,
-                                        durability.expected(markers))
-                if verdict is not None:
-                    return verdict
-                time.sleep(0.5 * (attempt + 1))
-        taken = ", ".join(str(p) for p in peers.values())
-        raise CheckerError(f"etcd members could not bind their ports ({taken} and fresh "
-                           f"client ports) in {BIND_RETRIES} tries; is another program on them?")
+            want = durability.expected(markers)
+            fixed = ", ".join(str(p) for p in peers.values())
+            return ports.retrying(
+                len(peers), lambda taken, attempt: self._run(
+                    directory, work / f"try-{attempt}", peers,
+                    dict(zip(peers, taken, strict=True)), want),
+                f"etcd members could not bind their ports ({fixed} and fresh client ports) "
+                "in {tries} tries; is another program on them?", backoff=0.5)
 
     def _run(self, directory: Path, work: Path, peers: dict[str, int], clients: dict[str, int],
              want: durability.Expectation) -> Verdict | None:

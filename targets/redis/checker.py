@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from powercut import ports
-from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
@@ -34,8 +33,6 @@ from powercut.process import Child, Exit, log_text
 from powercut.targets.redis import server
 from powercut.targets.redis.resp import Connection, RedisReplyError
 from powercut.trace import Op
-
-BIND_RETRIES = 4
 
 
 class RedisChecker(Checker):
@@ -62,14 +59,10 @@ class RedisChecker(Checker):
               scratch: Path | None = None) -> Verdict:
         want = durability.expected(markers)
         with scratch_dir(scratch) as work:
-            for attempt in range(BIND_RETRIES):
-                with ports.reserved(1) as (port,):
-                    verdict = self._run_once(directory, port, work / f"redis-{attempt}.log",
-                                             want)
-                if verdict is not None:
-                    return verdict
-        raise CheckerError(f"redis-server could not bind a loopback port in {BIND_RETRIES} "
-                           "tries")
+            return ports.retrying(
+                1, lambda taken, attempt: self._run_once(
+                    directory, taken[0], work / f"redis-{attempt}.log", want),
+                "redis-server could not bind a loopback port in {tries} tries")
 
     def _run_once(self, directory: Path, port: int, log: Path,
                   want: durability.Expectation) -> Verdict | None:

@@ -22,7 +22,6 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
 from powercut import ports
-from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
@@ -38,8 +37,6 @@ from powercut.targets.zookeeper import server
 from powercut.targets.zookeeper.binary import ZooKeeper
 from powercut.targets.zookeeper.workloads import path
 from powercut.trace import Op
-
-BIND_RETRIES = 4
 
 
 class ZooKeeperChecker(Checker):
@@ -68,13 +65,10 @@ class ZooKeeperChecker(Checker):
               scratch: Path | None = None) -> Verdict:
         want = durability.expected(markers)
         with scratch_dir(scratch) as work:
-            for attempt in range(BIND_RETRIES):
-                with ports.reserved(1) as [port]:
-                    verdict = self._run_once(directory.absolute(), port,
-                                             work / f"try-{attempt}", want)
-                if verdict is not None:
-                    return verdict
-        raise CheckerError(f"zookeeper could not bind a loopback port in {BIND_RETRIES} tries")
+            return ports.retrying(
+                1, lambda taken, attempt: self._run_once(
+                    directory.absolute(), taken[0], work / f"try-{attempt}", want),
+                "zookeeper could not bind a loopback port in {tries} tries")
 
     def _run_once(self, state: Path, port: int, work: Path,
                   want: durability.Expectation) -> Verdict | None:
