@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import abc
 import contextvars
+import dataclasses
 import hashlib
 import json
 import os
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from powercut.explorer.checkers.signature import Cause, go_cause, last_line_cause, tail_excerpt
+from powercut.explorer.checkers.signature import (
+    EXCERPT_AFTER,
+    Cause,
+    go_cause,
+    last_line_cause,
+    normalise,
+    tail_excerpt,
+)
 from powercut.explorer.verdict import Verdict
 from powercut.process import Child, Exit, log_tail, log_text
 from powercut.trace import Op
@@ -184,3 +192,17 @@ def failure_verdict(kind: str, child: Child, exit: Exit | None, *,
         duration=child.elapsed,
         evidence={"argv": child.argv, **(evidence or {})},
     )
+
+
+def exit_verdict(kind: str, child: Child, exit: Exit,
+                 failure_line: Callable[[str], tuple[str, int] | None]) -> Verdict:
+    """`failure_verdict` of a program that exited, with the cause its own log names when
+    `failure_line(log)` finds it (the message and the index of its line)."""
+    verdict = failure_verdict(kind, child, exit)
+    text = log_text(child.log)
+    found = failure_line(text)
+    if found is None:
+        return verdict
+    message, at = found
+    excerpt = "\n".join(text.splitlines()[at:at + 1 + EXCERPT_AFTER])
+    return dataclasses.replace(verdict, signature=normalise(message), excerpt=excerpt)

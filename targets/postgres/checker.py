@@ -26,13 +26,14 @@ from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
     Checker,
+    exit_verdict,
     failure_verdict,
     file_fingerprint,
     scratch_dir,
 )
-from powercut.explorer.checkers.signature import EXCERPT_AFTER, normalise
+from powercut.explorer.checkers.signature import normalise
 from powercut.explorer.verdict import Verdict
-from powercut.process import Child, Exit, log_text
+from powercut.process import Child
 from powercut.targets.postgres import binary, server
 from powercut.targets.postgres.workloads import DATA_DIR
 from powercut.trace import Op
@@ -90,7 +91,7 @@ class PostgresChecker(Checker):
                     server.close(conn)
             exit = child.poll()
             if exit is not None:
-                return _failure("unrecoverable", child, exit)
+                return exit_verdict("unrecoverable", child, exit, server.failure_line)
             if left <= 0:
                 child.kill(grace=0)  # a hung server gets no graceful exit
                 return failure_verdict("hang", child, None)
@@ -112,18 +113,6 @@ class PostgresChecker(Checker):
         if missing:
             return durability.data_loss(missing, child.elapsed, evidence)
         return Verdict("ok", duration=child.elapsed, evidence=evidence)
-
-
-def _failure(kind: str, child: Child, exit: Exit) -> Verdict:
-    """The verdict of a server that exited: its first PANIC or FATAL line is the cause."""
-    verdict = failure_verdict(kind, child, exit)
-    text = log_text(child.log)
-    found = server.failure_line(text)
-    if found is None:
-        return verdict
-    message, at = found
-    excerpt = "\n".join(text.splitlines()[at:at + 1 + EXCERPT_AFTER])
-    return dataclasses.replace(verdict, signature=normalise(message), excerpt=excerpt)
 
 
 def _error_message(error: Exception) -> str:

@@ -12,7 +12,6 @@ The client's session is closed and the JVM killed whatever happened.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,13 +25,13 @@ from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
     Checker,
+    exit_verdict,
     failure_verdict,
     file_fingerprint,
     scratch_dir,
 )
-from powercut.explorer.checkers.signature import EXCERPT_AFTER, normalise
 from powercut.explorer.verdict import Verdict
-from powercut.process import Child, Exit, log_text
+from powercut.process import Child, log_text
 from powercut.targets.zookeeper import server
 from powercut.targets.zookeeper.binary import ZooKeeper
 from powercut.targets.zookeeper.workloads import path
@@ -89,7 +88,7 @@ class ZooKeeperChecker(Checker):
                     return failure_verdict("hang", child, None)
                 if server.BIND_FAILED.search(log_text(child.log, 1 << 16)):
                     return None
-                return _failure(child, exit)
+                return exit_verdict("unrecoverable", child, exit, server.failure_line)
             finally:
                 server.close(zk)  # while the server lives: the session ends at once
 
@@ -109,22 +108,10 @@ class ZooKeeperChecker(Checker):
             # It served, yet cannot answer a read: it did not really recover.
             exit = child.poll()
             if exit is not None:
-                return _failure(child, exit)
+                return exit_verdict("unrecoverable", child, exit, server.failure_line)
             child.kill(grace=0)
             return failure_verdict("hang", child, None,
                                    evidence={"read_error": type(e).__name__})
         if missing:
             return durability.data_loss(missing, child.elapsed, evidence)
         return Verdict("ok", duration=child.elapsed, evidence=evidence)
-
-
-def _failure(child: Child, exit: Exit) -> Verdict:
-    """The verdict of a server that exited: the root cause of its exception is the cause."""
-    verdict = failure_verdict("unrecoverable", child, exit)
-    text = log_text(child.log)
-    found = server.failure_line(text)
-    if found is None:
-        return verdict
-    message, at = found
-    excerpt = "\n".join(text.splitlines()[at:at + 1 + EXCERPT_AFTER])
-    return dataclasses.replace(verdict, signature=normalise(message), excerpt=excerpt)
