@@ -13,13 +13,11 @@ exploration must be clean.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.own_writers import powercut, record_and_explore
 
 N = 6
 
@@ -75,28 +73,12 @@ for key, verdict in found.items():
 '''
 
 
-def powercut(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(cwd)})
-
-
 @pytest.mark.fuse
 @pytest.mark.parametrize(("how", "status"), [("sync", 0), ("nosync", 1)])
 def test_the_journal_survives_every_crash_state_powercut_finds(tmp_path: Path, how: str,
                                                                status: int) -> None:
     """Clean as written; the same program with fdatasync disabled loses reported verdicts."""
-    (tmp_path / "journal_writer.py").write_text(WRITER)
-    (tmp_path / "journal_check.py").write_text(CHECKER)
-    trace = tmp_path / "journal.trace"
-    recorded = powercut("record", "--workload", "command", "-o", str(trace), "--",
-                        sys.executable, "-m", "journal_writer", "{mnt}", how, cwd=tmp_path)
-    assert recorded.returncode == 0, recorded.stderr
-    report = tmp_path / "report.json"
-    explored = powercut("explore", str(trace), "--check-cmd",
-                        f"{sys.executable} -m journal_check {{dir}} {{markers}}",
-                        "--workers", "2", "--json", str(report), cwd=tmp_path)
-    document = json.loads(report.read_text())
+    trace, explored, document = record_and_explore(tmp_path, "journal", WRITER, CHECKER, how)
     summary = document["summary"]
     assert explored.returncode == status, explored.stdout + explored.stderr
     if how == "nosync":

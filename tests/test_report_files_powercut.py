@@ -15,13 +15,11 @@ model the exploration must be clean; the same program with fsync disabled
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.own_writers import powercut, record_and_explore
 
 VERSIONS = 4
 
@@ -82,28 +80,12 @@ if version not in {acked, flying}:
 '''
 
 
-def powercut(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "powercut", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(cwd)})
-
-
 @pytest.mark.fuse
 @pytest.mark.parametrize(("how", "status"), [("sync", 0), ("nosync", 1)])
 def test_reports_survive_every_crash_state_powercut_finds(tmp_path: Path, how: str,
                                                           status: int) -> None:
     """Clean as written; a write-then-rename without fsync tears or loses the report."""
-    (tmp_path / "report_writer.py").write_text(WRITER)
-    (tmp_path / "report_check.py").write_text(CHECKER)
-    trace = tmp_path / "report.trace"
-    recorded = powercut("record", "--workload", "command", "-o", str(trace), "--",
-                        sys.executable, "-m", "report_writer", "{mnt}", how, cwd=tmp_path)
-    assert recorded.returncode == 0, recorded.stderr
-    result = tmp_path / "result.json"
-    explored = powercut("explore", str(trace), "--check-cmd",
-                        f"{sys.executable} -m report_check {{dir}} {{markers}}",
-                        "--workers", "2", "--json", str(result), cwd=tmp_path)
-    document = json.loads(result.read_text())
+    trace, explored, document = record_and_explore(tmp_path, "report", WRITER, CHECKER, how)
     assert explored.returncode == status, explored.stdout + explored.stderr
     verdicts = document["summary"]["verdicts"]
     shown = powercut("show", str(trace), cwd=tmp_path).stdout.splitlines()
