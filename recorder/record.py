@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from powercut.errors import MountError, TraceError, WorkloadError
+from powercut.recorder.faults import Fault, FaultPlan
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
 from powercut.recorder.umount import remove_stale_mount
@@ -47,6 +48,8 @@ class RecordResult:
     bytes_written: int
     seconds: float
     detail: str
+    failed: int | None = None  # with a fault: the seq of the call it failed (None: never)
+    matched: int = 0  # with a fault: the calls that matched it (the N-th is failed)
 
     def summary(self) -> str:
         return (f"{self.path}: {self.status}, {self.ops} ops, "
@@ -90,12 +93,13 @@ def _check_output(output: Path, *dirs: Path) -> None:
 
 def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_TIMEOUT,
            backing: Path | str | None = None, mountpoint: Path | str | None = None,
-           argv: list[str] | None = None) -> RecordResult:
+           argv: list[str] | None = None, fault: Fault | None = None) -> RecordResult:
     """Run `workload` on a recording mount and write its trace to `output`.
 
     `backing` (kept afterwards; its contents become the trace's initial
-    tree) and `mountpoint` default to fresh temp directories. Raises
-    KeyboardInterrupt after writing an `interrupted` trace on Ctrl-C.
+    tree) and `mountpoint` default to fresh temp directories. `fault` fails
+    one call of the workload (see `faults`; the header's `fault` names it).
+    Raises KeyboardInterrupt after writing an `interrupted` trace on Ctrl-C.
     """
     output = Path(output)
     started = time.monotonic()
@@ -114,11 +118,13 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             prepare(workload, back)  # its files are the initial tree, not recorded ops
             try:
                 writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
-                                     workload=workload.header(), initial=initial_tree(back))
+                                     workload=workload.header(), initial=initial_tree(back),
+                                     fault=fault.header() if fault is not None else None)
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
             fs.members = frozenset(getattr(workload, "members", ()))
+            fs.faults = FaultPlan(fault)
             status: Status = "interrupted"
             try:
                 with mounted(fs, mnt):
@@ -152,7 +158,7 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
     if fs.errors:
         detail += f"; recorder errors: {'; '.join(fs.errors)}"
     return RecordResult(output, status, writer.ops, fs.bytes_written,
-                        time.monotonic() - started, detail)
+                        time.monotonic() - started, detail, fs.faults.fired, fs.faults.matched)
 
 
 def _remove_workdir(workdir: Path, mnt: Path) -> None:

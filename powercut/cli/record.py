@@ -18,6 +18,7 @@ import click
 from powercut import targets
 from powercut.cli import options
 from powercut.errors import WorkloadError
+from powercut.recorder.faults import CALLS, Fault
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record
 from powercut.recorder.workload import Workload
@@ -48,11 +49,18 @@ def make_workload(name: str, command: tuple[str, ...], values: dict[str, Any]) -
 @click.option("--mountpoint", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Mount here (an empty directory; a mount a killed recorder left here is "
               "removed first) [default: a temp dir].")
+@click.option("--fail", "fail", metavar="CALL[:GLOB][@N]",
+              help=f"Fail the N-th ({'|'.join(CALLS)}) call whose path matches GLOB "
+              "(default: the first, any path) as a failing disk would; the trace records it "
+              "with its errno (fsync: fsync and fdatasync; fdatasync: only those).")
+@click.option("--errno", "errno_name", default="EIO", show_default=True, metavar="NAME",
+              help="The errno --fail fails the call with (EIO, ENOSPC, ...).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
                    timeout: float, keep_backing: Path | None, mountpoint: Path | None,
-                   command: tuple[str, ...], **target_options: Any) -> None:
+                   fail: str | None, errno_name: str, command: tuple[str, ...],
+                   **target_options: Any) -> None:
     """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
     for mnt in stale_mounts():
         if mountpoint is not None and os.path.abspath(mountpoint) == mnt:
@@ -62,17 +70,26 @@ def record_command(ctx: click.Context, output: Path | None, workload: str | None
     name = workload or ("command" if command else targets.default_workload())
     if name is None:
         raise WorkloadError("no workload: give --workload NAME or a command after --")
+    fault = Fault.parse(fail, errno_name) if fail is not None else None
+    if fault is None and errno_name != "EIO":
+        raise WorkloadError("--errno goes with --fail CALL[:GLOB][@N]")
     chosen = make_workload(name, command, target_options)
     if output is None:
         output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
     try:
         result = record(output, chosen, timeout=timeout, backing=keep_backing,
-                        mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]])
+                        mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]], fault=fault)
     except KeyboardInterrupt:
         click.echo(f"powercut: interrupted; the ops recorded so far are kept in {output}",
                    err=True)
         ctx.exit(EXIT_INTERRUPTED)
     click.echo(result.summary())
+    if fault is not None:
+        if result.failed is None:
+            click.echo(f"powercut: warning: --fail {fault.spec} never fired: the workload made "
+                       f"{result.matched} matching calls", err=True)
+        else:
+            click.echo(f"powercut: failed op #{result.failed} ({fault.describe()})", err=True)
     if result.status != "complete":
         click.echo(f"powercut: {result.detail}", err=True)
         ctx.exit(EXIT_WORKLOAD_FAILED)

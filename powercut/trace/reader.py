@@ -87,6 +87,13 @@ class Trace:
         w = self.header.get("workload")
         return w if isinstance(w, dict) else {}
 
+    @property
+    def fault(self) -> Mapping[str, Any] | None:
+        """The call `record --fail` failed in this run (`call`, `path`, `nth`, `errno`,
+        `errno_name`), or None for a trace recorded without one."""
+        fault = self.header.get("fault")
+        return fault if isinstance(fault, dict) else None
+
     def ops(self) -> Iterator[Op]:
         with open(self.path, "rb") as f:
             unpacker = _unpacker(f)
@@ -190,4 +197,9 @@ def _check_header(rec: object) -> dict[str, Any]:
     if missing:
         raise TraceError(f"header misses {sorted(missing)}")
     _initial_entries(rec["initial"])
+    fault = rec.get("fault")
+    if fault is not None and not (
+            isinstance(fault, dict) and all(isinstance(fault.get(k), t) for k, t in (
+                ("call", str), ("path", str), ("nth", int), ("errno", int)))):
+        raise TraceError("header 'fault' is not a map with call, path, nth and errno")
     return rec

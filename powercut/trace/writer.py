@@ -51,7 +51,8 @@ class TraceWriter:
     """
 
     def __init__(self, path: Path | str, *, argv: list[str], workload: Mapping[str, Any],
-                 page_size: int = 4096, initial: list[dict[str, Any]] | None = None) -> None:
+                 page_size: int = 4096, initial: list[dict[str, Any]] | None = None,
+                 fault: Mapping[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._file: BinaryIO = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         self._digest = hashlib.sha256()
@@ -59,11 +60,14 @@ class TraceWriter:
         self.ops = 0
         self.closed = False
         self.failed: OSError | None = None  # the write that failed (disk full...), if any
-        self._emit({
+        header = {
             "kind": FORMAT_KIND, "version": FORMAT_VERSION, "page_size": page_size,
             "argv": list(argv), "workload": dict(workload), "tool_version": __version__,
             "started_at": time.time(), "initial": initial or [],
-        })
+        }
+        if fault is not None:  # the call `record --fail` fails (optional)
+            header["fault"] = dict(fault)
+        self._emit(header)
 
     def _emit(self, record: Mapping[str, Any]) -> None:
         if self.failed is not None:
