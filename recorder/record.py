@@ -50,6 +50,7 @@ class RecordResult:
     detail: str
     failed: int | None = None  # with a fault: the seq of the call it failed (None: never)
     matched: int = 0  # with a fault: the calls that matched it (the N-th is failed)
+    exited: bool | None = None  # the program had exited when the workload stopped (Outcome)
 
     def summary(self) -> str:
         return (f"{self.path}: {self.status}, {self.ops} ops, "
@@ -134,7 +135,7 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                         status = "workload-failed"  # it could not even start
                         raise
                 status = "complete" if outcome.ok else "workload-failed"
-                detail = outcome.detail
+                detail, exited = outcome.detail, outcome.exited
             finally:
                 if fs.trace_failure is not None:
                     status = "interrupted"
@@ -158,7 +159,8 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
     if fs.errors:
         detail += f"; recorder errors: {'; '.join(fs.errors)}"
     return RecordResult(output, status, writer.ops, fs.bytes_written,
-                        time.monotonic() - started, detail, fs.faults.fired, fs.faults.matched)
+                        time.monotonic() - started, detail, fs.faults.fired, fs.faults.matched,
+                        exited)
 
 
 def _remove_workdir(workdir: Path, mnt: Path) -> None:

@@ -6,7 +6,7 @@ pending until the program writes them again (see the replayer's
 `models/failure`). A culprit that loses only such pages is not a missing
 fsync: the program did fsync, was told it failed, and carried on (retried,
 or acknowledged anyway). Its cause names that call: the barrier is to stop
-there (exit and recover from what is on disk, as PostgreSQL's PANIC does)
+there (exit and recover from what is on disk, as a database's PANIC does)
 or to write the data again and sync it before acknowledging. A program
 that exits on the error never acknowledges what the failure lost, so no
 state of it fails this way. Pure: reads the culprit and the op summaries.

@@ -72,7 +72,9 @@ def send_writes(mnt: Path, client: int, n: int, deadline: float,
                 else:
                     kv.put(client, w.key, w.value)
             except kv.EtcdKVError as e:
-                return Outcome(False, f"write {i} ({w.key}) failed: {exited() or e}")
+                gone = exited()
+                return Outcome(False, f"write {i} ({w.key}) failed: {gone or e}",
+                               exited=gone is not None)
             markers.write(w.marker())  # acknowledged: only now may the marker be recorded
     return None
 
