@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import find, settings
+from hypothesis.errors import NoSuchExample
 
 from powercut.faults import Judging, react, sweep
 from powercut.faults.summary import fold
 from powercut.recorder.faults import Fault
 from powercut.recorder.record import record
 from powercut.recorder.workload import Command
+from powercut.testing import CrashCase, check, fsync_failures
 from powercut.trace import open_trace
 from tests.dask_cluster import local_cluster
 
@@ -131,3 +134,25 @@ def test_the_command_line_sweep_exits_1_on_a_cause_and_writes_its_summary(
     assert summary["reactions"] == {"acknowledged": 1}
     assert summary["causes"][0]["kind"] == "fsync-failure"
     assert summary["causes"][0]["faults"] == [1]
+
+
+def test_fsync_failures_draws_states_after_the_failed_call_and_finds_the_loss(
+        programs: Path) -> None:
+    check_cmd = f"{sys.executable} {programs}/check.py {{dir}} {{markers}}"
+    cache = programs / "traces"
+
+    def failing(program: str) -> CrashCase | None:
+        strategy = fsync_failures("command", command=[sys.executable,
+                                                       str(programs / program), "{mnt}"],
+                                  cache_dir=cache)
+        try:
+            return find(strategy, lambda case: check(case, check_cmd=check_cmd).kind != "ok",
+                        settings=settings(max_examples=15, database=None, deadline=None))
+        except NoSuchExample:
+            return None
+
+    case = failing("ignores.py")
+    assert case is not None and case.point >= 2 and case.trace.fault is not None
+    assert "--point 3" in repr(case) and "--lose data:0" in repr(case)
+    assert check(case, check_cmd=check_cmd).evidence.get("missing") == [{"key": "k"}]
+    assert failing("exits.py") is None  # it exits on the error: nothing drawn fails

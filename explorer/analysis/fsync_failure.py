@@ -25,11 +25,13 @@ KIND = "fsync-failure"
 
 def failed_sync(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
     """The failed sync that left the culprit's lost pages clean, if every one of them was
-    covered by one: a failed fsync of its file after the page's last write, at or before the
-    culprit's crash point. None for any other culprit."""
+    covered by one: a failed fsync of its file after the page's last write and no later
+    than the point from which losing the page fails. None for any other culprit, and when
+    the loss mattered before the sync was even tried (an acknowledgement before the fsync:
+    a missing barrier, `lost-data`, whatever the fsync then returned)."""
     if not culprit.units or any(u.kind != "page" for u in culprit.units):
         return None
-    failed = [op for op in ops[:culprit.point + 1]
+    failed = [op for op in ops[:culprit.first_point + 1]
               if op.errno is not None and op.op == "fsync"]
     if not failed:
         return None

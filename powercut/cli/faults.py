@@ -143,7 +143,7 @@ def _print(done: Sweep, out: Path) -> None:
                f"{sum(r.checked for r in runs)} states checked")
     for kind, count in reactions.most_common():
         first = next(r for r in runs if (r.reaction.kind if r.reaction else "error") == kind)
-        said = " ".join((first.reaction.printed if first.reaction else first.error).split())
+        said = first.reaction.said if first.reaction else first.error
         click.echo(f"  {count:4d} {kind}: e.g. {first.fault}: {said[-300:]}")
     causes = summaries.fold(runs)
     if not causes:

@@ -18,6 +18,7 @@ result, runs nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +39,22 @@ class Reaction:
     in_flight: str | None  # the key whose request was in flight at the failure
     acknowledged: tuple[str, ...]  # keys acknowledged after the failure, in order
     printed: str  # what the program (or its workload) said: the end of its log
+    errno: int | None = None  # the failed call's errno
+
+    @property
+    def said(self) -> str:
+        """The line of `printed` that names the error ("Input/output error", any case), else
+        its last line: what the program said about the failure."""
+        lines = [line.strip() for line in self.printed.replace(" | ", "\n").splitlines()
+                 if line.strip()]
+        if not lines:
+            return ""
+        if self.errno is not None:
+            error = os.strerror(self.errno).lower()
+            named = [line for line in lines if error in line.lower()]
+            if named:
+                return named[-1]
+        return lines[-1]
 
     def describe(self) -> str:
         if self.kind == "none":
@@ -54,7 +71,7 @@ class Reaction:
     def to_json(self) -> dict[str, object]:
         return {"kind": self.kind, "failed": self.failed, "call": self.call,
                 "in_flight": self.in_flight, "acknowledged": list(self.acknowledged),
-                "printed": self.printed, "text": self.describe()}
+                "printed": self.printed, "said": self.said, "text": self.describe()}
 
 
 def _call(op: Op) -> str:
@@ -90,4 +107,5 @@ def react(ops: Iterable[Op], *, exited: bool | None, printed: str) -> Reaction:
         kind: Kind = "acknowledged"
     else:
         kind = "stopped" if exited is None else "exited" if exited else "error"
-    return Reaction(kind, failed.seq, _call(failed), in_flight, tuple(after), printed)
+    return Reaction(kind, failed.seq, _call(failed), in_flight, tuple(after), printed,
+                    failed.errno)

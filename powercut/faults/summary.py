@@ -10,10 +10,12 @@
                  "faults": [N]}],                     # folded by id across the runs
      "clean": run, "runs": [run]}
 
-A `run` is `FaultRun.to_json()`: its `fault` (`fsync@3`), `trace`, `status`,
-`reaction` (`{"kind", "failed", "call", "in_flight", "acknowledged", "printed",
-"text"}`), the states it enumerated and checked, its `causes` and `lost`
-keys, its times and its JSON `report`. Pure, but for writing the file.
+A `run` is `FaultRun.to_json()`: its `fault` (`fsync@3`), `trace`,
+`status`, `reaction` (`{"kind", "failed", "call", "in_flight",
+"acknowledged", "printed", "said", "text"}`; `said` is the line of what it
+printed that names the error), the states it enumerated and checked, its
+`causes` and `lost` keys, its times and its JSON `report`. Pure, but for
+writing the file.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def wait_ready(child: Child, socket: str, log: Path, deadline: float
         exit = child.poll()
         if exit is not None:
             return Outcome(False, f"postgres exited ({exit.describe}) before it served: "
-                                  f"{last_lines(log)}")
+                                  f"{last_lines(log)}", exited=True)
         if time.monotonic() > deadline:
             return Outcome(False, f"postgres did not serve in time: {last_lines(log)}")
         time.sleep(POLL_SECONDS / 5)

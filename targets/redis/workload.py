@@ -57,7 +57,7 @@ class RedisWrites:
                 state = server.wait_ready(child, port, deadline)
                 if state != "ready":
                     return Outcome(False, f"redis-server {state} before it answered PING: "
-                                          f"{last_lines(log)}")
+                                          f"{last_lines(log)}", exited=state == "exited")
                 return self._send(mnt, port, deadline, log, child)
             finally:
                 child.kill(grace=0)  # SIGKILL: a crash, not a shutdown that syncs

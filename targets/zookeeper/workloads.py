@@ -86,8 +86,9 @@ class ZooKeeperWrites:
             try:
                 zk = server.connect(port, deadline, lambda: child.poll() is not None)
                 if zk is None:
-                    how = "exited" if child.poll() is not None else "did not serve in time"
-                    return Outcome(False, f"zookeeper {how}: {last_lines(log)}")
+                    gone = child.poll() is not None
+                    how = "exited" if gone else "did not serve in time"
+                    return Outcome(False, f"zookeeper {how}: {last_lines(log)}", exited=gone)
                 try:
                     zk.create(ROOT)
                     with Markers(mnt) as markers:
