@@ -9,8 +9,10 @@ is the same program letting the error end it: clean. The runs are real
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,27 @@ def test_fsync_failures_draws_states_after_the_failed_call_and_finds_the_loss(
     assert "--point 3" in repr(case) and "--lose data:0" in repr(case)
     assert check(case, check_cmd=check_cmd).evidence.get("missing") == [{"key": "k"}]
     assert failing("exits.py") is None  # it exits on the error: nothing drawn fails
+
+
+def test_sigterm_stops_the_sweep_unmounts_and_keeps_what_was_judged(programs: Path) -> None:
+    # On EIO the program sleeps: its run is still recording when the sweep is told to stop.
+    (programs / "slow.py").write_text(
+        WRITE + "try: os.fsync(fd)\nexcept OSError:\n    import time; time.sleep(120)\n" + ACK)
+    out = programs / "stopped"
+    sweep_cli = subprocess.Popen(
+        [sys.executable, "-m", "powercut", "faults", "--out", str(out), "--no-cache",
+         "--check-cmd", f"{sys.executable} {programs}/check.py {{dir}} {{markers}}", "--",
+         sys.executable, str(programs / "slow.py"), "{mnt}"],
+        stderr=subprocess.PIPE, text=True)
+    assert sweep_cli.stderr is not None
+    assert "clean run" in sweep_cli.stderr.readline()
+    deadline = time.monotonic() + 60
+    while not (out / "fault-001.trace").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the run is on the mount, its program asleep
+    sweep_cli.send_signal(signal.SIGTERM)
+    assert sweep_cli.wait(60) == 130, sweep_cli.stderr.read()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["candidates"] == 1
+    assert open_trace(out / "fault-001.trace", allow_prefix=True).status == "interrupted"
+    assert not [p for p in out.iterdir() if p.suffix in (".job", ".result")]

@@ -19,6 +19,7 @@ import click
 
 from powercut import targets
 from powercut.cli import options
+from powercut.cli.explore_support import terminate_as_interrupt
 from powercut.cli.record import make_workload
 from powercut.errors import PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET
@@ -31,7 +32,7 @@ from powercut.recorder.record import DEFAULT_TIMEOUT as RECORD_TIMEOUT
 from powercut.replayer.models import DEFAULT_MODEL, FSYNC_FAILURES, MODELS
 
 EXIT_INTERRUPTED = 130
-DEFAULT_BUDGET = 200  # distinct states per run: the crash points after one failed call
+DEFAULT_BUDGET = 100  # distinct states per run: the crash points after one failed call
 
 
 @options.attach("record", "explore")
@@ -96,9 +97,10 @@ def faults_command(workload: str | None, fail_each: str, errno_name: str, out: P
         model, fsync_failure, budget, check_timeout, cause_budget,
         None if no_cache else str(cache_dir or default_cache_dir()))
     out = out or Path(f"faults-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    done = sweep(chosen, template, out, judging=judging, timeout=timeout, executor=executor,
-                 workers=workers or os.cpu_count() or 1, scheduler=scheduler,
-                 limit=max_faults, on_run=_progress)
+    with terminate_as_interrupt():  # SIGTERM and SIGHUP stop the runs as Ctrl-C does
+        done = sweep(chosen, template, out, judging=judging, timeout=timeout,
+                     executor=executor, workers=workers or os.cpu_count() or 1,
+                     scheduler=scheduler, limit=max_faults, on_run=_progress)
     summaries.write(out / "summary.json", done)
     _print(done, out)
     if done.interrupted:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import signal
 import sys
 import time
 import traceback
@@ -49,7 +50,7 @@ class Judging:
     options: dict[str, Any] = field(default_factory=dict)  # the checker's target options
     model: str = "lazyfs"
     fsync_failure: str = "keep"
-    budget: int = 200  # distinct states per fault run
+    budget: int = 100  # distinct states per fault run
     timeout: float = 10.0  # per state
     cause_budget: int = 64
     cache: str | None = None  # results cache directory (None: none)
@@ -198,8 +199,19 @@ def run_in_child(job: FaultJob, workdir: Path, stop: Any = None) -> FaultRun:
                     "error", why, error=why or "the run ended without a result")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
-    """`python -m powercut.faults JOB RESULT`: run a pickled job, pickle its result."""
+    """`python -m powercut.faults JOB RESULT`: run a pickled job, pickle its result.
+
+    SIGTERM (how a sweep stops a run), SIGHUP and SIGINT end it as Ctrl-C ends
+    `record` and `explore`: the mount comes off, the workload and the checkers'
+    programs are killed, then it exits without a result.
+    """
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _interrupt)
     job: FaultJob = pickle.loads(Path(argv[0]).read_bytes())
     try:
         run = run_job(job)
