@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 import signal
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from powercut.errors import MountError, TraceError, WorkloadError
+from powercut.process import log_text
 from powercut.recorder.faults import Fault, FaultPlan
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
@@ -51,6 +53,7 @@ class RecordResult:
     failed: int | None = None  # with a fault: the seq of the call it failed (None: never)
     matched: int = 0  # with a fault: the calls that matched it (the N-th is failed)
     exited: bool | None = None  # the program had exited when the workload stopped (Outcome)
+    said: tuple[str, ...] = ()  # with a fault that fired: log lines naming its error
 
     def summary(self) -> str:
         return (f"{self.path}: {self.status}, {self.ops} ops, "
@@ -141,6 +144,7 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                     status = "interrupted"
                 with contextlib.suppress(OSError):
                     writer.close(status)
+        said = _lines_naming(workdir, fault) if fs.faults.fired is not None else ()
     finally:
         _remove_workdir(workdir, mnt)
     if writer.failed is not None:
@@ -160,7 +164,24 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
         detail += f"; recorder errors: {'; '.join(fs.errors)}"
     return RecordResult(output, status, writer.ops, fs.bytes_written,
                         time.monotonic() - started, detail, fs.faults.fired, fs.faults.matched,
-                        exited)
+                        exited, said)
+
+
+SAID_LINES = 8
+
+
+def _lines_naming(workdir: Path, fault: Fault | None) -> tuple[str, ...]:
+    """What the workload's programs logged about the failed call: the lines of the logs in
+    its work dir that name the fault's error ("Input/output error", any case), first ones."""
+    if fault is None:
+        return ()
+    error = os.strerror(fault.errno).lower()
+    found: list[str] = []
+    for log in sorted(workdir.glob("*.log")):
+        for line in log_text(log).splitlines():
+            if error in line.lower() and len(found) < SAID_LINES:
+                found.append(line.strip()[:400])
+    return tuple(found)
 
 
 def _remove_workdir(workdir: Path, mnt: Path) -> None:

@@ -144,7 +144,9 @@ def run_job(job: FaultJob) -> FaultRun:
     if job.fault is None:
         assert job.template is not None
         return replace(run, candidates=candidates(trace, job.template))
-    reaction = react(trace.ops(), exited=result.exited, printed=result.detail[-PRINTED_CHARS:])
+    printed = "\n".join([*result.said, result.detail[-PRINTED_CHARS:]])
+    reaction = react(trace.ops(), exited=result.exited, printed=printed,
+                     complete=result.status == "complete")
     run = replace(run, reaction=reaction)
     if reaction.failed is None:
         return run

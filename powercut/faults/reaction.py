@@ -10,9 +10,11 @@ Three reactions (README, "fsync failures"):
 - `exited`: it exited or crashed (a database's PANIC, a server's exit, a
   command's non-zero status).
 
-`none` is a fault that never fired (the run made fewer matching calls), and
-`stopped` a run that ended without another acknowledgement when the
-workload cannot tell an exit from an error. Pure: reads ops and the record
+`completed` is a run that reached its end with nothing acknowledged after
+the failure (the failed call came after the last acknowledgement, as a
+compaction's), `none` a fault that never fired (the run made fewer
+matching calls), and `stopped` a run that ended short without another
+acknowledgement when the workload cannot tell an exit from an error. Pure: reads ops and the record
 result, runs nothing.
 """
 
@@ -25,8 +27,8 @@ from typing import Literal
 
 from powercut.trace import Op
 
-Kind = Literal["acknowledged", "error", "exited", "stopped", "none"]
-KINDS: tuple[Kind, ...] = ("acknowledged", "error", "exited", "stopped", "none")
+Kind = Literal["acknowledged", "error", "exited", "completed", "stopped", "none"]
+KINDS: tuple[Kind, ...] = ("acknowledged", "error", "exited", "completed", "stopped", "none")
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,13 @@ class Reaction:
     call: str  # the failed call, e.g. "fdatasync appendonlydir/appendonly.aof.1.incr.aof"
     in_flight: str | None  # the key whose request was in flight at the failure
     acknowledged: tuple[str, ...]  # keys acknowledged after the failure, in order
-    printed: str  # what the program (or its workload) said: the end of its log
+    printed: str  # what the program said: its log lines naming the error, its workload's end
     errno: int | None = None  # the failed call's errno
 
     @property
     def said(self) -> str:
-        """The line of `printed` that names the error ("Input/output error", any case), else
-        its last line: what the program said about the failure."""
+        """The first line of `printed` that names the error ("Input/output error", any
+        case), else its last line: what the program said about the failure."""
         lines = [line.strip() for line in self.printed.replace(" | ", "\n").splitlines()
                  if line.strip()]
         if not lines:
@@ -53,7 +55,7 @@ class Reaction:
             error = os.strerror(self.errno).lower()
             named = [line for line in lines if error in line.lower()]
             if named:
-                return named[-1]
+                return named[0]
         return lines[-1]
 
     def describe(self) -> str:
@@ -66,6 +68,7 @@ class Reaction:
                     f"{first}{again}")
         return {"error": "answered with an error and stayed up",
                 "exited": "exited (or crashed) on the failure",
+                "completed": "went on to its end, nothing acknowledged after the failure",
                 "stopped": "stopped acknowledging"}[self.kind]
 
     def to_json(self) -> dict[str, object]:
@@ -79,10 +82,11 @@ def _call(op: Op) -> str:
     return f"{name} {op.path or '(mount root)'}"
 
 
-def react(ops: Iterable[Op], *, exited: bool | None, printed: str) -> Reaction:
+def react(ops: Iterable[Op], *, exited: bool | None, printed: str,
+          complete: bool = False) -> Reaction:
     """The reaction shown by a fault run's ops (the failed one has `errno`), given whether
-    the program had exited when its workload stopped (`RecordResult.exited`) and what it
-    printed."""
+    the program had exited when its workload stopped (`RecordResult.exited`), whether the
+    workload reached its end (`complete`) and what it printed."""
     failed: Op | None = None
     intents: dict[str, int] = {}  # key -> seq of its last intent not yet acknowledged
     in_flight: str | None = None
@@ -105,7 +109,11 @@ def react(ops: Iterable[Op], *, exited: bool | None, printed: str) -> Reaction:
         return Reaction("none", None, "", None, (), printed)
     if after:
         kind: Kind = "acknowledged"
+    elif exited:
+        kind = "exited"
+    elif complete:
+        kind = "completed"
     else:
-        kind = "stopped" if exited is None else "exited" if exited else "error"
+        kind = "stopped" if exited is None else "error"
     return Reaction(kind, failed.seq, _call(failed), in_flight, tuple(after), printed,
                     failed.errno)
