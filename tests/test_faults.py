@@ -78,6 +78,16 @@ def test_record_fail_records_the_failed_fsync_and_the_program_sees_eio(programs:
     shown = subprocess.run([sys.executable, "-m", "powercut", "show", str(out)],
                            capture_output=True, text=True, timeout=60)
     assert "FAILED EIO" in shown.stdout and "fails with EIO" in shown.stdout
+    # `explore` reads it like any trace; the reports put the failed call on the timeline.
+    explored = subprocess.run(
+        [sys.executable, "-m", "powercut", "explore", str(out), "--no-cache",
+         "--check-cmd", f"{sys.executable} {programs}/check.py {{dir}} {{markers}}",
+         "--html", str(programs / "r.html")], capture_output=True, text=True, timeout=300)
+    assert explored.returncode == 1, explored.stderr
+    assert "fsync-failure (data-loss)" in explored.stdout
+    assert "2 fsync data: FAILED with EIO" in explored.stdout
+    assert '<div class="failed">    2 fsync data: FAILED with EIO</div>' in (
+        programs / "r.html").read_text()
 
 
 def test_a_fault_that_never_fires_says_so(programs: Path) -> None:
