@@ -17,9 +17,9 @@ import time
 
 from bench.context import Context
 from bench.figures import Figure, Target
+from powercut.faultplan import Fault
 from powercut.faults import Judging, sweep
 from powercut.faults.summary import fold, reactions
-from powercut.recorder.faults import Fault
 from powercut.recorder.record import record
 from powercut.targets.redis.workload import RedisWrites
 

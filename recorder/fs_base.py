@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pyfuse3
 
-from powercut.recorder.faults import FaultPlan
+from powercut.faultplan import FaultPlan
 from powercut.recorder.inodes import ROOT_INODE, InodeTable
 from powercut.recorder.markers import ControlFiles, markers_in
 from powercut.recorder.syscalls import entry_attributes

@@ -30,9 +30,9 @@ from types import FrameType
 
 from powercut import guard
 from powercut.errors import MountError, TraceError, WorkloadError
+from powercut.faultplan import Fault, FaultPlan
 from powercut.process import log_text
 from powercut.recorder import kernel
-from powercut.recorder.faults import Fault, FaultPlan
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.kernel import OnKernel
 from powercut.recorder.mount import (

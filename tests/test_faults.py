@@ -19,9 +19,9 @@ import pytest
 from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample
 
+from powercut.faultplan import Fault
 from powercut.faults import Judging, react, sweep
 from powercut.faults.summary import fold
-from powercut.recorder.faults import Fault
 from powercut.recorder.record import record
 from powercut.recorder.workload import Command
 from powercut.testing import CrashCase, check, fsync_failures

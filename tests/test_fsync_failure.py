@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from powercut.errors import PowercutError, TraceError
-from powercut.recorder.faults import Fault, FaultPlan, errno_of
+from powercut.faultplan import Fault, FaultPlan, errno_of
 from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import read_pages

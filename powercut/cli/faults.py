@@ -25,9 +25,9 @@ from powercut.errors import PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET
 from powercut.explorer.checkers import DEFAULT_TIMEOUT
 from powercut.explorer.store.cache import default_cache_dir
+from powercut.faultplan import CALLS, Fault
 from powercut.faults import FaultRun, Judging, Sweep, sweep
 from powercut.faults import summary as summaries
-from powercut.recorder.faults import CALLS, Fault
 from powercut.recorder.record import DEFAULT_TIMEOUT as RECORD_TIMEOUT
 from powercut.replayer.models import DEFAULT_MODEL, FSYNC_FAILURES, MODELS
 

@@ -18,8 +18,8 @@ import click
 from powercut import targets
 from powercut.cli import options
 from powercut.errors import PowercutError, WorkloadError
+from powercut.faultplan import CALLS, Fault
 from powercut.kernelfs.filesystems import DEFAULT_SIZE, FILE_SYSTEMS, parse_size
-from powercut.recorder.faults import CALLS, Fault
 from powercut.recorder.kernel import OnKernel
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record

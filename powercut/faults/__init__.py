@@ -1,6 +1,6 @@
 """fsync failures: fail one call of a program's own run, and judge how the program reacts.
 
-`record --fail` fails one call (see the recorder's `faults`); this package
+`record --fail` fails one call (see `powercut.faultplan`); this package
 sweeps it: `sweep` fails each candidate call of a workload in turn, one run
 each (`job`), reads what the program did about it (`reaction`: exited,
 answered with an error, or acknowledged anyway) and explores the crash

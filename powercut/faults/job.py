@@ -30,9 +30,9 @@ from powercut.explorer.checkers import Checker
 from powercut.explorer.report.jsonfile import cause_dict, write_json
 from powercut.explorer.run.drive import explore
 from powercut.explorer.store.cache import ResultsCache
+from powercut.faultplan import Fault
 from powercut.faults.reaction import Reaction, react
 from powercut.process import Child, log_tail
-from powercut.recorder.faults import Fault
 from powercut.recorder.record import record
 from powercut.recorder.workload import Workload
 from powercut.replayer.models import get_model

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from powercut.errors import PowercutError
+from powercut.faultplan import Fault
 from powercut.faults.job import FaultJob, FaultRun, Judging, run_in_child
-from powercut.recorder.faults import Fault
 from powercut.recorder.workload import Workload
 
 EXECUTORS = ("local", "dask")

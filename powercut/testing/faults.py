@@ -26,8 +26,8 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from powercut.faultplan import Fault
 from powercut.faults import candidates
-from powercut.recorder.faults import Fault
 from powercut.testing.cases import CrashCase, crash_states
 from powercut.testing.runs import record
 from powercut.trace import Trace

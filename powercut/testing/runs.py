@@ -28,7 +28,7 @@ from powercut.explorer.run.drive import explore
 from powercut.explorer.run.pool import check_state
 from powercut.explorer.store.cache import default_cache_dir
 from powercut.explorer.verdict import Verdict
-from powercut.recorder.faults import Fault
+from powercut.faultplan import Fault
 from powercut.recorder.record import record as record_trace
 from powercut.testing.cases import CrashCase
 from powercut.trace import Trace, open_trace

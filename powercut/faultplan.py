@@ -9,7 +9,9 @@ answers each call that can fail, with the call's kind and trace path,
 *before* the call reaches the backing file; it says the errno to fail with,
 or None. It knows nothing of FUSE requests or handles, so whatever answers
 the calls (the file-level recorder, or the image of the kernel file-system
-mode) can consult the same plan. Pure: no I/O.
+mode, whose block writes and flushes are its writes and fsyncs) consults
+the same plan; it lives on the floor for the sweep and the tests to name
+faults too. Pure: no I/O.
 """
 
 from __future__ import annotations
