@@ -20,8 +20,9 @@ from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample
 
 from powercut.faultplan import Fault
-from powercut.faults import Judging, react, sweep
+from powercut.faults import FaultJob, Judging, react, run_job, sweep
 from powercut.faults.summary import fold
+from powercut.recorder.kernel import OnKernel
 from powercut.recorder.record import record
 from powercut.recorder.workload import Command
 from powercut.testing import CrashCase, check, fsync_failures
@@ -192,3 +193,31 @@ def test_sigterm_stops_the_sweep_unmounts_and_keeps_what_was_judged(programs: Pa
     assert summary["interrupted"] is True and summary["candidates"] == 1
     assert open_trace(out / "fault-001.trace", allow_prefix=True).status == "interrupted"
     assert not [p for p in out.iterdir() if p.suffix in (".job", ".result")]
+
+
+def test_on_a_kernel_file_system_the_failed_flush_is_the_kernels_to_handle(
+        programs: Path) -> None:
+    # `--fs ext4`: the calls failed are the image's; fail the flush that commits the
+    # program's fsync (the last before its acknowledgement), and the kernel returns EIO.
+    marker = 'open(os.environ["POWERCUT_MARKER"], "a")'
+    for name in ("ignores", "exits"):
+        (programs / f"{name}_fs.py").write_text(PROGRAMS[f"{name}.py"].replace(
+            'open(sys.argv[1] + "/.powercut/marker", "a")', marker))
+    ext4 = OnKernel("ext4")
+    clean = record(programs / "fs-clean.trace", Command(
+        (sys.executable, str(programs / "ignores_fs.py"), "{mnt}")), on_kernel=ext4)
+    ops = list(open_trace(clean.path).ops())
+    acked = next(op.seq for op in ops if op.op == "marker")
+    nth = sum(1 for op in ops if op.op == "fsync" and op.seq < acked)
+    runs = {}
+    for name in ("ignores", "exits"):
+        job = FaultJob(1, Command((sys.executable, str(programs / f"{name}_fs.py"), "{mnt}")),
+                       Fault.parse(f"fsync@{nth}"), programs / f"fs-{name}.trace", 60.0,
+                       _judging(programs), on_kernel=ext4)
+        runs[name] = run_job(job)
+    ignored, exited = runs["ignores"], runs["exits"]
+    assert ignored.reaction is not None and ignored.reaction.kind == "acknowledged"
+    assert [c["kind"] for c in ignored.causes] == ["fsync-failure"]
+    assert ignored.causes[0]["missing"] == ["k"]
+    assert exited.reaction is not None and exited.reaction.kind == "exited"
+    assert "Input/output error" in exited.reaction.said and not exited.causes

@@ -181,7 +181,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"persisted ({where})")
         culprit_ops += partner_ops
         after = first_b
-    elif kind == fsync_failure.KIND and (failed := fsync_failure.failed_sync(culprit, ops)):
+    elif kind == fsync_failure.KIND and (failed := fsync_failure.failed_call(culprit, ops)):
         barrier, summary = fsync_failure.words(failed, after, ", ".join(files), _some(missing),
                                                where)
         culprit_ops += (failed,)

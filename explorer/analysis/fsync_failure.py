@@ -15,12 +15,27 @@ state of it fails this way. Pure: reads the culprit and the op summaries.
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 
+from powercut.explorer.analysis.cause import describe_op
 from powercut.explorer.analysis.minimise import Culprit
 from powercut.explorer.analysis.roles import roles
 from powercut.explorer.verdict import OpSummary
 
 KIND = "fsync-failure"
+
+
+def failed_call(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
+    """The failed call behind a culprit, if it is one: a failed sync that left its lost pages
+    clean (`failed_sync`), or, for a complete prefix that loses an acknowledged write, a
+    write or sync that failed before that prefix first failed: nothing of it reached the
+    disk in any state, and the program acknowledged anyway (a kernel file system under
+    `record --fs` turns a failed block write into exactly that)."""
+    if culprit.units:
+        return failed_sync(culprit, ops)
+    if culprit.verdict != "data-loss":
+        return None
+    return next((op for op in ops[:culprit.first_point + 1] if op.errno is not None), None)
 
 
 def failed_sync(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
@@ -44,10 +59,13 @@ def failed_sync(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
     return found
 
 
-def key(culprit: Culprit) -> tuple[object, ...]:
-    """What repeated instances share: the file's role, whichever of its syncs failed (the
-    faults of a sweep fold into one cause per file)."""
-    return (KIND, culprit.verdict, roles(u.path for u in culprit.units))
+def key(culprit: Culprit, failed: OpSummary) -> tuple[object, ...]:
+    """What repeated instances share: the lost file's role (or, when nothing of the failed
+    call reached the disk at all, the failed call's kind and file role), whichever of its
+    calls failed: the faults of a sweep fold into one cause per file."""
+    if culprit.units:
+        return (KIND, culprit.verdict, roles(u.path for u in culprit.units))
+    return (KIND, culprit.verdict, (failed.op, *roles([failed.path or ""])))
 
 
 def errno_name(op: OpSummary) -> str:
@@ -57,7 +75,7 @@ def errno_name(op: OpSummary) -> str:
 def words(failed: OpSummary, after: OpSummary | None, files: str, missing: str,
           where: str) -> tuple[str, str]:
     """The barrier and the summary of an fsync-failure cause."""
-    call = f"{'fdatasync' if failed.datasync else 'fsync'} {failed.path}"
+    call = describe_op(replace(failed, errno=None))
     if after is not None and after.op == "marker":
         went_on = f"acknowledging ({after.text!r})"
     else:
@@ -66,6 +84,8 @@ def words(failed: OpSummary, after: OpSummary | None, files: str, missing: str,
                f"recover from the disk, or write the data again and fsync it, before "
                f"{went_on}; a later fsync that succeeds does not write pages a failed one left "
                "clean")
-    summary = (f"{missing or 'data'} lost: {files} was fsynced, the fsync (op #{failed.seq}) "
-               f"failed with {errno_name(failed)}, and the program went on ({where})")
+    what = f"{files} was fsynced, the fsync" if failed.op == "fsync" else (
+        f"the {failed.op}" + (f" of {failed.path}" if failed.path else ""))
+    summary = (f"{missing or 'data'} lost: {what} (op #{failed.seq}) failed with "
+               f"{errno_name(failed)}, and the program went on ({where})")
     return barrier, summary

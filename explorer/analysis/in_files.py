@@ -198,8 +198,9 @@ def _flush_at_or_after(ops: list[OpSummary], point: int) -> OpSummary | None:
 
 
 def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCause:
-    if not files.changes or cause.kind in ("torn-write", "ordering"):
-        # A torn or reordered write of the image stays one: the files say what it broke.
+    if not files.changes or cause.kind in ("torn-write", "ordering", "fsync-failure"):
+        # A torn or reordered write of the image stays one, and so does a failed call whose
+        # error was ignored (its barrier names the call): the files say what it broke.
         return dataclasses.replace(cause, files=files)
     kind = "lost-data" if all(c.kind == "lost-data" for c in files.changes) else \
         "lost-namespace"

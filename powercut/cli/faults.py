@@ -28,6 +28,8 @@ from powercut.explorer.store.cache import default_cache_dir
 from powercut.faultplan import CALLS, Fault
 from powercut.faults import FaultRun, Judging, Sweep, sweep
 from powercut.faults import summary as summaries
+from powercut.kernelfs.filesystems import FILE_SYSTEMS
+from powercut.recorder.kernel import OnKernel
 from powercut.recorder.record import DEFAULT_TIMEOUT as RECORD_TIMEOUT
 from powercut.replayer.models import DEFAULT_MODEL, FSYNC_FAILURES, MODELS
 
@@ -49,6 +51,9 @@ DEFAULT_BUDGET = 100  # distinct states per run: the crash points after one fail
               "[default: faults-WORKLOAD-YYYYmmdd-HHMMSS].")
 @click.option("--max-faults", type=click.IntRange(min=1), default=None,
               help="Run at most this many faults, spread over the candidates [default: all].")
+@click.option("--fs", "fs_name", type=click.Choice(sorted(FILE_SYSTEMS)), default=None,
+              help="Run the workload on this kernel file system (record --fs): the calls "
+              "failed are its image's block writes and flushes, and the kernel reacts.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=RECORD_TIMEOUT,
               show_default=True, help="Seconds each run of the workload may take.")
 @click.option("--checker", "checker_name", type=click.Choice(targets.checker_names()),
@@ -75,7 +80,8 @@ DEFAULT_BUDGET = 100  # distinct states per run: the crash points after one fail
 @click.option("--no-cache", is_flag=True, help="Check every state afresh.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def faults_command(workload: str | None, fail_each: str, errno_name: str, out: Path | None,
-                   max_faults: int | None, timeout: float, checker_name: str | None,
+                   max_faults: int | None, fs_name: str | None, timeout: float,
+                   checker_name: str | None,
                    model: str, fsync_failure: str, budget: int, check_timeout: float,
                    cause_budget: int, executor: str, scheduler: str | None,
                    workers: int | None, cache_dir: str | None, no_cache: bool,
@@ -100,7 +106,8 @@ def faults_command(workload: str | None, fail_each: str, errno_name: str, out: P
     with terminate_as_interrupt():  # SIGTERM and SIGHUP stop the runs as Ctrl-C does
         done = sweep(chosen, template, out, judging=judging, timeout=timeout,
                      executor=executor, workers=workers or os.cpu_count() or 1,
-                     scheduler=scheduler, limit=max_faults, on_run=_progress)
+                     scheduler=scheduler, limit=max_faults,
+                     on_kernel=OnKernel(fs_name) if fs_name else None, on_run=_progress)
     summaries.write(out / "summary.json", done)
     _print(done, out)
     if done.interrupted:

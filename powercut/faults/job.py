@@ -33,6 +33,7 @@ from powercut.explorer.store.cache import ResultsCache
 from powercut.faultplan import Fault
 from powercut.faults.reaction import Reaction, react
 from powercut.process import Child, log_tail
+from powercut.recorder.kernel import OnKernel
 from powercut.recorder.record import record
 from powercut.recorder.workload import Workload
 from powercut.replayer.models import get_model
@@ -67,6 +68,7 @@ class FaultJob:
     timeout: float
     judging: Judging
     template: Fault | None = None  # the clean run counts the calls this matches
+    on_kernel: OnKernel | None = None  # `--fs`: the calls are the image's writes and flushes
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def run_job(job: FaultJob) -> FaultRun:
     spec = job.fault.spec if job.fault is not None else ""
     started = time.monotonic()
     result = record(job.trace, job.workload, timeout=job.timeout, fault=job.fault,
-                    argv=["powercut", "faults", *(["--fail", spec] if spec else [])])
+                    argv=["powercut", "faults", *(["--fail", spec] if spec else [])],
+                    on_kernel=job.on_kernel)
     recorded = time.monotonic() - started
     trace = open_trace(job.trace)
     run = FaultRun(job.index, spec, str(job.trace), result.status, result.detail,

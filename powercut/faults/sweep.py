@@ -31,6 +31,7 @@ from typing import Any
 from powercut.errors import PowercutError
 from powercut.faultplan import Fault
 from powercut.faults.job import FaultJob, FaultRun, Judging, run_in_child
+from powercut.recorder.kernel import OnKernel
 from powercut.recorder.workload import Workload
 
 EXECUTORS = ("local", "dask")
@@ -68,9 +69,12 @@ def choose(candidates: int, limit: int | None) -> list[int]:
 def sweep(workload: Workload, template: Fault, out: Path, *, judging: Judging,
           timeout: float = 60.0, executor: str = "local", workers: int = 2,
           scheduler: str | None = None, limit: int | None = None,
+          on_kernel: OnKernel | None = None,
           on_run: Callable[[FaultRun, int], None] | None = None) -> Sweep:
     """Sweep `template`'s calls (its `nth` is ignored) over `workload`; see the module doc.
 
+    With `on_kernel` each run is on that kernel file system (`record --fs`): the calls failed
+    are the image's block writes and flushes, and the kernel reacts to them as it does.
     `on_run(run, total)` is told of every finished run (the clean one first, total 0).
     """
     if executor not in EXECUTORS:
@@ -81,7 +85,8 @@ def sweep(workload: Workload, template: Fault, out: Path, *, judging: Judging,
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     stop = threading.Event()
-    clean_job = FaultJob(0, workload, None, out / "clean.trace", timeout, judging, template)
+    clean_job = FaultJob(0, workload, None, out / "clean.trace", timeout, judging, template,
+                         on_kernel)
     with _runner(executor, workers, scheduler) as run:
         clean_run = next(iter(list(run([clean_job], stop))), None)
         if clean_run is None or clean_run.error or clean_run.status != "complete":
@@ -91,7 +96,7 @@ def sweep(workload: Workload, template: Fault, out: Path, *, judging: Judging,
             on_run(clean_run, 0)
         wanted = choose(clean_run.candidates, limit)
         jobs = [FaultJob(n, workload, replace(template, nth=n), out / f"fault-{n:03d}.trace",
-                         timeout, judging) for n in wanted]
+                         timeout, judging, on_kernel=on_kernel) for n in wanted]
         runs: list[FaultRun] = []
         interrupted = False
         try:
