@@ -19,6 +19,7 @@ from powercut.replayer.enumeration import Enumeration
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import read_pages
 from powercut.replayer.replay import pending_at, state_at
+from powercut.replayer.tree import final_tree
 from powercut.trace import Trace, TraceWriter, open_trace
 
 PS = 4096
@@ -86,6 +87,15 @@ def test_a_failed_op_is_read_back_and_an_old_trace_still_reads(tmp_path: Path) -
     assert trace.fault == fault
     plain = _trace(tmp_path, [("create", {"path": "f", "mode": 0o644})], "old.trace")
     assert plain.fault is None and not next(plain.ops()).failed
+    assert (trace.header["version"], plain.header["version"]) == (2, 1)
+    # A fault's trace is version 2 (a reader of version 1 refuses it rather than replay a
+    # failed write as done), its initial files included.
+    with TraceWriter(tmp_path / "i.trace", argv=["t"], workload={}, fault=fault, initial=[
+            {"path": "d", "kind": "dir", "mode": 0o755},
+            {"path": "d/f", "kind": "file", "mode": 0o644, "data": b"initial"}]) as w:
+        w.append("fsync", 1, path="d/f", datasync=False, errno=5)
+    with_files = open_trace(tmp_path / "i.trace")
+    assert final_tree(with_files)["d/f"] == ("file", 0o644, b"initial")
 
 
 @pytest.mark.parametrize("record", [

@@ -18,6 +18,7 @@ import contextlib
 import pickle
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -177,7 +178,8 @@ def _judge(run: FaultRun, trace: Trace, failed: int, judging: Judging) -> FaultR
                 explore_seconds=time.monotonic() - started, report=report)
 
 
-def run_in_child(job: FaultJob, workdir: Path, stop: Any = None) -> FaultRun:
+def run_in_child(job: FaultJob, workdir: Path, stop: threading.Event | None = None
+                 ) -> FaultRun:
     """`run_job` in a process of its own (`python -m powercut.faults`); its output goes
     to a log next to the trace. `stop` (a threading.Event) asks it to stop: SIGTERM, and
     up to STOP_GRACE seconds to unmount and end its workload."""
@@ -198,6 +200,8 @@ def run_in_child(job: FaultJob, workdir: Path, stop: Any = None) -> FaultRun:
     if result_file.exists():
         run: FaultRun = pickle.loads(result_file.read_bytes())
         result_file.unlink()
+        if log.exists() and not log.stat().st_size:
+            log.unlink()  # a run that said nothing keeps no log
         return run
     why = "stopped" if stop is not None and stop.is_set() else log_tail(log, 2000).strip()
     return FaultRun(job.index, job.fault.spec if job.fault else "", str(job.trace),

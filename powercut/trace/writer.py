@@ -134,9 +134,11 @@ class TraceWriter:
         self.closed = False
         self.failed: OSError | None = None  # the write that failed (disk full...), if any
         entries = list(initial or [])
-        chunked = any(e.get("kind") == "file" and _size(e) >= CHUNKED_FROM for e in entries)
+        # Version 2 (initial files in chunks) for large files, and for a fault's trace.
+        chunked = fault is not None or any(
+            e.get("kind") == "file" and _size(e) >= CHUNKED_FROM for e in entries)
         header: dict[str, Any] = {
-            "kind": FORMAT_KIND, "version": FORMAT_VERSION if chunked or fault else 1,
+            "kind": FORMAT_KIND, "version": FORMAT_VERSION if chunked else 1,
             "page_size": page_size, "argv": list(argv), "workload": dict(workload),
             "tool_version": __version__, "started_at": time.time(),
             "initial": [_header_entry(e, chunked) for e in entries],
