@@ -198,8 +198,11 @@ def _flush_at_or_after(ops: list[OpSummary], point: int) -> OpSummary | None:
 
 
 def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCause:
-    if not files.changes or cause.kind in ("torn-write", "ordering"):
-        # A torn or reordered write of the image stays one: the files say what it broke.
+    """The cause keyed and worded by the files it loses. How the disk lost them (a block
+    write lost, torn or reordered) is the file system's business, not the program's: a
+    torn log write that XFS's recovery discards loses the same file as a lost one, and the
+    program's fix is the same, so the two are one cause."""
+    if not files.changes:
         return dataclasses.replace(cause, files=files)
     kind = "lost-data" if all(c.kind == "lost-data" for c in files.changes) else \
         "lost-namespace"
@@ -212,6 +215,9 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
     names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     barrier = f"make {names} durable {when}{durable}"
     summary = "; ".join(files.words()[:3])
+    if cause.kind in ("torn-write", "ordering"):
+        summary += f" (on the disk: {cause.kind} of {describe_op(cause.ops[0])})" \
+            if cause.ops else f" (on the disk: {cause.kind})"
     return dataclasses.replace(
         cause, id=cause_id((kind, cause.verdict, file_roles)), kind=kind, roles=file_roles,
         barrier=barrier, summary=summary, files=files)
