@@ -261,8 +261,8 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
     if isinstance(pool.checker, OnImage) and exploration.kernel is not None:
         assert exploration.workdir is not None
         in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
-                                      exploration.ops, exploration.workdir, cause_budget),
-                 exploration.kernel)
+                                      exploration.ops, exploration.workdir, cause_budget,
+                                      page_size=model.page_size), exploration.kernel)
     return analysis
 
 
