@@ -88,7 +88,7 @@ class OnImage(Checker):
         return f"{self.inner.describe()}, on {self.type}{options} recovered by this kernel"
 
     def identity(self) -> str:
-        return (f"{self.inner.identity()} on={self.type} mount={self.options} "
+        return (f"{self.inner.identity()} on={self.type} mount={self.check_options} "
                 f"kernel={platform.release()} fsck={self.fsck is not None}")
 
     def close(self) -> None:
