@@ -44,3 +44,33 @@ def test_git_fsync_all_on_ext4_loses_the_ref_at_the_acknowledgement(tmp_path) ->
     root = str(tmp_path)
     assert not [n for n, image in loop.bound().items() if image.startswith(root)]
     assert not [m for m in mount_points() if m.startswith(root)]
+
+
+@pytest.mark.parametrize("fs", ["xfs", "btrfs"])
+def test_a_320_mib_image_in_keep_backing_makes_a_trace_show_reads(tmp_path, fs) -> None:
+    """As a new user tried it: an XFS or btrfs image as the initial tree of an ordinary
+    recording. Inline in the header it made a record over the reader's limit, and `show`
+    refused the trace as "not a powercut trace"; in chunks it is small and reads."""
+    import subprocess
+    import sys
+
+    backing = tmp_path / "backing"
+    backing.mkdir()
+    image = backing / "disk.img"
+    with open(image, "wb") as f:
+        f.truncate(320 << 20)
+    mkfs = {"xfs": ["mkfs.xfs", "-q", "-f"], "btrfs": ["mkfs.btrfs", "-q", "-f"]}[fs]
+    subprocess.run([*mkfs, str(image)], check=True, capture_output=True)
+    trace = tmp_path / "t.trace"
+    done = subprocess.run([sys.executable, "-m", "powercut", "record", "--keep-backing",
+                           str(backing), "-o", str(trace), "--", "sh", "-c",
+                           'dd if=/dev/zero of="$1/disk.img" bs=4096 count=1 seek=10 '
+                           'conv=notrunc,fsync status=none', "sh", "{mnt}"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert trace.stat().st_size < 20 << 20
+    shown = subprocess.run([sys.executable, "-m", "powercut", "show", str(trace)],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "disk.img" in shown.stdout
+    assert open_trace(trace).version == 2
