@@ -36,6 +36,7 @@ from powercut.explorer.analysis import Analysis
 from powercut.explorer.analysis.cause import RootCause, cause_id, describe_op, sort_key
 from powercut.explorer.analysis.filediff import FileChange, apply, copy_tree, diff, snapshot
 from powercut.explorer.analysis.roles import roles
+from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.kernel import OnImage, Refused
 from powercut.explorer.verdict import OpSummary
 from powercut.kernelfs.owners import owners
@@ -73,6 +74,12 @@ class Recoveries:
     budget: int
     spent: int = 0
     page_size: int = 4096
+    # The verdict kind the exploration already has for a point's all-kept state (judged
+    # with that point's markers), or None: a later point known to fail costs no check.
+    known: Callable[[int], str | None] = lambda point: None
+    # Seconds a check may take before it counts as a hang (the exploration's early-hang
+    # deadline; None: the checker's timeout).
+    limit: float | None = None
     _final: Path | None = None  # the image after every op, for the blocks' owners
 
     def owners(self, pages: list[int]) -> dict[int, str]:
@@ -106,7 +113,7 @@ class Recoveries:
     def passes(self, tree: Path, markers: Sequence[Op]) -> bool:
         """Whether the target's checker passes on a copy of `tree` (one check spent)."""
         self.spent += 1
-        with tempfile.TemporaryDirectory(dir=self.work) as tmp:
+        with tempfile.TemporaryDirectory(dir=self.work) as tmp, deadline(self.limit):
             copy = Path(tmp) / "tree"
             copy_tree(tree, copy)
             verdict = self.checker.inner.check(copy, markers, scratch=Path(tmp) / "check")
@@ -185,6 +192,9 @@ def _passing(culprit: StateName, lost: Lost, rec: Recoveries, markers: Sequence[
     for point in range(culprit.point + 1, len(rec.ops)):
         if rec.spent >= rec.budget:
             return None
+        # Known to fail with its own markers, it fails with the culprit's fewer ones too.
+        if rec.known(point) not in (None, "ok"):
+            continue
         with rec.recovered(point, frozenset()) as tree:
             if tree is not None and rec.passes(tree, markers):
                 return StateName(point, ()), frozenset()

@@ -260,9 +260,14 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
         confirm_hangs(analysis, exploration, oracle)
     if isinstance(pool.checker, OnImage) and exploration.kernel is not None:
         assert exploration.workdir is not None
+        def known(point: int) -> str | None:
+            outcome = book.outcome(oracle.key(oracle.pending(point), frozenset()))
+            return None if outcome is None else outcome.kind
+
         in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
                                       exploration.ops, exploration.workdir, cause_budget,
-                                      page_size=model.page_size), exploration.kernel)
+                                      page_size=model.page_size, known=known,
+                                      limit=pool.deadlines.now()), exploration.kernel)
     return analysis
 
 
