@@ -253,12 +253,21 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
         "lost-namespace"
     paths = [c.path for c in files.changes]
     file_roles = roles(paths)
-    at = cause.after if cause.after is not None else None
-    when = f"before {describe_op(at)} (#{at.seq})" if at is not None else "earlier"
-    durable = (f"; it reached the disk only with the flush at #{files.durable_at.seq}"
-               if files.durable_at is not None else "; no later flush wrote it")
     names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-    barrier = f"make {names} durable {when}{durable}"
+    flush = files.durable_at
+    at = cause.after
+    if at is not None and at.op == "marker":
+        # The acknowledgement came before the data was on the disk at all.
+        durable = (f"; it reached the disk only with the flush at #{flush.seq}"
+                   if flush is not None else "; no later flush wrote it")
+        barrier = f"make {names} durable before {describe_op(at)} (#{at.seq}){durable}"
+    else:
+        # No acknowledgement at stake (a disk write is no event of the program's): the
+        # window in which a crash leaves the files as the failing state has them.
+        until = f"the flush at #{flush.seq}" if flush is not None else "the end of the run"
+        barrier = (f"make {names} durable as one step: a crash from #{cause.culprit.point} "
+                   f"until {until} leaves {'it' if len(paths) == 1 else 'them'} as in the "
+                   "failing state")
     summary = "; ".join(files.words()[:3])
     if cause.kind in ("torn-write", "ordering"):
         summary += f" (on the disk: {cause.kind} of {describe_op(cause.ops[0])})" \
