@@ -37,6 +37,7 @@ from typing import Any
 from powercut import guard
 from powercut.errors import PowercutError
 from powercut.explorer.checkers.base import Checker, scratch_dir
+from powercut.explorer.checkers.recovered import Judged, tree_key
 from powercut.explorer.checkers.signature import normalise
 from powercut.explorer.verdict import Verdict
 from powercut.kernelfs import filesystems, loop
@@ -74,6 +75,15 @@ class OnImage(Checker):
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
         self.uses_markers = bool(getattr(inner, "uses_markers", False))
+        self.judged = Judged()  # verdicts by recovered tree (see `recovered`)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Shipped to a Dask worker: its verdicts by tree start afresh there.
+        return {k: v for k, v in self.__dict__.items() if k != "judged"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.judged = Judged()
 
     @property  # type: ignore[override]
     def timeout(self) -> float:
@@ -100,8 +110,18 @@ class OnImage(Checker):
         with scratch_dir(scratch) as work:
             try:
                 with self.mounted(directory, work) as (mnt, log, fsck):
+                    key = tree_key(mnt, markers if self.uses_markers else ())
+                    limit = self.limit()
+                    same = self.judged.get(key, limit)
+                    if same is not None:
+                        return self._with_evidence(dataclasses.replace(
+                            same, duration=time.monotonic() - started,
+                            evidence={**same.evidence, "same_recovered_tree": True}), [], fsck)
                     verdict = self.inner.check(mnt, markers, scratch=work / "check")
-                    return self._with_evidence(verdict, log.lines(), fsck)
+                    verdict = self._with_evidence(verdict, log.lines(), fsck)
+                    if not _worker_died(verdict):
+                        self.judged.put(key, verdict, limit)
+                    return verdict
             except Refused as e:
                 return self._refused(e.failure, time.monotonic() - started, e.fsck)
 
@@ -172,6 +192,12 @@ class OnImage(Checker):
         lines = (done.stdout + done.stderr).strip().splitlines()
         return {"command": " ".join(argv[:-1]), "status": done.returncode,
                 "clean": done.returncode == 0, "output": lines[-10:]}
+
+
+def _worker_died(verdict: Verdict) -> bool:
+    """A check that broke (killed from outside, an error) is no verdict to reuse."""
+    return verdict.kind == "error" or bool(verdict.evidence.get("worker_died")) or (
+        verdict.signal == 9 and verdict.kind != "hang")
 
 
 def _telling(kernel: list[str]) -> str:

@@ -102,6 +102,9 @@ def summary_panel(exploration: Exploration) -> Panel:
               f"{s['states_checked']} checked")
     if s["states_reused"]:
         states += f", {s['states_reused']} verdicts reused (results cache or --resume)"
+    if s["states_same_tree"]:
+        states += (f"; {s['states_same_tree']} of them recovered to a tree already judged "
+                   "(mounted, the program not run again)")
     grid.add_row("states", states)
     verdicts = Text()
     for kind, n in s["verdicts"].items():

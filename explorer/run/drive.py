@@ -165,6 +165,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             exploration.crash_points = enumeration.crash_points
             exploration.plan = enumeration.plan
             exploration.checked = pool.checked
+            if isinstance(pool.checker, OnImage):
+                exploration.same_tree = pool.checker.judged.reused
         if analyse and not exploration.interrupted:
             exploration.analysis = _analyse(exploration, trace, model, pool, facts, book, suffix,
                                             cause_budget, analysis_budget, on_progress)
