@@ -1,4 +1,4 @@
-"""8 fsync failures: the 100-write Redis sweep, every fsync failed once and each run judged.
+"""9 fsync failures: the 100-write Redis sweep, every fsync failed once and each run judged.
 
 `powercut faults --workload redis --writes 100` with defaults: the clean
 run counts the fsync and fdatasync calls (about one per acknowledged
@@ -42,11 +42,11 @@ def run(ctx: Context) -> list[Figure]:
     said = ", ".join(f"{n} {kind}" for kind, n in reactions(done.runs).most_common())
     causes = fold(done.runs)
     return [
-        Figure("8 faults", f"redis {WRITES} writes: fsync sweep, {workers} workers", wall, " s",
+        Figure("9 faults", f"redis {WRITES} writes: fsync sweep, {workers} workers", wall, " s",
                SWEEP_TARGET,
                f"{runs} runs of {done.candidates} calls ({said}), {checked} states checked, "
                f"{len(causes)} cause(s), {sum(bool(r.error) for r in done.runs)} errors"),
-        Figure("8 faults", "sweep / (runs x a plain run / workers)",
+        Figure("9 faults", "sweep / (runs x a plain run / workers)",
                wall / max(1e-9, runs * plain_wall / workers), "x", None,
                f"plain record of the same workload {plain_wall:.1f} s "
                f"({plain.ops} ops, {plain.status})"),
