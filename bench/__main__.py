@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
     bench/run [--quick] [--only explore,checker,materialise,record,enumerate,memory,cache,dask,
-                             kernel]
+               faults,kernel]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -29,6 +29,7 @@ from bench import (
     dask_bench,
     enumerate_bench,
     explore_efficiency,
+    faults_bench,
     kernel_bench,
     materialise_bench,
     memory_bench,
@@ -62,6 +63,7 @@ SUITE: list[Bench] = [
     Bench("dask", "scale out: the same exploration on a Dask cluster", dask_bench.run),
     Bench("kernel", "8 kernel file systems: git on ext4, materialising a 256 MiB image",
           kernel_bench.run),
+    Bench("faults", "9 fsync failures: the 100-write redis sweep", faults_bench.run),
 ]
 
 

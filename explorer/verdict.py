@@ -51,3 +51,4 @@ class OpSummary:
     length: int | None = None
     datasync: bool | None = None
     text: str | None = None
+    errno: int | None = None  # the call failed with it (`record --fail`)

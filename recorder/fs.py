@@ -38,6 +38,10 @@ true to what the program did:
   with `datasync` (fdatasync on a directory descriptor). A directory opened
   with open(2) reaches FUSE as OPENDIR, and fsync/fdatasync on it as
   FSYNCDIR, so both are recorded here, with the pid that opened it.
+- A call the fault plan fails (`record --fail`, see `powercut.faultplan`) never reaches
+  the backing file: it is recorded with its `errno` and the kernel gets
+  that error, which the program sees (a failed fsync, fdatasync, write or
+  directory sync).
 - `.powercut/` in the mount root is virtual (`markers.ControlFiles`): lines
   written to `.powercut/marker` become `marker` ops; it never reaches the
   backing directory, and names cannot be made in or over it.

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pyfuse3
 
+from powercut.faultplan import FaultPlan
 from powercut.recorder.inodes import ROOT_INODE, InodeTable
 from powercut.recorder.markers import ControlFiles, markers_in
 from powercut.recorder.syscalls import entry_attributes
@@ -103,6 +104,7 @@ class FSBase(pyfuse3.Operations):
         self.control = ControlFiles()
         # First path components that name a cluster member: ops under them get `member`.
         self.members: frozenset[str] = frozenset()
+        self.faults = FaultPlan()  # the call `record --fail` fails, if any
 
     # ------------------------------------------------------------------ helpers
 
@@ -112,7 +114,7 @@ class FSBase(pyfuse3.Operations):
     def _real_ino(self, ino: int) -> str:
         return self._real(self.table.path(ino))
 
-    def _record(self, op: str, pid: int, orphan: bool = False, **fields: Any) -> None:
+    def _record(self, op: str, pid: int, orphan: bool = False, **fields: Any) -> int:
         if orphan:
             fields["orphan"] = True
         if self.members:
@@ -121,12 +123,26 @@ class FSBase(pyfuse3.Operations):
                 fields["member"] = first
         try:
             with self._trace_lock:
-                self.writer.append(op, pid, **fields)
+                return self.writer.append(op, pid, **fields)
         except Exception as e:
             # The change is made but not recorded: fail the call so the
             # workload notices, and make the recorder report it.
             self.trace_failure = self.trace_failure or f"{type(e).__name__}: {e}"
             raise pyfuse3.FUSEError(errno.EIO) from None
+
+    def _fail(self, call: str, op: str, pid: int, orphan: bool, **fields: Any) -> None:
+        """Fail this call if the fault plan says so: record it with its errno, raise it.
+
+        Asked before the call reaches the backing file, so a failed call changes
+        nothing there (a failed sync syncs nothing; the backing file keeps the
+        program's bytes, as the page cache of ext4 or XFS keeps them).
+        """
+        path = str(fields.get("path", ""))
+        failed = self.faults.consult(call, path)
+        if failed is None:
+            return
+        self.faults.failed(self._record(op, pid, orphan, errno=failed, **fields))
+        raise pyfuse3.FUSEError(failed)
 
     def _markers(self, pid_and_markers: tuple[int, list[dict[str, Any]]]) -> None:
         pid, markers = pid_and_markers

@@ -81,8 +81,9 @@ class FileOps(FSBase):
         h = self.handles[fh]
         if h.append:
             off = os.fstat(h.fd).st_size  # where O_APPEND really puts it
-        done = self._pwrite_all(h.fd, buf, off)
         path, orphan = self.table.trace_path(h.ino)
+        self._fail("write", "write", h.pid, orphan, path=path, offset=off, data=bytes(buf))
+        done = self._pwrite_all(h.fd, buf, off)
         self._record("write", h.pid, orphan, path=path, offset=off, data=bytes(buf[:done]))
         self.bytes_written += done
         return done
@@ -132,8 +133,10 @@ class FileOps(FSBase):
             self._markers(self.control.flush(fh))
             return
         h = self.handles[fh]
-        (os.fdatasync if datasync else os.fsync)(h.fd)
         path, orphan = self.table.trace_path(h.ino)
+        self._fail("fdatasync" if datasync else "fsync", "fsync", h.pid, orphan, path=path,
+                   datasync=bool(datasync))
+        (os.fdatasync if datasync else os.fsync)(h.fd)
         self._record("fsync", h.pid, orphan, path=path, datasync=bool(datasync))
 
     # ------------------------------------------------------------------ directories
@@ -177,6 +180,7 @@ class FileOps(FSBase):
             path = self.table.path(ino)  # "" for the root: a trace names it so for fsyncdir
         except KeyError:
             return  # removed while open: as on disk, syncing it succeeds and keeps nothing
+        self._fail("fsyncdir", "fsyncdir", pid, False, path=path, datasync=bool(datasync))
         fd = os.open(self._real(path), os.O_RDONLY | os.O_DIRECTORY)
         try:
             (os.fdatasync if datasync else os.fsync)(fd)

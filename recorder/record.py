@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 import signal
 import sys
@@ -29,6 +30,8 @@ from types import FrameType
 
 from powercut import guard
 from powercut.errors import MountError, TraceError, WorkloadError
+from powercut.faultplan import Fault, FaultPlan
+from powercut.process import log_text
 from powercut.recorder import kernel
 from powercut.recorder.fs import RecorderFS
 from powercut.recorder.kernel import OnKernel
@@ -56,6 +59,10 @@ class RecordResult:
     bytes_written: int
     seconds: float
     detail: str
+    failed: int | None = None  # with a fault: the seq of the call it failed (None: never)
+    matched: int = 0  # with a fault: the calls that matched it (the N-th is failed)
+    exited: bool | None = None  # the program had exited when the workload stopped (Outcome)
+    said: tuple[str, ...] = ()  # with a fault that fired: log lines naming its error
 
     def summary(self) -> str:
         return (f"{self.path}: {self.status}, {self.ops} ops, "
@@ -99,14 +106,17 @@ def _check_output(output: Path, *dirs: Path) -> None:
 
 def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_TIMEOUT,
            backing: Path | str | None = None, mountpoint: Path | str | None = None,
-           argv: list[str] | None = None, on_kernel: OnKernel | None = None) -> RecordResult:
+           argv: list[str] | None = None, on_kernel: OnKernel | None = None,
+           fault: Fault | None = None) -> RecordResult:
     """Run `workload` on a recording mount and write its trace to `output`.
 
     `backing` (kept afterwards; its contents become the trace's initial
     tree) and `mountpoint` default to fresh temp directories. With
     `on_kernel`, the workload runs on that kernel file system, in an image
-    on the recording mount (see `kernel`). Raises KeyboardInterrupt after
-    writing an `interrupted` trace on Ctrl-C.
+    on the recording mount (see `kernel`). `fault` fails one call (see
+    `faults`; the header's `fault` names it): with `on_kernel`, one of the
+    image's writes or flushes. Raises KeyboardInterrupt after writing an
+    `interrupted` trace on Ctrl-C.
     """
     output = Path(output)
     started = time.monotonic()
@@ -134,11 +144,13 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             try:
                 writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
                                      workload=workload.header(), initial=initial_tree(back),
-                                     fs=on_kernel.header() if on_kernel else None)
+                                     fs=on_kernel.header() if on_kernel else None,
+                                     fault=fault.header() if fault is not None else None)
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
             fs.members = frozenset(getattr(workload, "members", ()))
+            fs.faults = FaultPlan(fault)
             status: Status = "interrupted"
             try:
                 guard.hold(fuse=str(mnt))
@@ -150,12 +162,13 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                         status = "workload-failed"  # it could not even start
                         raise
                 status = "complete" if outcome.ok else "workload-failed"
-                detail = outcome.detail
+                detail, exited = outcome.detail, outcome.exited
             finally:
                 if fs.trace_failure is not None:
                     status = "interrupted"
                 with contextlib.suppress(OSError):
                     writer.close(status)
+        said = _lines_naming(workdir, fault) if fs.faults.fired is not None else ()
     finally:
         _remove_workdir(workdir, mnt)
     if writer.failed is not None:
@@ -174,7 +187,25 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
     if fs.errors:
         detail += f"; recorder errors: {'; '.join(fs.errors)}"
     return RecordResult(output, status, writer.ops, fs.bytes_written,
-                        time.monotonic() - started, detail)
+                        time.monotonic() - started, detail, fs.faults.fired, fs.faults.matched,
+                        exited, said)
+
+
+SAID_LINES = 8
+
+
+def _lines_naming(workdir: Path, fault: Fault | None) -> tuple[str, ...]:
+    """What the workload's programs logged about the failed call: the lines of the logs in
+    its work dir that name the fault's error ("Input/output error", any case), first ones."""
+    if fault is None:
+        return ()
+    error = os.strerror(fault.errno).lower()
+    found: list[str] = []
+    for log in sorted(workdir.glob("*.log")):
+        for line in log_text(log).splitlines():
+            if error in line.lower() and len(found) < SAID_LINES:
+                found.append(line.strip()[:400])
+    return tuple(found)
 
 
 @contextlib.contextmanager

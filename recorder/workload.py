@@ -34,10 +34,17 @@ POLL_SECONDS = 0.1
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a workload ended: reached its goal or not, and why."""
+    """How a workload ended: reached its goal or not, and why.
+
+    `exited` says, when the workload stopped short, whether the program under
+    test had exited (or crashed) by then, as opposed to answering a request
+    with an error (None: not known). A fault sweep reports it as the
+    program's reaction to a failed call.
+    """
 
     ok: bool
     detail: str
+    exited: bool | None = None
 
 
 class Workload(Protocol):
@@ -144,7 +151,9 @@ class Command:
                 return Outcome(False, f"command still running after {timeout:g}s")
             if exit.status != 0:
                 how = f"exited with status {exit.status}" if exit.signal is None else exit.describe
-                return Outcome(False, f"command {how}: {last_lines(log)}")
-            return Outcome(True, "command exited with status 0")
+                return Outcome(False, f"command {how}: {last_lines(log)}", exited=True)
+            said = last_lines(log)
+            return Outcome(True, "command exited with status 0" + (f": {said}" if said else ""),
+                           exited=False)
         finally:
             child.kill(grace=0.5 if child.returncode is None else 0)

@@ -7,7 +7,8 @@ log is open). File data lives in a sparse `PageStore`. An op that makes no sense
 (a write to a missing path, rmdir of a non-empty directory...) is a
 `TraceError` naming its seq. Ops marked `"orphan": true` name a file that
 was unlinked while open; they cannot change anything visible and are
-ignored. This module does no I/O and must never touch the real disk.
+ignored, and so is a write that failed (`errno`): it wrote nothing. This
+module does no I/O and must never touch the real disk.
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ class Tree:
 
     def apply(self, op: Op) -> Node | None:
         """Apply one op; returns the file node a data op acted on (None otherwise)."""
-        if is_orphan(op) or op.op in _NO_CHANGE:
-            if op.op == "fsync" and not is_orphan(op):
+        if is_orphan(op) or op.op in _NO_CHANGE or op.failed:
+            if op.op == "fsync" and not is_orphan(op):  # failed too: the models judge it
                 assert op.path is not None
                 return self.lookup(op.path, f"seq {op.seq} fsync")
             return None

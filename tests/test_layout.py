@@ -17,7 +17,7 @@ ROOTS = {"powercut": "powercut", "recorder": "powercut.recorder",
          "replayer": "powercut.replayer", "explorer": "powercut.explorer",
          "targets": "powercut.targets"}
 FLOOR = ("powercut.errors", "powercut.trace", "powercut.process", "powercut.ports",
-         "powercut.__init__", "powercut.guard", "powercut.kernelfs")
+         "powercut.faultplan", "powercut.__init__", "powercut.guard", "powercut.kernelfs")
 # What each layer may import (besides itself, the floor and third-party modules).
 MAY_IMPORT = {
     "floor": (),
@@ -26,7 +26,7 @@ MAY_IMPORT = {
     "explorer": ("powercut.replayer",),
     "targets": ("powercut.replayer", "powercut.explorer", "powercut.recorder"),
     "cli": ("powercut.replayer", "powercut.explorer", "powercut.recorder", "powercut.targets",
-            "powercut.testing", "powercut.cli"),
+            "powercut.testing", "powercut.faults", "powercut.cli"),
 }
 MAX_LINES = 350
 MAX_MODULES_PER_FOLDER = 12
@@ -43,8 +43,9 @@ def modules() -> dict[str, Path]:
 
 
 def layer(module: str) -> str:
-    if module == "powercut.__main__" or module.startswith("powercut.testing"):
-        return "cli"  # the doors on top: the command line and the test helpers
+    if module == "powercut.__main__" or module.startswith(("powercut.testing",
+                                                           "powercut.faults")):
+        return "cli"  # the doors on top: the command line, the test helpers, fault sweeps
     for name in ("recorder", "replayer", "explorer", "targets", "cli"):
         if module.startswith(f"powercut.{name}"):
             return name

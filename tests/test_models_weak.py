@@ -1,10 +1,10 @@
 """The `ext4-ordered` and `alice` models: their laws on random traces, and the spec's examples.
 
 On random traces of creates, writes, truncates, renames, links, unlinks,
-fsyncs and directory fsyncs: every model's all-kept state is the latest
-tree; its legal choices are exactly what a brute force over every subset
-allows; no state holds a byte never written (but `alice`'s documented
-garbage); and the states nest, `lazyfs` ⊆ `ext4-ordered` (without
+fsyncs and directory fsyncs, some of them failed (`record --fail`): every
+model's all-kept state is the latest tree; its legal choices are exactly
+what a brute force over every subset allows; no state holds a byte never
+written (but `alice`'s documented garbage); and the states nest, `lazyfs` ⊆ `ext4-ordered` (without
 auto_da_alloc) ⊆ `alice`, at every crash point, as sets of content keys.
 """
 
@@ -39,7 +39,7 @@ def ops(draw: st.DrawFn) -> list[tuple[str, dict]]:
     for _ in range(draw(st.integers(1, 9))):
         kind = draw(st.sampled_from(["create", "write", "write", "write", "truncate", "fsync",
                                      "fsync", "fsyncdir", "rename", "link", "unlink",
-                                     "chmod"]))
+                                     "chmod", "failed"]))
         free = [n for n in NAMES if n not in files and n.split("/")[0] in dirs | {n}]
         if kind == "create" or not files:
             if not free:
@@ -58,6 +58,11 @@ def ops(draw: st.DrawFn) -> list[tuple[str, dict]]:
             out.append(("truncate", {"path": path, "size": draw(st.integers(0, 4 * PS))}))
         elif kind == "fsync":
             out.append(("fsync", {"path": path, "datasync": draw(st.booleans())}))
+        elif kind == "failed":  # a call `record --fail` failed: its pages stay clean
+            out.append(draw(st.sampled_from([
+                ("fsync", {"path": path, "datasync": draw(st.booleans()), "errno": 5}),
+                ("write", {"path": path, "offset": 0, "data": b"\xee" * 9, "errno": 28}),
+                ("fsyncdir", {"path": "d", "errno": 5})])))
         elif kind == "fsyncdir":
             out.append(("fsyncdir", {"path": "d"}))
         elif kind == "chmod":

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from powercut.explorer.analysis import fsync_failure
 from powercut.explorer.analysis.cause import op_key
 from powercut.explorer.analysis.minimise import Asker, Culprit, Oracle, OutOfChecks, minimise
 from powercut.explorer.analysis.roles import roles
@@ -66,6 +67,8 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary]) -> tuple[object, ...]:
     """What repeated instances of one culprit share: kind, verdict, roles, the barrier's op."""
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
     if not culprit.units:
+        if (failed := fsync_failure.failed_call(culprit, ops)) is not None:
+            return fsync_failure.key(culprit, failed)
         return ("prefix", culprit.verdict, op_key(after))
     files = roles(u.path for u in culprit.units)
     if culprit.partner:
@@ -76,6 +79,8 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary]) -> tuple[object, ...]:
     # each commit's objects matter after another operation (the first after its
     # acknowledgement, the next ones after their link), the fix is the same fsync.
     if all(u.kind == "page" for u in culprit.units):
+        if (failed := fsync_failure.failed_sync(culprit, ops)) is not None:
+            return fsync_failure.key(culprit, failed)
         return ("lost-data", culprit.verdict, files)
     kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if u.kind != "page"}))
     return ("lost-namespace", culprit.verdict, files, kinds)

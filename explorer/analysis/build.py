@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from powercut.explorer.analysis import fsync_failure
 from powercut.explorer.analysis.attribute import Group
 from powercut.explorer.analysis.cause import (
     RootCause,
@@ -48,6 +49,7 @@ class Context:
     judged: Callable[[], Iterable[tuple[CrashState, Outcome]]]
     replay_to: str = "crash-state"
     lazyfs_root: str = DEFAULT_LAZYFS_ROOT
+    fsync_failure: str = "keep"  # the model's rule for a failed fsync (see its `failure`)
 
 
 def replay_command(ctx: Context, name: StateName) -> str:
@@ -57,6 +59,8 @@ def replay_command(ctx: Context, name: StateName) -> str:
         args += ["--model", ctx.model]
     if ctx.page_size != 4096:
         args += ["--page-size", str(ctx.page_size)]
+    if ctx.fsync_failure != "keep":
+        args += ["--fsync-failure", ctx.fsync_failure]
     for spec in name.lost:
         args += ["--lose", spec]
     args += ["--to", ctx.replay_to]
@@ -177,6 +181,10 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"persisted ({where})")
         culprit_ops += partner_ops
         after = first_b
+    elif kind == fsync_failure.KIND and (failed := fsync_failure.failed_call(culprit, ops)):
+        barrier, summary = fsync_failure.words(failed, after, ", ".join(files), _some(missing),
+                                               where)
+        culprit_ops += (failed,)
     elif kind == "lost-namespace":
         dirs = roles(_parent(u.path) for u in culprit.units)
         target = "the directory " + ", ".join(d or "(the mount root)" for d in dirs)

@@ -7,8 +7,10 @@ report. A cause is named by its culprit, folded over repeated instances:
   `lost-data` (pages lost), `lost-namespace` (a namespace operation lost),
   `ordering` (A lost while a later B persisted, confirmed both ways),
   `prefix` (the program cannot recover even from a complete prefix of its
-  own operations), or `unexplained` (failing states the budget of checks
-  left unminimised, grouped by signature);
+  own operations), `fsync-failure` (data a failed fsync left clean, lost
+  after the program went on: see `fsync_failure`), or `unexplained`
+  (failing states the budget of checks left unminimised, grouped by
+  signature);
 - `roles`: the file roles of the culprit (see `roles`), and `after`: the
   operation the missing barrier must precede (its first instance);
 - a stable `id`, the same for the same culprit in every run and under
@@ -19,9 +21,10 @@ It never runs anything and never touches the disk.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
@@ -32,7 +35,8 @@ from powercut.replayer.state import StateName
 if TYPE_CHECKING:
     from powercut.explorer.analysis.in_files import InFiles
 
-CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix", "unexplained")
+CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix",
+               "fsync-failure", "unexplained")
 SEVERITY: dict[str, int] = {"unrecoverable": 0, "data-loss": 1, "hang": 2, "error": 3}
 """Most severe first: a verdict kind's rank when causes are sorted."""
 
@@ -137,7 +141,11 @@ def describe_role(op: OpSummary | None) -> str:
 
 
 def describe_op(op: OpSummary | None) -> str:
-    """A short human phrase for an operation ("write 16384 B at 0 of member/snap/db")."""
+    """A short human phrase for an operation ("write 16384 B at 0 of member/snap/db"), and
+    for a call `record --fail` failed, its error ("fsync data.log: FAILED with EIO")."""
+    if op is not None and op.errno is not None:
+        failed = errno.errorcode.get(op.errno, str(op.errno))
+        return f"{describe_op(replace(op, errno=None))}: FAILED with {failed}"
     if op is None:
         return "the start"
     if op.op == "write":

@@ -247,7 +247,9 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
     write lost, torn or reordered) is the file system's business, not the program's: a
     torn log write that XFS's recovery discards loses the same file as a lost one, and the
     program's fix is the same, so the two are one cause."""
-    if not files.changes:
+    if not files.changes or cause.kind == "fsync-failure":
+        # A failed call whose error was ignored stays one: its barrier names the call, and
+        # the files say what it lost.
         return dataclasses.replace(cause, files=files)
     kind = "lost-data" if all(c.kind == "lost-data" for c in files.changes) else \
         "lost-namespace"

@@ -40,6 +40,7 @@ pre{background:#f5f5f5;padding:.5em;overflow-x:auto;white-space:pre-wrap;margin:
 .warn{color:#a60;font-weight:bold}.ok{color:#282}
 .timeline div{font-family:monospace;white-space:pre}
 .timeline .barrier{border-top:3px double #38a;color:#38a;margin:.3em 0}
+.timeline .failed{color:#a3a;font-weight:bold}
 .timeline .gap{color:#888}.timeline .crash{color:#b22;font-weight:bold}
 """
 
@@ -192,6 +193,8 @@ def _timeline(exploration: Exploration, causes: list[RootCause]) -> str:
             lines.append(f'<div class="gap">      {escape(gap_text(row))}</div>')
         elif row.kind == "barrier":
             lines.append(f'<div class="barrier">{row.seq:>5} {escape(row.text)}</div>')
+        elif row.kind == "failed":
+            lines.append(f'<div class="failed">{row.seq:>5} {escape(row.text)}</div>')
         elif row.kind == "op":
             lines.append(f"<div>{row.seq:>5} {escape(row.text)}</div>")
         else:

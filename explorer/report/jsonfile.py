@@ -31,7 +31,7 @@ def op_dict(op: OpSummary | None) -> dict[str, Any] | None:
     if op is None:
         return None
     out: dict[str, Any] = {"seq": op.seq, "op": op.op, "path": op.path}
-    for key in ("dst", "offset", "length", "datasync", "text"):
+    for key in ("dst", "offset", "length", "datasync", "text", "errno"):
         value = getattr(op, key)
         if value is not None:
             out[key] = value

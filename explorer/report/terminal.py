@@ -231,6 +231,8 @@ def timeline(exploration: Exploration, causes: list[RootCause]) -> Group:
         elif row.kind == "barrier":
             lines.append(Rule(Text(f"#{row.seq} {row.text}", style="cyan"), align="left",
                               style="cyan", characters="═"))
+        elif row.kind == "failed":
+            lines.append(Text(f"{row.seq:>5} {row.text}", style="bold magenta"))
         elif row.kind == "op":
             lines.append(Text(f"{row.seq:>5} {row.text}"))
         else:

@@ -32,13 +32,14 @@ class Row:
     """One line of the timeline.
 
     kind `op`: an operation; `barrier`: an fsync-like op, drawn as a rule;
+    `failed`: a call `record --fail` failed (no barrier: it made nothing durable);
     `gap`: `count` ops folded away (`syncs` of them barriers); `crash`: the
     crash points `seq`..`last` right after the rows above, with their failing
     states (`count` of `total`, `failing` by verdict kind) and `causes`, the
     1-based numbers of the root causes they belong to.
     """
 
-    kind: Literal["op", "barrier", "gap", "crash"]
+    kind: Literal["op", "barrier", "failed", "gap", "crash"]
     seq: int = -1
     text: str = ""
     count: int = 0
@@ -50,7 +51,7 @@ class Row:
 
 
 def is_barrier(op: OpSummary) -> bool:
-    return op.op in BARRIERS
+    return op.op in BARRIERS and op.errno is None
 
 
 def timeline_rows(exploration: Exploration, causes: list[RootCause]) -> list[Row]:
@@ -120,7 +121,8 @@ def _runs(keys: list[tuple[int, ...] | None]) -> list[tuple[int, int, tuple[int,
 
 
 def _op_row(op: OpSummary) -> Row:
-    return Row("barrier" if is_barrier(op) else "op", op.seq, describe_op(op))
+    kind = "failed" if op.errno is not None else "barrier" if is_barrier(op) else "op"
+    return Row(kind, op.seq, describe_op(op))
 
 
 def _quiet_rows(ops: list[OpSummary], a: int, b: int) -> list[Row]:
@@ -130,8 +132,8 @@ def _quiet_rows(ops: list[OpSummary], a: int, b: int) -> list[Row]:
         keep = MAX_QUIET_BARRIERS // 2
         barriers = barriers[:keep] + barriers[-keep:]
     # Each end of a quiet stretch is either an end of the trace or next to a
-    # failing crash point: both are worth seeing.
-    shown = {*barriers, a, b}
+    # failing crash point: both are worth seeing. So is a call that failed.
+    shown = {*barriers, a, b, *(i for i in range(a, b + 1) if ops[i].errno is not None)}
     rows: list[Row] = []
     folded: list[OpSummary] = []
     for i in range(a, b + 1):

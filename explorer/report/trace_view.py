@@ -9,6 +9,7 @@ It never prints and never opens files itself.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import time
 from collections.abc import Iterator
@@ -77,8 +78,15 @@ def op_target(op: Op) -> str:
     return op.path or ""
 
 
+def failed_text(op: Op) -> str:
+    """"FAILED EIO" for a call `record --fail` failed, else ""."""
+    if op.errno is None:
+        return ""
+    return f"FAILED {errno.errorcode.get(op.errno, op.errno)}"
+
+
 def op_detail(op: Op) -> str:
-    parts = []
+    parts = [failed_text(op)] if op.failed else []
     if op.op == "fsyncdir" and op.datasync:
         parts.append("fdatasync")
     if op.mode is not None:
@@ -120,6 +128,12 @@ def header_summary(trace: Trace) -> RenderableType:
                      f"({int(fs.get('size') or 0) >> 20} MiB, mkfs {' '.join(fs.get('mkfs', []))}"
                      f"{options}; {fs.get('mkfs_version', '?')}; kernel {fs.get('kernel', '?')})")
     grid.add_row("status", status)
+    fault = trace.fault
+    if fault is not None:
+        where = "" if fault.get("path") in (None, "*") else f" on {fault['path']}"
+        grid.add_row("fault", Text(f"call {fault.get('nth')} of {fault.get('call')}{where} "
+                                   f"fails with {fault.get('errno_name', fault.get('errno'))}",
+                                   style="bold red"))
     return grid
 
 
@@ -151,7 +165,8 @@ def op_tables(trace: Trace, keep: OpFilter) -> Iterator[Table]:
             str(op.seq), str(op.pid), op_name(op), op_target(op),
             "" if op.offset is None else str(op.offset),
             "" if length is None else str(length), op_detail(op),
-            style="bold yellow" if barrier else ("cyan" if op.op == "marker" else None),
+            style="bold red" if op.failed else "bold yellow" if barrier else (
+                "cyan" if op.op == "marker" else None),
             end_section=barrier)
         rows += 1
         if rows % CHUNK_ROWS == 0:

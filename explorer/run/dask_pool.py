@@ -91,7 +91,7 @@ class DaskPool(Pool):
             self._close()
             raise
         super().__init__(checker, markers_before, nthreads, book)
-        self._model = (model.name, model.page_size)
+        self._model = (model.name, model.page_size, model.fsync_failure)
         self._running: dict[Any, list[CrashState]] = {}  # a task's states, in order
         self._states = 0  # states in running tasks
         self._batch: list[CrashState] = []  # submitted, not yet sent

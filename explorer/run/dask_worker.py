@@ -96,8 +96,8 @@ _reaped = False
 Spec = tuple[int, tuple[str, ...], str, list[Op]]  # point, lost units, key, markers before
 
 
-def run_checks(shipment: Shipment, model_spec: tuple[str, int], checker: Checker, token: str,
-               specs: list[Spec], limit: float | None = None) -> list[Verdict | None]:
+def run_checks(shipment: Shipment, model_spec: tuple[str, int, str], checker: Checker,
+               token: str, specs: list[Spec], limit: float | None = None) -> list[Verdict | None]:
     """Rebuild crash states from the trace and check them one after another (a task on a
     Dask worker); None for a state not checked because the exploration stopped."""
     global _reaped
@@ -141,7 +141,7 @@ def stop_checks(token: str) -> None:
     process.kill_all(f"{THREAD_PREFIX}{token}_")
 
 
-def _replays_here(shipment: Shipment, model_spec: tuple[str, int]) -> Replays:
+def _replays_here(shipment: Shipment, model_spec: tuple[str, int, str]) -> Replays:
     index = (shipment.digest, *model_spec)
     with _lock:
         replays = _replays.get(index)
@@ -149,7 +149,9 @@ def _replays_here(shipment: Shipment, model_spec: tuple[str, int]) -> Replays:
             _replays.move_to_end(index)
             return replays
         trace = trace_here(shipment)
-        replays = _replays[index] = Replays(trace, get_model(*model_spec))
+        name, page_size, fsync_failure = model_spec
+        replays = _replays[index] = Replays(trace, get_model(name, page_size,
+                                                             fsync_failure=fsync_failure))
         while len(_replays) > REPLAYS_KEPT:
             _replays.popitem(last=False)
         return replays

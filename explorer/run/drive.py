@@ -248,7 +248,8 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
              on_progress: Callable[[Progress], None] | None) -> Analysis:
     oracle = PoolOracle(trace, model, pool, book, suffix)
     ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
-                  {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs)
+                  {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs,
+                  fsync_failure=model.fsync_failure)
     if on_progress is not None:
         on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
                              book.failing, 0, True, len(exploration.crash_points),

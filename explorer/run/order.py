@@ -36,7 +36,7 @@ def summarise(op: Op) -> OpSummary:
         dst=op.dst, offset=op.offset,
         length=len(op.data) if op.data is not None else op.length if op.length is not None
         else op.size,
-        datasync=op.datasync, text=op.text)
+        datasync=op.datasync, text=op.text, errno=op.errno)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The `powercut` command: a thin door over the library API.
 
 Each subcommand lives in its own small module (`record`, `show`, `replay`,
-`explore`, `umount`) and only parses options and calls the library.
+`explore`, `faults`, `umount`) and only parses options and calls the library.
 This module turns every `PowercutError` into one line on stderr and an exit
 status (2 for bad usage or input, 3 for a bug of powercut's own); a
 traceback appears only with --debug.
@@ -29,9 +29,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from powercut.cli import diff, explore, record, replay, show, umount
+    from powercut.cli import diff, explore, faults, record, replay, show, umount
 
-    for module in (record, show, replay, explore, diff, umount):
+    for module in (record, show, replay, explore, faults, diff, umount):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -46,7 +46,13 @@ from powercut.explorer.store.journal import open_journal
 from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.enumeration.dry_run import write_dry_run
 from powercut.replayer.enumeration.plan import STRATEGIES
-from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model, parse_models
+from powercut.replayer.models import (
+    DEFAULT_MODEL,
+    FSYNC_FAILURES,
+    MODELS,
+    get_model,
+    parse_models,
+)
 from powercut.testing.emit import emit
 from powercut.trace import open_trace
 
@@ -62,6 +68,9 @@ EXIT_COVERAGE = 4
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help=f"Persistence model, or several to compare ({','.join(MODELS)}).")
 @click.option("--page-size", type=int, help="Page size of the model (default: the trace's).")
+@click.option("--fsync-failure", type=click.Choice(FSYNC_FAILURES), default="keep",
+              show_default=True, help="What a failed fsync (record --fail) leaves in the "
+              "file: the new bytes, clean (keep: ext4, XFS), or the durable ones (revert: btrfs).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
               help="Which states: exhaustive where a crash point fits its share of the budget, "
               "systematic classes beyond, random samples with the rest (auto); or one of them.")
@@ -115,7 +124,7 @@ EXIT_COVERAGE = 4
 @click.option("--fsck", is_flag=True, help="Kernel file-system traces: run the file "
               "system's read-only check on each recovered image, as evidence.")
 def explore_command(trace_path: str, checker_name: str | None, model: str,
-                    page_size: int | None, strategy: str, budget: int | None,
+                    page_size: int | None, fsync_failure: str, strategy: str, budget: int | None,
                     max_states: int | None,
                     seed: int, min_coverage: str | None, points: str | None,
                     workers: int | None, timeout: float, full_hangs: bool,
@@ -128,7 +137,8 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                     **target_options: Any) -> int:
     """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
-    models = [get_model(name, page_size or trace.page_size) for name in parse_models(model)]
+    models = [get_model(name, page_size or trace.page_size, fsync_failure=fsync_failure)
+              for name in parse_models(model)]
     persistence = models[0]
     wanted = parse_points(points, trace.op_count)
     least = parse_coverage(min_coverage)

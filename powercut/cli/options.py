@@ -27,10 +27,14 @@ def _merged(command: str) -> dict[str, tuple[targets.Option, tuple[str, ...]]]:
     return merged
 
 
-def attach(command: str) -> Callable[[click.Command], click.Command]:
-    """Add every target option of `command` ("record" or "explore") to a click command."""
+def attach(*commands: str) -> Callable[[click.Command], click.Command]:
+    """Add every target option of `commands` ("record", "explore", or both for a command
+    that records and explores) to a click command, each flag once."""
+    merged = {flag: found for command in reversed(commands)
+              for flag, found in _merged(command).items()}
+
     def decorate(cmd: click.Command) -> click.Command:
-        for option, _ in _merged(command).values():
+        for option, _ in merged.values():
             kind = option.type
             if kind is int and "min" in option.kwargs:
                 kind = click.IntRange(min=option.kwargs["min"])

@@ -18,6 +18,7 @@ import click
 from powercut import targets
 from powercut.cli import options
 from powercut.errors import PowercutError, WorkloadError
+from powercut.faultplan import CALLS, Fault
 from powercut.kernelfs.filesystems import DEFAULT_SIZE, FILE_SYSTEMS, parse_size
 from powercut.recorder.kernel import OnKernel
 from powercut.recorder.mount import removal_hint, stale_mounts
@@ -61,12 +62,19 @@ def make_workload(name: str, command: tuple[str, ...], values: dict[str, Any]) -
 @click.option("--mount-opt", "mount_opts", multiple=True, metavar="OPT",
               help="A mount option of the --fs file system (repeatable), e.g. data=writeback, "
               "commit=1; nodev,nosuid,noexec are always added.")
+@click.option("--fail", "fail", metavar="CALL[:GLOB][@N]",
+              help=f"Fail the N-th ({'|'.join(CALLS)}) call whose path matches GLOB "
+              "(default: the first, any path) as a failing disk would; the trace records it "
+              "with its errno (fsync: fsync and fdatasync; fdatasync: only those).")
+@click.option("--errno", "errno_name", default="EIO", show_default=True, metavar="NAME",
+              help="The errno --fail fails the call with (EIO, ENOSPC, ...).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
                    timeout: float, keep_backing: Path | None, mountpoint: Path | None,
                    fs_name: str | None, fs_size: str | None, mkfs_opts: tuple[str, ...],
-                   mount_opts: tuple[str, ...], command: tuple[str, ...],
+                   mount_opts: tuple[str, ...], fail: str | None, errno_name: str,
+                   command: tuple[str, ...],
                    **target_options: Any) -> None:
     """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`.
 
@@ -87,18 +95,27 @@ def record_command(ctx: click.Context, output: Path | None, workload: str | None
     name = workload or ("command" if command else targets.default_workload())
     if name is None:
         raise WorkloadError("no workload: give --workload NAME or a command after --")
+    fault = Fault.parse(fail, errno_name) if fail is not None else None
+    if fault is None and errno_name != "EIO":
+        raise WorkloadError("--errno goes with --fail CALL[:GLOB][@N]")
     chosen = make_workload(name, command, target_options)
     if output is None:
         output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
     try:
         result = record(output, chosen, timeout=timeout, backing=keep_backing,
                         mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]],
-                        on_kernel=on_kernel)
+                        on_kernel=on_kernel, fault=fault)
     except KeyboardInterrupt:
         click.echo(f"powercut: interrupted; the ops recorded so far are kept in {output}",
                    err=True)
         ctx.exit(EXIT_INTERRUPTED)
     click.echo(result.summary())
+    if fault is not None:
+        if result.failed is None:
+            click.echo(f"powercut: warning: --fail {fault.spec} never fired: the workload made "
+                       f"{result.matched} matching calls", err=True)
+        else:
+            click.echo(f"powercut: failed op #{result.failed} ({fault.describe()})", err=True)
     if result.status != "complete":
         click.echo(f"powercut: {result.detail}", err=True)
         ctx.exit(EXIT_WORKLOAD_FAILED)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from powercut.replayer.materialise import materialise
-from powercut.replayer.models import DEFAULT_MODEL, MODELS, get_model
+from powercut.replayer.models import DEFAULT_MODEL, FSYNC_FAILURES, MODELS, get_model
 from powercut.replayer.replay import state_at
 from powercut.trace import open_trace
 
@@ -36,17 +36,20 @@ UNIT_HELP = "PATH:PAGES (e.g. data/db:0,2-3) or #SEQ[.PIECE] (a namespace operat
               show_default=True, help="Persistence model.")
 @click.option("--page-size", type=int, default=None,
               help="Page size of the model [default: the trace's, 4096].")
+@click.option("--fsync-failure", type=click.Choice(FSYNC_FAILURES), default="keep",
+              show_default=True, help="What a failed fsync leaves in the file: the new bytes, "
+              "clean (keep: ext4, XFS), or the durable ones again (revert: btrfs).")
 @click.option("--prefix", is_flag=True, help="Use the valid prefix of a trace cut short.")
 @click.option("--to", "to", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Empty or new directory to write the state into.")
 def replay_command(trace: Path, point: int, lose: tuple[str, ...], keep: tuple[str, ...],
-                   keep_all: bool, model: str, page_size: int | None, prefix: bool,
-                   to: Path) -> None:
+                   keep_all: bool, model: str, page_size: int | None, fsync_failure: str,
+                   prefix: bool, to: Path) -> None:
     """Write the crash state at --point of TRACE into --to."""
     if sum(map(bool, (lose, keep, keep_all))) > 1:
         raise click.UsageError("--lose, --keep and --keep-all exclude each other")
     opened = open_trace(trace, allow_prefix=prefix)
-    chosen = get_model(model, page_size or opened.page_size)
+    chosen = get_model(model, page_size or opened.page_size, fsync_failure=fsync_failure)
     state = state_at(opened, chosen, point, lost=lose or None, keep=keep or None)
     done = materialise(state, to)
     lost = "; ".join(state.name.lost) or "nothing"

@@ -28,6 +28,7 @@ from powercut.explorer.run.drive import explore
 from powercut.explorer.run.pool import check_state
 from powercut.explorer.store.cache import default_cache_dir
 from powercut.explorer.verdict import Verdict
+from powercut.faultplan import Fault
 from powercut.recorder.record import record as record_trace
 from powercut.testing.cases import CrashCase
 from powercut.trace import Trace, open_trace
@@ -71,15 +72,22 @@ def check(case: CrashCase, checker: str | Checker | None = None, *, timeout: flo
 
 
 def record(workload: str, *, command: Sequence[str] = (), cache_dir: Path | str | None = None,
-           timeout: float = 60.0, **options: Any) -> Trace:
+           timeout: float = 60.0, fail: str | None = None, errno: str = "EIO",
+           **options: Any) -> Trace:
     """The trace of `workload` (a name as `powercut record --workload` takes), recorded once
     per name, options and command, and kept in `cache_dir` (default: the results cache's
-    directory, under `traces/`)."""
+    directory, under `traces/`). `fail` fails one call as `powercut record --fail` does
+    (`fsync@3`); the program may then stop short (`workload-failed`), which is its
+    reaction, not an error."""
+    fault = Fault.parse(fail, errno) if fail is not None else None
     key = hashlib.sha256(json.dumps([__version__, workload, list(command), sorted(
-        (k, str(v)) for k, v in options.items())]).encode()).hexdigest()[:24]
+        (k, str(v)) for k, v in options.items()), fault and fault.describe()]).encode()
+                         ).hexdigest()[:24]
     directory = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "traces"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{workload}-{key}.trace"
+    named = "" if fault is None else "-" + "".join(
+        c if c.isalnum() or c in "@-" else "_" for c in fault.spec)
+    path = directory / f"{workload}{named}-{key}.trace"
     if path.exists():
         try:
             return open_trace(path)
@@ -88,8 +96,9 @@ def record(workload: str, *, command: Sequence[str] = (), cache_dir: Path | str 
     chosen = targets.for_workload(workload).workload(workload, options, tuple(command))
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        result = record_trace(partial, chosen, timeout=timeout, argv=["powercut.testing"])
-        if result.status != "complete":
+        result = record_trace(partial, chosen, timeout=timeout, argv=["powercut.testing"],
+                              fault=fault)
+        if result.status != "complete" and not (fault and result.status == "workload-failed"):
             raise PowercutError(f"recording {workload} did not complete: {result.detail}")
         partial.replace(path)
     finally:

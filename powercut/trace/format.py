@@ -50,8 +50,13 @@ OP_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 # Fields an op may carry, checked when present (traces written before they
 # existed stay valid; the Op field is None when absent).
 OP_OPTIONAL_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "fsyncdir": {"datasync": bool},
+    "fsyncdir": {"datasync": bool, "errno": int},
+    # `errno`: the call failed with it (`record --fail`): a write that wrote nothing, a sync
+    # that made nothing durable. The program saw the error; the op is still in the order.
+    "fsync": {"errno": int},
+    "write": {"errno": int},
 }
+MAX_ERRNO = 4095  # the kernel's own bound (MAX_ERRNO): a failed op's errno is 1..4095
 # Ops whose path may be "" (the mount root): only a directory sync can name it,
 # since nothing can create, remove or write the root itself.
 ROOT_PATH_OPS = frozenset({"fsyncdir"})
@@ -98,8 +103,12 @@ class Op:
     length: int | None = None
     datasync: bool | None = None
     text: str | None = None
+    errno: int | None = None  # the call failed with this errno and changed nothing
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def failed(self) -> bool:
+        return self.errno is not None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -150,6 +159,8 @@ def op_from_record(rec: object, expected_seq: int) -> Op:
         raise TraceError(f"seq {seq} fallocate: ends past {MAX_FILE_OFFSET} bytes")
     if name == "rename" and kwargs["flags"] not in RENAME_FLAGS:
         raise TraceError(f"seq {seq} rename: flags {kwargs['flags']!r} not one of {RENAME_FLAGS}")
+    if "errno" in kwargs and not 1 <= kwargs["errno"] <= MAX_ERRNO:
+        raise TraceError(f"seq {seq} {name}: errno {kwargs['errno']} is not in 1..{MAX_ERRNO}")
     if "mode" in kwargs and not 0 <= kwargs["mode"] <= 0o177777:
         raise TraceError(f"seq {seq} {name}: mode {kwargs['mode']!r} is out of range")
     if name == "symlink" and "\0" in kwargs["target"]:

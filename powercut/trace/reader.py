@@ -144,6 +144,13 @@ class Trace:
         w = self.header.get("workload")
         return w if isinstance(w, dict) else {}
 
+    @property
+    def fault(self) -> Mapping[str, Any] | None:
+        """The call `record --fail` failed in this run (`call`, `path`, `nth`, `errno`,
+        `errno_name`), or None for a trace recorded without one."""
+        fault = self.header.get("fault")
+        return fault if isinstance(fault, dict) else None
+
     def ops(self) -> Iterator[Op]:
         with open(self.path, "rb") as f:
             f.seek(self._ops_at)
@@ -268,4 +275,9 @@ def _check_header(rec: object) -> dict[str, Any]:
                 e.path == image and e.kind == "file" for e in entries):
             raise TraceError("header 'fs' must name its file-system type and an image file "
                              "of the initial tree")
+    fault = rec.get("fault")
+    if fault is not None and not (
+            isinstance(fault, dict) and all(isinstance(fault.get(k), t) for k, t in (
+                ("call", str), ("path", str), ("nth", int), ("errno", int)))):
+        raise TraceError("header 'fault' is not a map with call, path, nth and errno")
     return rec

@@ -120,9 +120,13 @@ class TraceWriter:
 
     def __init__(self, path: Path | str, *, argv: list[str], workload: Mapping[str, Any],
                  page_size: int = 4096, initial: list[dict[str, Any]] | None = None,
-                 fs: Mapping[str, Any] | None = None) -> None:
+                 fs: Mapping[str, Any] | None = None,
+                 fault: Mapping[str, Any] | None = None) -> None:
         """`initial` entries give a file's bytes as `data` or as a `source` path to read.
-        `fs` is the kernel file system the workload runs on (`record --fs`)."""
+        `fs` is the kernel file system the workload runs on (`record --fs`), `fault` the
+        call `record --fail` fails: its trace is version 2, whose ops may carry `errno`,
+        so a reader that knows only version 1 refuses it rather than replay a failed
+        write as if it had happened."""
         self.path = Path(path)
         self._digest = hashlib.sha256()
         self._packer = msgpack.Packer(use_bin_type=True)
@@ -130,7 +134,9 @@ class TraceWriter:
         self.closed = False
         self.failed: OSError | None = None  # the write that failed (disk full...), if any
         entries = list(initial or [])
-        chunked = any(e.get("kind") == "file" and _size(e) >= CHUNKED_FROM for e in entries)
+        # Version 2 (initial files in chunks) for large files, and for a fault's trace.
+        chunked = fault is not None or any(
+            e.get("kind") == "file" and _size(e) >= CHUNKED_FROM for e in entries)
         header: dict[str, Any] = {
             "kind": FORMAT_KIND, "version": FORMAT_VERSION if chunked else 1,
             "page_size": page_size, "argv": list(argv), "workload": dict(workload),
@@ -139,6 +145,8 @@ class TraceWriter:
         }
         if fs is not None:
             header["fs"] = dict(fs)
+        if fault is not None:
+            header["fault"] = dict(fault)
         self._check(header)  # before the file exists: a refused header writes nothing
         self._file: BinaryIO = open(self.path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
         try:

@@ -23,6 +23,12 @@ says the same in short):
   page written since the file's last sync is kept or lost (as `lazyfs`).
   A marker is no barrier.
 
+- **A failed fsync** (`errno`, from `record --fail`) folds nothing; the
+  pages it covered are clean (see `failure`): kept or lost at every later
+  crash point, never written by a later sync until written again (or, with
+  `fsync_failure="revert"`, they, the size and the file's pending appends
+  go back to the durable content). A failed write changed nothing.
+
 Not modelled (see the README): ALICE's "truncate before unlinking the
 last name" piece, sub-page tearing. Every `ext4-ordered` state is an
 `alice` state. Legal choices: the pages are free, each operation's pieces
@@ -48,6 +54,7 @@ from powercut.replayer.models.effects import (
     record,
 )
 from powercut.replayer.models.ext4 import _aliases
+from powercut.replayer.models.failure import REVERT, keep_failed, revert_file, save_failed
 from powercut.replayer.models.records import PageRecords
 from powercut.replayer.space import Free, Groups, Space
 from powercut.replayer.state import Unit
@@ -82,12 +89,13 @@ class AliceModel(ReplayModel):
                "order; renames in three pieces; appends may persist size before data")
 
     def start(self, tree: Tree) -> _Run:
-        return _Run(tree)
+        return _Run(tree, self.fsync_failure == REVERT)
 
 
 class _Run:
-    def __init__(self, tree: Tree) -> None:
+    def __init__(self, tree: Tree, revert: bool = False) -> None:
         self.tree = tree
+        self.revert = revert
         self.durable = Namespace.of_tree(tree)
         self.namespaces = NamespaceCache()
         self.records = PageRecords(tree.page_size)
@@ -95,8 +103,8 @@ class _Run:
         self.nodes = {node.ino: node for _, node in tree.walk()}
 
     def apply(self, op: Op) -> None:
-        if is_orphan(op):
-            return
+        if is_orphan(op) or (op.failed and op.op != "fsync"):
+            return  # a failed write wrote nothing, a failed fsyncdir folded nothing
         name = op.op
         if name == "write":
             assert op.path is not None and op.offset is not None and op.data is not None
@@ -114,7 +122,9 @@ class _Run:
         elif name == "fsync":
             assert op.path is not None
             node = self.tree.lookup(op.path)
-            if node.kind == "dir":
+            if op.failed:
+                self._failed_sync(node.ino, op.seq)
+            elif node.kind == "dir":
                 self._dir_sync(node.ino)
             else:
                 self._data_sync(node.ino, mode=not op.datasync)
@@ -201,13 +211,33 @@ class _Run:
         self.ops = [e for e in self.ops if e.pieces]
 
     def _data_sync(self, ino: int, mode: bool) -> None:
-        self._fold(lambda p: p.ino == ino or (mode and p.mode_of == ino))
+        # An append's garbage is moot once its bytes are synced (they overwrite it), and a
+        # page a failed sync left clean reads as it did before the append: zeros.
+        self._fold(lambda p: (p.ino == ino and p.piece != "garbage") or (
+            mode and p.mode_of == ino))
+        self._drop(lambda p: p.ino == ino and p.piece == "garbage")
         self.records.clear(ino)
         node = self.nodes.get(ino)
         if node is not None and node.data is not None:
             durable = self.durable.inode(ino)
-            durable.data = node.data.copy()
+            saved = save_failed(durable.data, self.records.failed(ino))
+            durable.data = keep_failed(node.data.copy(), saved)
             durable.size = node.size
+
+    def _drop(self, gone: Callable[[_Piece], bool]) -> None:
+        for entry in self.ops:
+            entry.pieces = [p for p in entry.pieces if not gone(p)]
+        self.ops = [e for e in self.ops if e.pieces]
+
+    def _failed_sync(self, ino: int, seq: int) -> None:
+        """A sync that failed: nothing folds; its pages are clean (see `failure`)."""
+        node = self.nodes.get(ino)
+        if not self.revert or node is None or node.kind != "file":
+            self.records.fail(ino, seq)
+            return
+        durable = self.durable.inodes[ino]
+        revert_file(node, durable.data, durable.size, self.records.clear(ino))
+        self._drop(lambda p: p.ino == ino)  # its appends' sizes and garbage are undone too
 
     def _dir_sync(self, ino: int) -> None:
         self._fold(lambda p: ino in p.dirs or p.mode_of == ino)

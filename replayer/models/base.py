@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol
 
 from powercut.errors import PowercutError
 from powercut.replayer.image import Entry, Image
+from powercut.replayer.models.failure import KEEP, check_fsync_failure
 from powercut.replayer.space import Lost, Space
 from powercut.replayer.state import BEFORE_FIRST, StateName, Unit, UnitSpecError, unfold_ids
 from powercut.replayer.tree import Tree
@@ -135,10 +136,13 @@ class PersistenceModel(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
 
-    def __init__(self, page_size: int = 4096) -> None:
+    def __init__(self, page_size: int = 4096, *, fsync_failure: str = KEEP) -> None:
         if not isinstance(page_size, int) or page_size < 512 or page_size & (page_size - 1):
             raise PowercutError(f"page size {page_size!r} is not a power of two >= 512")
         self.page_size = page_size
+        # What a failed fsync leaves in the file (see `failure`): the cache keeps the new
+        # bytes (ext4, XFS), or they revert to the durable ones (btrfs).
+        self.fsync_failure = check_fsync_failure(fsync_failure)
 
     @abstractmethod
     def crash_points(self, trace: Trace,

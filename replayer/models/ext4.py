@@ -26,6 +26,14 @@ Rules (the README's models table says the same in short):
   that data. The truncate-to-zero heuristic acts at `close`, which traces do
   not record: not modelled.
 
+- **A failed fsync** (`errno`, from `record --fail`) commits nothing; the
+  pages it covered are clean (see `failure`): each is kept or lost, free
+  of the journal's order, at every later crash point, and no later sync
+  writes it until the program writes it again (or, with
+  `fsync_failure="revert"`, they and the size go back to the durable
+  content). A failed `fsyncdir` commits nothing; a failed write changed
+  nothing.
+
 Not modelled: the 5 s commit timer, fast commits, data=journal/writeback,
 intermediate page versions. Units: pages (as `lazyfs`), then `#SEQ` for each
 pending entry; the legal choices are one `Cut` (see `space`). With
@@ -40,6 +48,7 @@ from dataclasses import dataclass, field
 from powercut.replayer.models.base import Pending, ReplayModel
 from powercut.replayer.models.effect_pending import EffectPending, NamespaceCache
 from powercut.replayer.models.effects import Effect, Namespace, New, Size, record
+from powercut.replayer.models.failure import KEEP, REVERT, keep_failed, revert_file, save_failed
 from powercut.replayer.models.records import PageRecords
 from powercut.replayer.space import Cut, Free, Space
 from powercut.replayer.state import Unit
@@ -80,19 +89,21 @@ class Ext4OrderedModel(ReplayModel):
                "file, fsyncdir all); each pending page kept or lost, new pages only with the "
                "metadata before them")
 
-    def __init__(self, page_size: int = 4096, *, auto_da_alloc: bool = True) -> None:
-        super().__init__(page_size)
+    def __init__(self, page_size: int = 4096, *, auto_da_alloc: bool = True,
+                 fsync_failure: str = KEEP) -> None:
+        super().__init__(page_size, fsync_failure=fsync_failure)
         self.auto_da_alloc = auto_da_alloc
 
     def start(self, tree: Tree) -> _Run:
-        return _Run(tree, self.auto_da_alloc)
+        return _Run(tree, self.auto_da_alloc, self.fsync_failure == REVERT)
 
 
 class _Run:
     """The mutable replay behind `Ext4OrderedModel.crash_points`."""
 
-    def __init__(self, tree: Tree, auto_da_alloc: bool) -> None:
+    def __init__(self, tree: Tree, auto_da_alloc: bool, revert: bool = False) -> None:
         self.tree = tree
+        self.revert = revert
         self.ps = tree.page_size
         self.auto = auto_da_alloc
         self.durable = Namespace.of_tree(tree)
@@ -114,8 +125,8 @@ class _Run:
         return self.files.setdefault(ino, _File())
 
     def apply(self, op: Op) -> None:
-        if is_orphan(op):
-            return
+        if is_orphan(op) or (op.failed and op.op != "fsync"):
+            return  # a failed write wrote nothing, a failed fsyncdir committed nothing
         if op.op in METADATA:
             self._metadata(op)
         elif op.op == "write":
@@ -129,7 +140,9 @@ class _Run:
         elif op.op == "fsync":
             assert op.path is not None
             node = self.tree.lookup(op.path)
-            if node.kind == "dir":
+            if op.failed:
+                self._failed_fsync(node.ino, op.seq)
+            elif node.kind == "dir":
                 self._commit(self.count)
             else:
                 self._fsync(node.ino, bool(op.datasync))
@@ -169,7 +182,7 @@ class _Run:
             # Renamed over an existing file: its pending data goes out first.
             entry.bindings = [(src_node.ino, page, rec.writes[-1])
                               for page, rec in self.records.get(src_node.ino).items()
-                              if self._ordered(src_node.ino, page)]
+                              if rec.failed is None and self._ordered(src_node.ino, page)]
         for effect in effects:
             if isinstance(effect, Size):
                 self._resize(effect)
@@ -200,9 +213,12 @@ class _Run:
         return rec.high > f.floor or not f.written(page)
 
     def _waits_for(self, ino: int, page: int) -> int:
-        """The entries (a count) the page's write needed: it persists only after them."""
+        """The entries (a count) the page's write needed: it persists only after them (a page
+        a failed sync left clean was written out, or not, already: it waits for nothing)."""
         rec = self.records.get(ino)[page]
         f = self._file(ino)
+        if rec.failed is not None:
+            return 0
         if rec.high > f.floor:
             return self.since.get(rec.raised, 0)
         if not f.written(page):
@@ -211,7 +227,8 @@ class _Run:
 
     def _fsync(self, ino: int, datasync: bool) -> None:
         f = self._file(ino)
-        if any(self._ordered(ino, p) for p in self.records.get(ino)):
+        if any(self._ordered(ino, p) for p, rec in self.records.get(ino).items()
+               if rec.failed is None):
             self._commit(self.count)
         else:
             self._commit(max(self.committed, f.dtouch if datasync else f.touch))
@@ -219,12 +236,26 @@ class _Run:
         pages = self.records.clear(ino)
         if node is not None and node.data is not None:
             durable = self.durable.inode(ino)
-            durable.data = node.data.copy()
+            saved = save_failed(durable.data, self.records.failed(ino))
+            durable.data = keep_failed(node.data.copy(), saved)
             durable.size = node.size
             f.floor = node.size
             keep = -(-node.size // self.ps)
             f.extra = {p for p in (f.extra | set(pages)) if p < keep}
             f.holes -= set(pages)
+
+    def _failed_fsync(self, ino: int, seq: int) -> None:
+        """An fsync that failed: nothing commits; its pages are clean (see `failure`)."""
+        node = self.nodes.get(ino)
+        if not self.revert or node is None or node.kind != "file":
+            self.records.fail(ino, seq)
+            return
+        durable = self.durable.inodes.get(ino)
+        size = durable.size if durable is not None else 0
+        revert_file(node, durable.data if durable is not None else None, size,
+                    self.records.clear(ino))
+        f = self._file(ino)
+        f.floor = min(f.floor, size)
 
     def _commit(self, upto: int) -> None:
         while self.committed < min(upto, self.count):

@@ -25,6 +25,7 @@ class PageRecord:
     high: int = 0
     first: int = -1  # seq of the first write since the sync
     raised: int = -1  # seq of the last write that raised `high`
+    failed: int | None = None  # the failed sync that left it clean: no sync writes it now
 
 
 class PageRecords:
@@ -48,6 +49,7 @@ class PageRecords:
             if rec is None:
                 rec = pages[page] = PageRecord(first=seq)
             rec.writes.append(seq)
+            rec.failed = None  # dirty again: the next sync writes its latest bytes
             if page_end > rec.high:
                 rec.high = page_end
                 rec.raised = seq
@@ -66,8 +68,24 @@ class PageRecords:
             rec.high = min(rec.high, size)
 
     def clear(self, ino: int) -> dict[int, PageRecord]:
-        """A data sync: every pending page of `ino` is durable now."""
-        return self.by_ino.pop(ino, {})
+        """A data sync: every pending page of `ino` is durable now (returned), but those a
+        failed sync left clean, which stay pending (see `failure`)."""
+        pages = self.by_ino.pop(ino, {})
+        failed = {page: rec for page, rec in pages.items() if rec.failed is not None}
+        if failed:
+            self.by_ino[ino] = failed
+            return {page: rec for page, rec in pages.items() if rec.failed is None}
+        return pages
+
+    def fail(self, ino: int, seq: int) -> None:
+        """A data sync of `ino` that failed (op `seq`): its pending pages are clean now."""
+        for rec in self.by_ino.get(ino, {}).values():
+            if rec.failed is None:
+                rec.failed = seq
+
+    def failed(self, ino: int) -> list[int]:
+        """The pages of `ino` a failed sync left clean and no write has dirtied since."""
+        return [page for page, rec in self.by_ino.get(ino, {}).items() if rec.failed is not None]
 
     def get(self, ino: int) -> dict[int, PageRecord]:
         return self.by_ino.get(ino, {})

@@ -34,6 +34,7 @@ from powercut.targets.writes import plan_writes
 
 DEFAULT_PUTS = 100
 HEALTH_TIMEOUT = 0.5
+EXIT_WAIT = 1.0  # after a failed request: time for the member to finish exiting, if it is
 
 
 def clean_env() -> dict[str, str]:
@@ -49,7 +50,7 @@ def wait_healthy(child: Child, client: int, log: Path, timeout: float, started: 
         exit = child.poll()
         if exit is not None:
             return Outcome(False, f"{what} exited with status {exit.status} before it was "
-                                  f"healthy: {last_lines(log)}")
+                                  f"healthy: {last_lines(log)}", exited=True)
         if time.monotonic() > deadline:
             return Outcome(False, f"{what} not healthy within {timeout:g}s: {last_lines(log)}")
         time.sleep(POLL_SECONDS)
@@ -72,7 +73,9 @@ def send_writes(mnt: Path, client: int, n: int, deadline: float,
                 else:
                     kv.put(client, w.key, w.value)
             except kv.EtcdKVError as e:
-                return Outcome(False, f"write {i} ({w.key}) failed: {exited() or e}")
+                gone = exited()
+                return Outcome(False, f"write {i} ({w.key}) failed: {gone or e}",
+                               exited=gone is not None)
             markers.write(w.marker())  # acknowledged: only now may the marker be recorded
     return None
 
@@ -124,7 +127,7 @@ class EtcdBootstrap:
                     return Outcome(True, "etcd bootstrapped and reported healthy")
 
                 def exited() -> str | None:
-                    exit = child.poll()
+                    exit = child.wait(EXIT_WAIT)  # a request failed: is it exiting?
                     return None if exit is None else (
                         f"etcd exited with status {exit.status}: {last_lines(log)}")
 

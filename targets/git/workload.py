@@ -70,7 +70,7 @@ class GitCommits:
                     (tree / "counter.txt").write_text(f"{i}\n")
                     sha = self._commit(tree, home, workdir / f"git-{i}.log", deadline, i)
                     if sha.startswith("!"):
-                        return Outcome(False, f"commit {i}: {sha[1:]}")
+                        return Outcome(False, f"commit {i}: {sha[1:]}", exited=True)
                     markers.write({"key": f"commit-{i:04d}", "value": sha,
                                    "text": f"commit {i} {sha[:12]} acknowledged"})
         finally:

@@ -89,7 +89,7 @@ class LevelDBWrites:
                 return Outcome(False, f"the LevelDB program still ran after {timeout:g}s")
             if exit.status != 0:
                 return Outcome(False, f"the LevelDB program failed ({exit.describe}): "
-                                      f"{last_lines(log)}")
+                                      f"{last_lines(log)}", exited=True)
             return Outcome(True, last_lines(log, 1))
         finally:
             child.kill(grace=0)

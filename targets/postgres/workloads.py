@@ -28,7 +28,7 @@ from typing import Any, Self
 import pg8000.native
 
 from powercut.errors import WorkloadError
-from powercut.process import Child, last_lines
+from powercut.process import Child, last_lines, log_text
 from powercut.recorder.workload import POLL_SECONDS, Markers, Outcome, start
 from powercut.targets.postgres import binary, server
 from powercut.targets.writes import Write, plan_writes
@@ -36,6 +36,7 @@ from powercut.targets.writes import Write, plan_writes
 DEFAULT_WRITES = 20
 DATA_DIR = "pgdata"
 PREPARE_SECONDS = 120.0
+EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 TABLE = "CREATE TABLE kv (k text PRIMARY KEY, v text NOT NULL)"
 TRIM = ("UPDATE pg_database SET datistemplate = false WHERE datname = 'template0'",
         "DROP DATABASE template0", "DROP DATABASE postgres", TABLE, "CHECKPOINT")
@@ -55,7 +56,7 @@ def wait_ready(child: Child, socket: str, log: Path, deadline: float
         exit = child.poll()
         if exit is not None:
             return Outcome(False, f"postgres exited ({exit.describe}) before it served: "
-                                  f"{last_lines(log)}")
+                                  f"{last_lines(log)}", exited=True)
         if time.monotonic() > deadline:
             return Outcome(False, f"postgres did not serve in time: {last_lines(log)}")
         time.sleep(POLL_SECONDS / 5)
@@ -154,7 +155,9 @@ class PostgresWrites:
                 with Markers(mnt) as markers:
                     send(ready, markers, plan_writes(self.writes))
             except server.ERRORS as e:
-                return Outcome(False, f"a write failed: {e}; {last_lines(log)}")
+                # A PANIC crashes the server (the postmaster then restarts it): not an answer.
+                crashed = child.wait(EXIT_WAIT) is not None or "\nPANIC:" in f"\n{log_text(log)}"
+                return Outcome(False, f"a write failed: {e}; {last_lines(log)}", exited=crashed)
             finally:
                 server.close(ready)
             return Outcome(True, f"postgres {self.version} committed {self.writes} writes")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from powercut import ports
-from powercut.process import last_lines
+from powercut.process import Child, last_lines
 from powercut.recorder.workload import Markers, Outcome, start
 from powercut.targets.redis import server
 from powercut.targets.redis.resp import Connection, RedisReplyError
@@ -27,6 +27,7 @@ from powercut.targets.writes import plan_writes
 
 DEFAULT_WRITES = 100
 REPLY_TIMEOUT = 10.0
+EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,12 @@ class RedisWrites:
                 state = server.wait_ready(child, port, deadline)
                 if state != "ready":
                     return Outcome(False, f"redis-server {state} before it answered PING: "
-                                          f"{last_lines(log)}")
-                return self._send(mnt, port, deadline, log)
+                                          f"{last_lines(log)}", exited=state == "exited")
+                return self._send(mnt, port, deadline, log, child)
             finally:
                 child.kill(grace=0)  # SIGKILL: a crash, not a shutdown that syncs
 
-    def _send(self, mnt: Path, port: int, deadline: float, log: Path) -> Outcome:
+    def _send(self, mnt: Path, port: int, deadline: float, log: Path, child: Child) -> Outcome:
         with Markers(mnt) as markers, Connection(port, REPLY_TIMEOUT) as conn:
             for i, w in enumerate(plan_writes(self.writes)):
                 if time.monotonic() > deadline:
@@ -73,7 +74,9 @@ class RedisWrites:
                     elif server.call(conn, "SET", w.key, w.value) != "OK":
                         return Outcome(False, f"SET {w.key} was not answered OK")
                 except (OSError, RedisReplyError) as e:
-                    return Outcome(False, f"write {i} ({w.key}) failed: {e}: {last_lines(log)}")
+                    gone = child.wait(EXIT_WAIT) is not None  # an error reply, or its exit
+                    return Outcome(False, f"write {i} ({w.key}) failed: {e}: {last_lines(log)}",
+                                   exited=gone)
                 markers.write(w.marker())  # acknowledged: only now
         return Outcome(True, f"redis-server acknowledged {self.writes} writes "
                              f"(appendfsync {self.appendfsync})")

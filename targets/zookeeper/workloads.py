@@ -29,6 +29,7 @@ from powercut.targets.zookeeper import binary, server
 from powercut.targets.zookeeper.binary import ZooKeeper
 
 DEFAULT_WRITES = 20
+EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 ROOT = "/kv"
 
 
@@ -85,15 +86,17 @@ class ZooKeeperWrites:
             try:
                 zk = server.connect(port, deadline, lambda: child.poll() is not None)
                 if zk is None:
-                    how = "exited" if child.poll() is not None else "did not serve in time"
-                    return Outcome(False, f"zookeeper {how}: {last_lines(log)}")
+                    gone = child.poll() is not None
+                    how = "exited" if gone else "did not serve in time"
+                    return Outcome(False, f"zookeeper {how}: {last_lines(log)}", exited=gone)
                 try:
                     zk.create(ROOT)
                     with Markers(mnt) as markers:
                         send(zk, markers, plan_writes(self.writes))
                 except KazooException as e:
                     return Outcome(False, f"a write failed ({type(e).__name__}): "
-                                          f"{last_lines(log)}")
+                                          f"{last_lines(log)}",
+                                   exited=child.wait(EXIT_WAIT) is not None)
                 return Outcome(True, f"zookeeper {self.zookeeper.version} acknowledged "
                                      f"{self.writes} writes")
             finally:

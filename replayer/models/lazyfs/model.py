@@ -9,6 +9,19 @@ past the durable end of file extends the file to the last byte written in
 that page. With page_size 8192 a 16 KiB write splits in two, as LazyFS's
 own cache does.
 
+A failed fsync or fdatasync (an op with `errno`, from `record --fail`)
+makes nothing durable, not even the size: each page it covered may or may
+not have reached the disk (the error may have hit any of its blocks), and
+Linux marks them clean, so no later fsync writes them. They stay pending
+(kept or lost) at every later crash point until the program writes them
+again; then the page is dirty with its latest bytes, the failed ones
+included (the page cache of ext4 and XFS kept them), and a later fsync
+makes it durable. Rebello et al., "Can Applications Recover from fsync
+Failures?", USENIX ATC 2020 (CuttleFS). A failed write changed nothing.
+With `fsync_failure="revert"` the failed pages and the size go back to
+their durable content instead, in the file as the program goes on (btrfs,
+per the same paper): the failed bytes are lost for good.
+
 The latest contents live in a `Tree`; this module keeps, per inode, the
 durable pages and size and the pending pages since the last sync. It never
 enumerates choices (the enumerator does) and never touches the disk.
@@ -20,6 +33,7 @@ from dataclasses import dataclass, field
 
 from powercut.replayer.image import Entry, digest_of
 from powercut.replayer.models.base import ReplayModel
+from powercut.replayer.models.failure import KEEP, REVERT, revert_file
 from powercut.replayer.models.lazyfs.pending import (
     FileAtCrash,
     LazyPending,
@@ -43,6 +57,7 @@ from powercut.trace import Op
 class _PendingPage:
     writes: list[int] = field(default_factory=list)
     high: int = 0  # one past the last byte written in this page since the last sync
+    failed: int | None = None  # the failed sync that left it clean (no sync writes it now)
 
 
 @dataclass(slots=True)
@@ -62,14 +77,15 @@ class LazyFSModel(ReplayModel):
                "file's last fsync independently kept or lost")
 
     def start(self, tree: Tree) -> _LazyRun:
-        return _LazyRun(tree)
+        return _LazyRun(tree, self.fsync_failure)
 
 
 class _LazyRun:
     """The mutable replay behind `LazyFSModel.crash_points`."""
 
-    def __init__(self, tree: Tree) -> None:
+    def __init__(self, tree: Tree, fsync_failure: str = KEEP) -> None:
         self.tree = tree
+        self.revert = fsync_failure == REVERT
         self.ps = tree.page_size
         self.durable: dict[int, _Durable] = {}
         for _, node in tree.walk():
@@ -96,6 +112,8 @@ class _LazyRun:
             self._clip_pending(d, op.size)
         elif op.op == "fallocate":
             self._fallocate(op, node, d)
+        elif op.op == "fsync" and op.failed:
+            self._failed_sync(op.seq, node, d)
         elif op.op == "fsync":
             self._sync(node, d)
 
@@ -111,6 +129,7 @@ class _LazyRun:
             if record is None:
                 record = pages[page] = _PendingPage()
             record.writes.append(seq)
+            record.failed = None  # dirty again: the next sync writes its latest bytes
             if page_end > record.high:
                 record.high = page_end
             pos = page_end
@@ -131,10 +150,22 @@ class _LazyRun:
 
     def _sync(self, node: Node, d: _Durable) -> None:
         assert node.data is not None
-        for page in d.pending:
-            d.pages.set(page, node.data.get(page), node.data.hash_of(page))
-        d.pending.clear()
+        for page, record in list(d.pending.items()):
+            if record.failed is None:  # a page a failed sync left clean is not written
+                d.pages.set(page, node.data.get(page), node.data.hash_of(page))
+                del d.pending[page]
         d.size = node.size
+
+    def _failed_sync(self, seq: int, node: Node, d: _Durable) -> None:
+        """A sync that failed: its pages are clean, undecided, and no later sync writes them
+        (or, reverting, they and the size are the durable ones again)."""
+        if self.revert:
+            revert_file(node, d.pages, d.size, d.pending)
+            d.pending.clear()
+            return
+        for record in d.pending.values():
+            if record.failed is None:
+                record.failed = seq
 
     def pending(self, seq: int) -> LazyPending:
         entries: list[Entry] = []
