@@ -52,7 +52,8 @@ def find_causes(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]], ctx:
             errors[outcome.signature] += 1
             error_keys.setdefault(outcome.signature, state.key)
     total = total_budget if total_budget is not None else max(256, 8 * cause_budget)
-    attributor = Attributor(oracle, ctx.ops, per_cause=cause_budget, total=total)
+    attributor = Attributor(oracle, ctx.ops, per_cause=cause_budget, total=total,
+                            roles=ctx.roles)
     groups = attributor.run(failing)
     causes = sorted(build(groups, ctx), key=sort_key)
     error_list = []

@@ -9,9 +9,17 @@ already judged); otherwise it is minimised (`minimise`), within the
 budget of checks per cause and overall. Once the budget is spent, a state
 still goes with a culprit whose roles it loses and whose signature it
 shows (counted as `unchecked`); what is left is grouped by verdict and
-signature as `unexplained`, and said so. States with a key
-already folded go with it. `error` verdicts are not findings about the
-program and never reach here.
+signature as `unexplained`, and said so. `error` verdicts are not
+findings about the program and never reach here.
+
+One failing disk is one cause. A state whose content key (tree and
+markers) was already folded goes with it; so does a minimised culprit
+whose own state is a disk already explained (losing the second of two
+links leaves the disk of the crash between them), and an ordering whose
+mirror (A kept, B lost) is such a disk: no barrier between A and B can
+help when either one alone fails, the pair must be atomic. Each such fold
+is kept as an `Equivalent`, so the report can say how else the disk is
+reached.
 """
 
 from __future__ import annotations
@@ -20,15 +28,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from powercut.explorer.analysis.cause import op_key
+from powercut.explorer.analysis.cause import Equivalent, op_key
 from powercut.explorer.analysis.minimise import Asker, Culprit, Oracle, OutOfChecks, minimise
-from powercut.explorer.analysis.roles import roles
+from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.store.verdicts import Outcome
 from powercut.explorer.verdict import OpSummary
-from powercut.replayer.state import CrashState, StateName, unfold_ids
+from powercut.replayer.models.base import Pending
+from powercut.replayer.state import CrashState, StateName, Unit, unfold_ids
 
 MAX_INSTANCES = 16  # culprit instances remembered per cause (points where it was confirmed)
 MAX_EXAMPLES = 8
+MAX_EQUIVALENTS = 8
+DATA_OPS = frozenset({"write", "truncate", "fallocate"})
+"""Operations whose units are a file's data or size: an fsync of that file makes them durable
+under every model (a page, an append's size or garbage, a size change)."""
 
 
 @dataclass
@@ -47,6 +60,7 @@ class Group:
     afters: dict[tuple[str, ...], int] = field(default_factory=dict)  # op key -> first seq
     checks: int = 0
     unchecked: int = 0  # states folded in by role and signature once the budget was spent
+    equivalents: list[Equivalent] = field(default_factory=list)  # other ways to its disk
 
     @property
     def verdict(self) -> str:
@@ -62,22 +76,44 @@ class Group:
             self.examples.append(state.name)
 
 
-def culprit_key(culprit: Culprit, ops: list[OpSummary]) -> tuple[object, ...]:
+def is_data(unit: Unit, ops: list[OpSummary]) -> bool:
+    """Is the unit a file's data (a page, an append's size or garbage, a size change)?"""
+    return unit.kind == "page" or ops[unit.seq].op in DATA_OPS
+
+
+NAMING_OPS = frozenset({"rename", "link", "create", "symlink"})
+
+
+def reaching(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
+    """The operation that made the culprit's lost data reachable, when its ordering partner is
+    just that (data lost while the rename or link naming its file persisted): lost data with
+    an fsync missing before that operation, under every model, not an ordering of two files."""
+    if not culprit.partner or not all(is_data(u, ops) for u in culprit.units):
+        return None
+    files = {u.path for u in culprit.units}
+    partner = [ops[u.seq] for u in culprit.partner]
+    if all(op.op in NAMING_OPS and (op.dst or op.path) in files for op in partner):
+        return min(partner, key=lambda op: op.seq)
+    return None
+
+
+def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[object, ...]:
     """What repeated instances of one culprit share: kind, verdict, roles, the barrier's op."""
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
     if not culprit.units:
-        return ("prefix", culprit.verdict, op_key(after))
-    files = roles(u.path for u in culprit.units)
-    if culprit.partner:
-        return ("ordering", culprit.verdict, files, roles(u.path for u in culprit.partner))
+        return ("prefix", culprit.verdict, op_key(after, roles))
+    files = roles.all(u.path for u in culprit.units)
+    if culprit.partner and reaching(culprit, ops) is None:
+        return ("ordering", culprit.verdict, files, roles.all(u.path for u in culprit.partner))
     if culprit.torn is not None:
         return ("torn-write", culprit.verdict, files)
-    # Lost units fold by what was lost, not by the operation that made the loss matter:
+    # Lost data folds by what was lost, not by the operation that made the loss matter:
     # each commit's objects matter after another operation (the first after its
-    # acknowledgement, the next ones after their link), the fix is the same fsync.
-    if all(u.kind == "page" for u in culprit.units):
+    # acknowledgement, the next ones after their link), the fix is the same fsync. Data is
+    # data under every model (an append's size or garbage too), so one bug keeps one id.
+    if all(is_data(u, ops) for u in culprit.units):
         return ("lost-data", culprit.verdict, files)
-    kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if u.kind != "page"}))
+    kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if not is_data(u, ops)}))
     return ("lost-namespace", culprit.verdict, files, kinds)
 
 
@@ -85,9 +121,10 @@ class Attributor:
     """Folds failing states into `Group`s, asking `oracle` when it must."""
 
     def __init__(self, oracle: Oracle, ops: list[OpSummary], *, per_cause: int,
-                 total: int) -> None:
+                 total: int, roles: Roles | None = None) -> None:
         self.oracle = oracle
         self.ops = ops
+        self.roles = roles if roles is not None else Roles(ops)
         self.per_cause = per_cause
         self.total = total
         self.groups: dict[tuple[object, ...], Group] = {}
@@ -101,11 +138,29 @@ class Attributor:
         ordered = sorted(failing, key=lambda so: (bool(so[0].name.lost), so[0].point,
                                                   len(unfold_ids(so[0].name.lost))))
         for state, outcome in ordered:
-            group = self._by_key.get(state.key) or self._explain(state, outcome) or \
-                self._minimise(state, outcome)
+            group = self._by_key.get(state.key)
+            if group is not None:
+                self._note_same_disk(group, state)
+            else:
+                group = self._explain(state, outcome) or self._minimise(state, outcome)
             group.add(state, outcome)
             self._by_key.setdefault(state.key, group)
         return list(self.groups.values())
+
+    def _note_same_disk(self, group: Group, state: CrashState) -> None:
+        """A state that loses only namespace operations and leaves a disk the group already
+        explains at another point: another way to that disk, worth saying once a point."""
+        ids = unfold_ids(state.name.lost)
+        if not ids or len(group.equivalents) >= MAX_EQUIVALENTS or any(
+                not uid.startswith("#") for uid in ids):
+            return
+        ops = tuple(dict.fromkeys(self.ops[int(uid[1:].partition(".")[0])] for uid in ids))
+        culprit = group.culprit
+        if any(op.op in DATA_OPS for op in ops) or culprit is None or \
+                state.point == culprit.point or \
+                any(e.state.point == state.point for e in group.equivalents):
+            return
+        group.equivalents.append(Equivalent("lost", state.name, ops))
 
     def _ask(self) -> Asker:
         return Asker(self.oracle, self._left())
@@ -133,14 +188,17 @@ class Attributor:
                 units = pending.resolve(sorted(ids)) if ids else frozenset()
             except Exception:  # not all pending there
                 return False
-            fails = ask.fails(pending, pending.space.lose(frozenset(), units), kind)
+            lost = pending.space.lose(frozenset(), units)
+            fails = ask.fails(pending, lost, kind)
         except OutOfChecks:
             return False
         finally:
             self.spent += ask.spent
             group.checks += ask.spent
-        if fails and len(group.instances) < MAX_INSTANCES:
-            group.instances.append((point, ids))
+        if fails:
+            self._by_key.setdefault(self.oracle.key(pending, lost), group)
+            if len(group.instances) < MAX_INSTANCES:
+                group.instances.append((point, ids))
         return fails
 
     def _minimise(self, state: CrashState, outcome: Outcome) -> Group:
@@ -154,26 +212,55 @@ class Attributor:
         pending = self.oracle.pending(state.point)
         culprit = minimise(ask, pending, pending.resolve(state.name.lost), outcome.kind)
         self.spent += ask.spent
-        key = culprit_key(culprit, self.ops)
+        same = self._same_disk(pending, culprit, ask)
+        if same is not None:
+            return same
+        key = culprit_key(culprit, self.ops, self.roles)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(key, culprit)
         group.checks += ask.spent
         after = self.ops[culprit.first_point] if culprit.first_point >= 0 else None
-        group.afters.setdefault(op_key(after), culprit.first_point)
+        group.afters.setdefault(op_key(after, self.roles), culprit.first_point)
         if len(group.instances) < MAX_INSTANCES:
             group.instances.append((culprit.point, frozenset(culprit.ids)))
+        if culprit.units:
+            lost = pending.resolve(culprit.ids)
+            self._by_key.setdefault(self.oracle.key(pending, lost), group)
+        return group
+
+    def _same_disk(self, pending: Pending, culprit: Culprit, ask: Asker) -> Group | None:
+        """The group whose disk the culprit leaves (or, for an ordering, its mirror leaves),
+        with the equivalence recorded; None when the disk is a new one."""
+        if not culprit.units:
+            return None
+        lost = pending.resolve(culprit.ids)
+        group = self._by_key.get(self.oracle.key(pending, lost))
+        how, ops = "lost", tuple(dict.fromkeys(self.ops[u.seq] for u in culprit.units))
+        if (group is None or group.verdict != culprit.verdict) and culprit.partner:
+            mirror = pending.space.lose(frozenset(), pending.resolve(u.id for u in
+                                                                    culprit.partner))
+            group = self._by_key.get(self.oracle.key(pending, mirror))
+            how = "reordered"
+            ops += tuple(dict.fromkeys(self.ops[u.seq] for u in culprit.partner))
+        if group is None or group.verdict != culprit.verdict:
+            return None
+        group.checks += ask.spent
+        if len(group.equivalents) < MAX_EQUIVALENTS:
+            name = StateName.of(culprit.point, culprit.ids)
+            if all(e.state != name for e in group.equivalents):
+                group.equivalents.append(Equivalent(how, name, ops))
         return group
 
     def _by_role(self, state: CrashState, outcome: Outcome) -> Group | None:
         """A culprit whose every role this state loses and whose signature it shows."""
-        lost_roles = set(roles(self._path(uid) for uid in unfold_ids(state.name.lost)))
+        lost_roles = set(self.roles.all(self._path(uid) for uid in unfold_ids(state.name.lost)))
         for group in self.groups.values():
             culprit = group.culprit
             if culprit is None or not culprit.units or group.verdict != outcome.kind or \
                     outcome.signature not in group.signatures:
                 continue
-            if set(roles(u.path for u in culprit.units)) <= lost_roles:
+            if set(self.roles.all(u.path for u in culprit.units)) <= lost_roles:
                 return group
         return None
 

@@ -38,6 +38,10 @@ class Oracle(Protocol):
 
     def pending(self, point: int) -> Pending: ...
 
+    def key(self, pending: Pending, lost: Lost) -> str:
+        """The content key the verdicts of the state are kept under (tree and markers)."""
+        ...
+
     def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]: ...
 
 

@@ -171,6 +171,8 @@ def _cause(n: int, c: RootCause) -> str:
         rows.append(("models", escape(", ".join(c.models))))
     if c.hang:
         rows.append(("hang", escape(c.hang)))
+    if c.also:
+        rows.append(("same disk", escape(c.also)))
     rows += [("crash points", escape(point_ranges(c.points))),
              ("failing states", f"{c.failing} (minimising spent {c.checks} checks)"),
              ("culprit", escape(c.culprit.text()))]

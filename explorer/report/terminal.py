@@ -176,6 +176,8 @@ def cause_panel(n: int, c: RootCause) -> Panel:
         facts.add_row("models", Text(", ".join(c.models)))
     if c.hang:
         facts.add_row("hang", Text(c.hang))
+    if c.also:
+        facts.add_row("same disk", Text(c.also))
     facts.add_row("crash points", point_ranges(c.points))
     facts.add_row("failing states", f"{c.failing}; minimising spent {c.checks} checks")
     facts.add_row("culprit", Text(c.culprit.text()))
