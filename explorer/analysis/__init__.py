@@ -19,10 +19,11 @@ from powercut.explorer.analysis.attribute import Attributor
 from powercut.explorer.analysis.build import Context, build
 from powercut.explorer.analysis.cause import RootCause, SignatureCount, sort_key
 from powercut.explorer.analysis.minimise import Oracle
-from powercut.explorer.store.verdicts import Outcome
+from powercut.explorer.store.verdicts import Outcome, VerdictBook
 from powercut.replayer.state import CrashState
 
-__all__ = ["DEFAULT_CAUSE_BUDGET", "Analysis", "Context", "RootCause", "find_causes"]
+__all__ = ["DEFAULT_CAUSE_BUDGET", "FINDINGS", "Analysis", "Context", "RootCause",
+           "checker_errors", "find_causes"]
 
 DEFAULT_CAUSE_BUDGET = 64  # checks one cause's minimisation may spend
 FINDINGS = ("unrecoverable", "data-loss", "hang")
@@ -30,35 +31,50 @@ FINDINGS = ("unrecoverable", "data-loss", "hang")
 
 @dataclass
 class Analysis:
-    """The root causes of an exploration, the errors apart, and what finding them cost."""
+    """The root causes of an exploration, the errors apart, and what finding them cost.
+
+    `analysed` is False when the failing states were never minimised (the
+    exploration was interrupted, or no analysis was asked for): `why_not`
+    says why, and no report may then call the exploration clean.
+    """
 
     causes: list[RootCause] = field(default_factory=list)
     errors: list[SignatureCount] = field(default_factory=list)  # broken checks, by signature
     checks: int = 0  # checker runs the minimisation spent
     cause_budget: int = DEFAULT_CAUSE_BUDGET
+    analysed: bool = True
+    why_not: str = ""  # "interrupted", "paused", "not asked"
+
+    @classmethod
+    def skipped(cls, why: str, cause_budget: int = DEFAULT_CAUSE_BUDGET) -> Analysis:
+        return cls(cause_budget=cause_budget, analysed=False, why_not=why)
 
 
 def find_causes(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]], ctx: Context,
                 oracle: Oracle, *, cause_budget: int = DEFAULT_CAUSE_BUDGET,
                 total_budget: int | None = None) -> Analysis:
     """The root causes of the failing states `judged()` streams (see the module docstring)."""
-    failing: list[tuple[CrashState, Outcome]] = []
-    errors: Counter[str] = Counter()
-    error_keys: dict[str, str] = {}
-    for state, outcome in judged():
-        if outcome.kind in FINDINGS:
-            failing.append((state, outcome))
-        elif outcome.kind == "error":
-            errors[outcome.signature] += 1
-            error_keys.setdefault(outcome.signature, state.key)
+    failing = [(state, outcome) for state, outcome in judged() if outcome.kind in FINDINGS]
     total = total_budget if total_budget is not None else max(256, 8 * cause_budget)
     attributor = Attributor(oracle, ctx.ops, per_cause=cause_budget, total=total,
                             roles=ctx.roles)
     groups = attributor.run(failing)
     causes = sorted(build(groups, ctx), key=sort_key)
+    return Analysis(causes, checker_errors(judged, ctx.book), attributor.spent, cause_budget)
+
+
+def checker_errors(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]],
+                   book: VerdictBook) -> list[SignatureCount]:
+    """The states whose check broke, by signature, with one excerpt each (no checks run)."""
+    errors: Counter[str] = Counter()
+    error_keys: dict[str, str] = {}
+    for state, outcome in judged():
+        if outcome.kind == "error":
+            errors[outcome.signature] += 1
+            error_keys.setdefault(outcome.signature, state.key)
     error_list = []
     for signature, count in errors.most_common():
-        verdict = ctx.book.full(error_keys[signature])
+        verdict = book.full(error_keys[signature])
         excerpt = "" if verdict is None else verdict.excerpt or verdict.log_tail[-2000:]
         error_list.append(SignatureCount(signature, count, excerpt, "error"))
-    return Analysis(causes, error_list, attributor.spent, cause_budget)
+    return error_list
