@@ -156,6 +156,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     files = ctx.roles.all(u.path for u in culprit.units)
     partner_files = ctx.roles.all(u.path for u in culprit.partner)
     culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.units))
+    own = {o.seq for o in culprit_ops}
     if kind == "lost-data" and culprit.partner:  # lost while the op naming its file persisted
         after = reaching(culprit, ops) or after
         culprit_ops += (after,) if after is not None and after not in culprit_ops else ()
@@ -203,7 +204,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
         others = _other_afters(group, ctx, after)
         if after is not None and after.op == "marker":
             barrier = f"fsync {target} before acknowledging ({after.text!r}){others}"
-        elif after is not None and after.seq in {o.seq for o in culprit_ops}:
+        elif after is not None and after.seq in own:
             barrier = f"fsync {target} as soon as op #{after.seq} makes it pending: " \
                       "losing it breaks recovery at once"
         else:
