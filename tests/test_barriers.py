@@ -166,3 +166,29 @@ def config_ok_if_absent(directory: Path, markers: Sequence[Op]) -> Verdict:
 
 
 assert PAGE == 4096
+
+
+def ref_judge(directory: Path, markers: Sequence[Op]) -> Verdict:
+    ref = directory / "ref"
+    missing = [k for k, v in acked(markers).items()
+               if not ref.exists() or ref.read_text() != v]
+    return loss(missing) if missing else OK
+
+
+def test_a_journal_cut_names_the_lost_entry_not_the_later_ones_it_takes(tmp_path: Path) -> None:
+    """Under ext4-ordered losing the rename loses every later journal entry too: the cause
+    names the rename alone, whichever of them a failing state also lost."""
+    ops: list[tuple[str, dict]] = [("create", {"path": "tmp", "mode": 0o644}),
+                                   ("write", {"path": "tmp", "offset": 0, "data": b"v1"}),
+                                   ("fsync", {"path": "tmp", "datasync": False}),
+                                   ("rename", {"src": "tmp", "dst": "ref", "flags": 0}),
+                                   ("mkdir", {"path": "other1", "mode": 0o755}),
+                                   ("mkdir", {"path": "other2", "mode": 0o755}),
+                                   marker("k1", "v1")]
+    with run(make_trace(tmp_path / "t.trace", ops), ref_judge, model="ext4-ordered") as ex:
+        [cause] = ex.causes
+        assert cause.culprit.lost == ("#3", "#4", "#5")  # what the journal cut takes
+        assert (cause.kind, cause.roles, [o.seq for o in cause.ops]) == (
+            "lost-namespace", ("ref",), [3])
+        assert cause.barrier == ("fsync the directory (the mount root) after rename tmp → ref "
+                                 f"and before acknowledging ({ACK!r})")

@@ -88,9 +88,9 @@ def reaching(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
     """The operation that made the culprit's lost data reachable, when its ordering partner is
     just that (data lost while the rename or link naming its file persisted): lost data with
     an fsync missing before that operation, under every model, not an ordering of two files."""
-    if not culprit.partner or not all(is_data(u, ops) for u in culprit.units):
+    if not culprit.partner or not all(is_data(u, ops) for u in culprit.essential):
         return None
-    files = {u.path for u in culprit.units}
+    files = {u.path for u in culprit.essential}
     partner = [ops[u.seq] for u in culprit.partner]
     if all(op.op in NAMING_OPS and (op.dst or op.path) in files for op in partner):
         return min(partner, key=lambda op: op.seq)
@@ -102,7 +102,7 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[o
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
     if not culprit.units:
         return ("prefix", culprit.verdict, op_key(after, roles))
-    files = roles.all(u.path for u in culprit.units)
+    files = roles.all(u.path for u in culprit.essential)
     if culprit.partner and reaching(culprit, ops) is None:
         return ("ordering", culprit.verdict, files, roles.all(u.path for u in culprit.partner))
     if culprit.torn is not None:
@@ -111,9 +111,9 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[o
     # each commit's objects matter after another operation (the first after its
     # acknowledgement, the next ones after their link), the fix is the same fsync. Data is
     # data under every model (an append's size or garbage too), so one bug keeps one id.
-    if all(is_data(u, ops) for u in culprit.units):
+    if all(is_data(u, ops) for u in culprit.essential):
         return ("lost-data", culprit.verdict, files)
-    kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if not is_data(u, ops)}))
+    kinds = tuple(sorted({ops[u.seq].op for u in culprit.essential if not is_data(u, ops)}))
     return ("lost-namespace", culprit.verdict, files, kinds)
 
 
@@ -236,7 +236,7 @@ class Attributor:
             return None
         lost = pending.resolve(culprit.ids)
         group = self._by_key.get(self.oracle.key(pending, lost))
-        how, ops = "lost", tuple(dict.fromkeys(self.ops[u.seq] for u in culprit.units))
+        how, ops = "lost", tuple(dict.fromkeys(self.ops[u.seq] for u in culprit.essential))
         if (group is None or group.verdict != culprit.verdict) and culprit.partner:
             mirror = pending.space.lose(frozenset(), pending.resolve(u.id for u in
                                                                     culprit.partner))
@@ -260,7 +260,7 @@ class Attributor:
             if culprit is None or not culprit.units or group.verdict != outcome.kind or \
                     outcome.signature not in group.signatures:
                 continue
-            if set(self.roles.all(u.path for u in culprit.units)) <= lost_roles:
+            if set(self.roles.all(u.path for u in culprit.essential)) <= lost_roles:
                 return group
         return None
 

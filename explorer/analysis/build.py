@@ -153,9 +153,9 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
             unchecked=group.unchecked)
     name = StateName.of(culprit.point, culprit.ids)
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
-    files = ctx.roles.all(u.path for u in culprit.units)
+    files = ctx.roles.all(u.path for u in culprit.essential)
     partner_files = ctx.roles.all(u.path for u in culprit.partner)
-    culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.units))
+    culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.essential))
     own = {o.seq for o in culprit_ops}
     if kind == "lost-data" and culprit.partner:  # lost while the op naming its file persisted
         after = reaching(culprit, ops) or after
@@ -191,7 +191,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
         culprit_ops += partner_ops
         after = first_b
     elif kind == "lost-namespace":
-        dirs = ctx.roles.all(_parent(u.path) for u in culprit.units)
+        dirs = ctx.roles.all(_parent(u.path) for u in culprit.essential)
         target = "the directory " + ", ".join(d or "(the mount root)" for d in dirs)
         before = f"acknowledging ({after.text!r})" if after is not None and \
             after.op == "marker" else describe_role(after, ctx.roles)
