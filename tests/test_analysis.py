@@ -254,3 +254,16 @@ def test_once_the_budget_is_spent_states_fold_in_by_role_not_unexplained(
         assert cause.failing == sum(j.verdict.kind != "ok" for j in tight.iter_judged())
         assert cause.unchecked > 0
         assert "folded in by role and signature" in cause.summary
+
+
+def test_each_commits_instance_is_explained_by_role_not_minimised_again(tmp_path: Path) -> None:
+    """Under alice every commit's object and entry is its own instance of the same culprits:
+    after the first, one check confirms each (the next commit's unit in the same role), so
+    the analysis stays far inside its budget and folds nothing in unchecked."""
+    trace = make_trace(tmp_path / "t.trace", _commits(8))
+    with run(trace, objects_judge, model="alice") as ex:
+        assert sorted((c.kind, c.roles) for c in ex.causes) == [
+            ("lost-data", ("objects/c<n>",)), ("lost-namespace", ("objects",)),
+            ("lost-namespace", ("objects/c<n>",))]
+        assert all(c.unchecked == 0 for c in ex.causes)
+        assert ex.analysis.checks <= 4 * 64  # it spent the whole 512 minimising each instance

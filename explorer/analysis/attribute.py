@@ -177,7 +177,40 @@ class Attributor:
                 return group
             if self._confirm(group, state.point, ids, outcome.kind):
                 return group
+        return self._explain_by_role(state, outcome)
+
+    def _explain_by_role(self, state: CrashState, outcome: Outcome) -> Group | None:
+        """A culprit whose instance this state loses at its own point: for each core unit of
+        the culprit, a lost unit playing the same role (the next commit's ref rename, the
+        next fan-out `mkdir`), confirmed by one check. Spares a minimisation per instance."""
+        pending = self.oracle.pending(state.point)
+        lost = pending.resolve(state.name.lost)
+        for group in list(self.groups.values()):
+            if group.culprit is None or not group.culprit.units or \
+                    group.verdict != outcome.kind:
+                continue
+            analog = self._analog(group.culprit, [pending.units[i] for i in lost])
+            if analog is not None and analog != frozenset(group.culprit.ids) and \
+                    self._confirm(group, state.point, analog, outcome.kind):
+                return group
         return None
+
+    def _role_of(self, unit: Unit) -> tuple[str, str]:
+        """What a unit's loss is, by role: data of a file, or a (piece of an) operation."""
+        what = "data" if is_data(unit, self.ops) else f"{self.ops[unit.seq].op}.{unit.piece}"
+        return what, self.roles.of(unit.path)
+
+    def _analog(self, culprit: Culprit, lost: list[Unit]) -> frozenset[str] | None:
+        """For each core unit of `culprit`, the latest of `lost` in the same role; None if one
+        has none."""
+        chosen: list[Unit] = []
+        for unit in culprit.essential:
+            role = self._role_of(unit)
+            candidates = [u for u in lost if u not in chosen and self._role_of(u) == role]
+            if not candidates:
+                return None
+            chosen.append(max(candidates, key=lambda u: (u.seq, u.id)))
+        return frozenset(u.id for u in chosen)
 
     def _confirm(self, group: Group, point: int, ids: frozenset[str], kind: str) -> bool:
         """Does losing the culprit's units (alone) fail the same way at `point`?"""
@@ -254,7 +287,9 @@ class Attributor:
 
     def _by_role(self, state: CrashState, outcome: Outcome) -> Group | None:
         """A culprit whose every role this state loses and whose signature it shows."""
-        lost_roles = set(self.roles.all(self._path(uid) for uid in unfold_ids(state.name.lost)))
+        pending = self.oracle.pending(state.point)
+        lost_roles = set(self.roles.all(pending.units[i].path
+                                        for i in pending.resolve(state.name.lost)))
         for group in self.groups.values():
             culprit = group.culprit
             if culprit is None or not culprit.units or group.verdict != outcome.kind or \
@@ -263,13 +298,6 @@ class Attributor:
             if set(self.roles.all(u.path for u in culprit.essential)) <= lost_roles:
                 return group
         return None
-
-    def _path(self, uid: str) -> str:
-        """The path a unit id is about (an op's own path for `#SEQ` units)."""
-        if uid.startswith("#"):
-            op = self.ops[int(uid[1:].partition(".")[0])]
-            return op.path or ""
-        return uid.rpartition(":")[0]
 
     def _unexplained(self, outcome: Outcome) -> Group:
         key = ("unexplained", outcome.kind, outcome.signature)
