@@ -11,11 +11,13 @@ counted apart by signature.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from powercut.explorer.analysis.attribute import Attributor
+from powercut.explorer.analysis.attribute import Attributor, Group
 from powercut.explorer.analysis.build import Context, build
 from powercut.explorer.analysis.cause import RootCause, SignatureCount, sort_key
 from powercut.explorer.analysis.minimise import Oracle
@@ -59,8 +61,27 @@ def find_causes(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]], ctx:
     attributor = Attributor(oracle, ctx.ops, per_cause=cause_budget, total=total,
                             roles=ctx.roles)
     groups = attributor.run(failing)
-    causes = sorted(build(groups, ctx), key=sort_key)
+    causes = [_room(c, groups, attributor.spent, total, cause_budget, total_budget is None)
+              for c in build(groups, ctx)]
+    causes.sort(key=sort_key)
     return Analysis(causes, checker_errors(judged, ctx.book), attributor.spent, cause_budget)
+
+
+def _room(cause: RootCause, groups: list[Group], spent: int, total: int, cause_budget: int,
+          by_cause_budget: bool) -> RootCause:
+    """An `unexplained` cause says what budget would have explained it: the checks spent so
+    far and one whole minimisation (at most `cause_budget` checks) more for each group left
+    (the analysis gets eight causes' worth of checks, at least 256)."""
+    if cause.kind != "unexplained":
+        return cause
+    needed = spent + max(1, cause_budget) * sum(1 for g in groups if g.culprit is None)
+    room = f"--cause-budget {max(cause_budget + 1, math.ceil(needed / 8))}" if by_cause_budget \
+        else f"an analysis budget of {needed} checks"
+    sig = cause.signatures[0].signature if cause.signatures else "no signature"
+    barrier = (f"not known: the analysis spent its {total} checks before these "
+               f"{cause.failing} failing states ({sig}) were minimised; {room} gives it room "
+               "for them")
+    return dataclasses.replace(cause, barrier=barrier)
 
 
 def checker_errors(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]],
