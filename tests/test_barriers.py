@@ -192,3 +192,28 @@ def test_a_journal_cut_names_the_lost_entry_not_the_later_ones_it_takes(tmp_path
             "lost-namespace", ("ref",), [3])
         assert cause.barrier == ("fsync the directory (the mount root) after rename tmp → ref "
                                  f"and before acknowledging ({ACK!r})")
+
+
+def snap_judge(directory: Path, markers: Sequence[Op]) -> Verdict:
+    snap, log = directory / "snap", directory / "log"
+    if log.exists() and (not snap.exists() or snap.read_bytes() != b"snapshot"):
+        return bad("a log without its snapshot")
+    return OK
+
+
+def test_data_lost_while_a_later_create_persisted_is_lost_data_everywhere(
+        tmp_path: Path) -> None:
+    """lazyfs makes the create durable at once (no ordering partner to find); the weaker
+    models find it as a partner. The same bug: lost data, one id, the same words."""
+    ops: list[tuple[str, dict]] = [("create", {"path": "snap", "mode": 0o644}),
+                                   ("write", {"path": "snap", "offset": 0, "data": b"snapshot"}),
+                                   ("create", {"path": "log", "mode": 0o644})]
+    trace = make_trace(tmp_path / "t.trace", ops)
+    found = {}
+    for model in ("lazyfs", "ext4-ordered", "alice"):
+        with run(trace, snap_judge, model=model) as exploration:
+            found[model] = {(c.id, c.kind, c.barrier) for c in exploration.causes}
+    [data] = found["lazyfs"]
+    assert data[1:] == ("lost-data", "fsync snap before create log")
+    assert found["ext4-ordered"] == {data}
+    assert data in found["alice"]  # beside alice's own: the create of snap lost

@@ -81,20 +81,16 @@ def is_data(unit: Unit, ops: list[OpSummary]) -> bool:
     return unit.kind == "page" or ops[unit.seq].op in DATA_OPS
 
 
-NAMING_OPS = frozenset({"rename", "link", "create", "symlink"})
-
-
 def reaching(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
-    """The operation that made the culprit's lost data reachable, when its ordering partner is
-    just that (data lost while the rename or link naming its file persisted): lost data with
-    an fsync missing before that operation, under every model, not an ordering of two files."""
-    if not culprit.partner or not all(is_data(u, ops) for u in culprit.essential):
+    """The namespace operation whose persisting makes the culprit's lost data matter, when its
+    ordering partner is just that (data lost while the rename naming its file, or the create
+    of the file that needs it, persisted): lost data with an fsync missing before that
+    operation. Under `lazyfs` the operation is durable at once and the same bug has no
+    partner, so it is lost data under every model, with one id."""
+    if not culprit.partner or not all(is_data(u, ops) for u in culprit.essential) or \
+            any(is_data(u, ops) for u in culprit.partner):
         return None
-    files = {u.path for u in culprit.essential}
-    partner = [ops[u.seq] for u in culprit.partner]
-    if all(op.op in NAMING_OPS and (op.dst or op.path) in files for op in partner):
-        return min(partner, key=lambda op: op.seq)
-    return None
+    return min((ops[u.seq] for u in culprit.partner), key=lambda op: op.seq)
 
 
 def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[object, ...]:
