@@ -24,11 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
 from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.verdict import OpSummary
 from powercut.replayer.state import StateName
+
+if TYPE_CHECKING:
+    from powercut.explorer.analysis.in_files import InFiles
 
 CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix", "unexplained")
 """The kinds a cause may have; a new kind (a failed fsync, say) is one more name here."""
@@ -102,6 +106,7 @@ class RootCause:
     hang: str = ""  # for hangs: "confirmed" at the full timeout, or "inferred"
     unchecked: int = 0  # failing states folded in by role and signature, budget spent
     equivalent_states: tuple[Equivalent, ...] = ()  # other culprits leaving the same disk
+    files: InFiles | None = None  # kernel traces: what the failing disk lost, in files
 
     @property
     def first_point(self) -> int:
