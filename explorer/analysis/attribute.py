@@ -153,8 +153,8 @@ class Attributor:
         ops = tuple(dict.fromkeys(self.ops[int(uid[1:].partition(".")[0])] for uid in ids))
         culprit = group.culprit
         if any(op.op in DATA_OPS for op in ops) or culprit is None or \
-                state.point == culprit.point or \
-                any(e.state.point == state.point for e in group.equivalents):
+                state.point == culprit.point or any(
+                    e.state.point == state.point or e.ops == ops for e in group.equivalents):
             return
         group.equivalents.append(Equivalent("lost", state.name, ops))
 
@@ -277,7 +277,7 @@ class Attributor:
         group.checks += ask.spent
         if len(group.equivalents) < MAX_EQUIVALENTS:
             name = StateName.of(culprit.point, culprit.ids)
-            if all(e.state != name for e in group.equivalents):
+            if all(e.state != name and (e.how, e.ops) != (how, ops) for e in group.equivalents):
                 group.equivalents.append(Equivalent(how, name, ops))
         return group
 

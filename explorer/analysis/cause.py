@@ -125,7 +125,9 @@ class RootCause:
         """How else its disk is reached ("also reached by losing …, or by …"), or ""."""
         if not self.equivalent_states:
             return ""
-        return "also reached " + ", or ".join(e.text() for e in self.equivalent_states)
+        shown = [e.text() for e in self.equivalent_states[:3]]
+        more = len(self.equivalent_states) - len(shown)
+        return "also reached " + ", or ".join(shown) + (f", and {more} more ways" if more else "")
 
 
 def op_key(op: OpSummary | None, roles: Roles) -> tuple[str, ...]:
