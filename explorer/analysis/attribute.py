@@ -144,8 +144,9 @@ class Attributor:
         return list(self.groups.values())
 
     def _note_same_disk(self, group: Group, state: CrashState) -> None:
-        """A state that loses only namespace operations and leaves a disk the group already
-        explains at another point: another way to that disk, worth saying once a point."""
+        """A state that loses only namespace operations, none of the culprit's own, and leaves
+        a disk the group already explains at another point: another way to that disk, worth
+        saying once."""
         ids = unfold_ids(state.name.lost)
         if not ids or len(group.equivalents) >= MAX_EQUIVALENTS or any(
                 not uid.startswith("#") for uid in ids):
@@ -153,7 +154,7 @@ class Attributor:
         ops = tuple(dict.fromkeys(self.ops[int(uid[1:].partition(".")[0])] for uid in ids))
         culprit = group.culprit
         if any(op.op in DATA_OPS for op in ops) or culprit is None or \
-                state.point == culprit.point or any(
+                state.point == culprit.point or set(culprit.ids) & set(ids) or any(
                     e.state.point == state.point or e.ops == ops for e in group.equivalents):
             return
         group.equivalents.append(Equivalent("lost", state.name, ops))
