@@ -62,6 +62,9 @@ class Exploration:
     # A kernel file-system trace: the file system that recovers each crash image ("ext4
     # data=writeback"); its causes are marked with it rather than with the disk's model.
     kernel: str | None = None
+    # Of the states checked on the kernel, those that recovered to a tree the checker had
+    # already judged (its verdict reused without running the program; see checkers.recovered)
+    same_tree: int = 0
 
     @property
     def reused(self) -> int:

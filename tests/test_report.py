@@ -96,12 +96,12 @@ def test_json_report_leads_with_causes_and_streams_every_state(tmp_path: Path) -
         doc = json.loads(path.read_text())
         assert doc == to_json_dict(exploration)
     assert (doc["kind"], doc["version"]) == ("powercut-report", 2) and SCHEMA == "powercut-report/2"
-    assert list(doc) == ["kind", "version", "trace", "trace_digest", "model", "kernel",
-                         "page_size", "checker", "summary", "causes", "errors", "crash_points",
-                         "states"]
+    assert list(doc) == ["kind", "version", "trace", "trace_digest", "model", "kernel", "page_size",
+                         "checker", "summary", "causes", "errors", "crash_points", "states"]
     summary = doc["summary"]
     assert set(summary) == {"crash_points", "states_enumerated", "states_distinct",
-                            "states_checked", "states_reused", "verdicts", "coverage", "causes",
+                            "states_checked", "states_reused", "states_same_tree", "verdicts",
+                            "coverage", "causes",
                             "errors", "minimisation", "elapsed_s", "workers", "interrupted",
                             "failing", "analysed", "not_analysed", "result"}
     assert summary["verdicts"] == {"ok": 8, "unrecoverable": 13}

@@ -83,8 +83,9 @@ class FileChange:
             return f"{self.path} is still there ({_what(f)}; gone in the passing state)"
         assert f is not None and p is not None
         if self.change == "replaced":
-            return (f"{self.path} keeps its old content ({_what(f)}, another inode than the "
-                    f"{_what(p)} that replaced it): the rename over it was lost")
+            return (f"{self.path} is an older file ({_what(f)}; another inode holds the "
+                    f"{_what(p)} of the passing state): a rename over it, or its "
+                    "re-creation, was lost")
         if self.change == "kind":
             return f"{self.path} is a {f.kind}, not a {p.kind}"
         if self.change == "size" and f.size < p.size:

@@ -37,6 +37,7 @@ from typing import Any
 from powercut import guard
 from powercut.errors import PowercutError
 from powercut.explorer.checkers.base import Checker, scratch_dir
+from powercut.explorer.checkers.recovered import Judged, tree_key
 from powercut.explorer.checkers.signature import normalise
 from powercut.explorer.verdict import Verdict
 from powercut.kernelfs import filesystems, loop
@@ -46,6 +47,7 @@ from powercut.trace import Op, Trace
 FSCK_SECONDS = 120.0
 _LOOP = re.compile(r"\bloop\d+\b")
 _KERNEL_LINES = 20  # kernel messages kept as evidence
+_SAME_UUID = {"xfs": ("nouuid",)}
 
 
 class Refused(Exception):
@@ -66,9 +68,22 @@ class OnImage(Checker):
         self.type = str(fs["type"])
         self.image = str(fs["image"])
         self.options = str(fs.get("mount_options") or "")
+        # Every crash image is a copy of one file system: XFS refuses a second mount of
+        # the same UUID unless told it is not a duplicate (workers mount copies at once).
+        self.check_options = ",".join(filter(None, (self.options, *_SAME_UUID.get(
+            self.type, ()))))
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
         self.uses_markers = bool(getattr(inner, "uses_markers", False))
+        self.judged = Judged()  # verdicts by recovered tree (see `recovered`)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Shipped to a Dask worker: its verdicts by tree start afresh there.
+        return {k: v for k, v in self.__dict__.items() if k != "judged"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.judged = Judged()
 
     @property  # type: ignore[override]
     def timeout(self) -> float:
@@ -83,7 +98,7 @@ class OnImage(Checker):
         return f"{self.inner.describe()}, on {self.type}{options} recovered by this kernel"
 
     def identity(self) -> str:
-        return (f"{self.inner.identity()} on={self.type} mount={self.options} "
+        return (f"{self.inner.identity()} on={self.type} mount={self.check_options} "
                 f"kernel={platform.release()} fsck={self.fsck is not None}")
 
     def close(self) -> None:
@@ -95,8 +110,18 @@ class OnImage(Checker):
         with scratch_dir(scratch) as work:
             try:
                 with self.mounted(directory, work) as (mnt, log, fsck):
+                    key = tree_key(mnt, markers if self.uses_markers else ())
+                    limit = self.limit()
+                    same = self.judged.get(key, limit)
+                    if same is not None:
+                        return self._with_evidence(dataclasses.replace(
+                            same, duration=time.monotonic() - started,
+                            evidence={**same.evidence, "same_recovered_tree": True}), [], fsck)
                     verdict = self.inner.check(mnt, markers, scratch=work / "check")
-                    return self._with_evidence(verdict, log.lines(), fsck)
+                    verdict = self._with_evidence(verdict, log.lines(), fsck)
+                    if not _worker_died(verdict):
+                        self.judged.put(key, verdict, limit)
+                    return verdict
             except Refused as e:
                 return self._refused(e.failure, time.monotonic() - started, e.fsck)
 
@@ -116,7 +141,7 @@ class OnImage(Checker):
         try:
             fsck = self._fsck(device.path, image, mnt, log) if self.fsck else None
             try:
-                mount(device.path, mnt, self.type, self.options, log)
+                mount(device.path, mnt, self.type, self.check_options, log)
             except MountFailed as e:
                 raise Refused(e, fsck) from None
             try:
@@ -153,7 +178,7 @@ class OnImage(Checker):
         kernel replays its journal, then unmounted): evidence, never the verdict."""
         assert self.fsck is not None
         try:
-            mount(device, mnt, self.type, self.options, log)
+            mount(device, mnt, self.type, self.check_options, log)
         except MountFailed:
             pass  # the real mount below says so
         else:
@@ -167,6 +192,12 @@ class OnImage(Checker):
         lines = (done.stdout + done.stderr).strip().splitlines()
         return {"command": " ".join(argv[:-1]), "status": done.returncode,
                 "clean": done.returncode == 0, "output": lines[-10:]}
+
+
+def _worker_died(verdict: Verdict) -> bool:
+    """A check that broke (killed from outside, an error) is no verdict to reuse."""
+    return verdict.kind == "error" or bool(verdict.evidence.get("worker_died")) or (
+        verdict.signal == 9 and verdict.kind != "hang")
 
 
 def _telling(kernel: list[str]) -> str:

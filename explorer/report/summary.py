@@ -74,6 +74,7 @@ def summary_dict(exploration: Exploration) -> dict[str, Any]:
         "states_distinct": exploration.distinct,
         "states_checked": exploration.checked,
         "states_reused": exploration.reused,
+        "states_same_tree": exploration.same_tree,
         "verdicts": dict(sorted(exploration.verdicts.items())),
         "coverage": coverage(exploration),
         "causes": len(analysis.causes),

@@ -34,6 +34,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from powercut import guard
 from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.analysis import (
     DEFAULT_CAUSE_BUDGET,
@@ -138,6 +139,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
     # An exploration killed outright (kill -9) left its checkers and work dir: end them.
     leftovers.reap(workdir or Path(tempfile.gettempdir()))
     root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=workdir))
+    guard.hold(remove=str(root))  # a SIGKILLed exploration's dir goes with its guardian
     leftovers.claim(root)
     own_journal = journal is None
     try:
@@ -170,6 +172,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             exploration.crash_points = enumeration.crash_points
             exploration.plan = enumeration.plan
             exploration.checked = pool.checked
+            if isinstance(pool.checker, OnImage):
+                exploration.same_tree = pool.checker.judged.reused
         if analyse and not exploration.interrupted:
             exploration.analysis = _analyse(exploration, trace, model, pool, facts, book, suffix,
                                             cause_budget, analysis_budget, on_progress)
@@ -270,9 +274,14 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
         confirm_hangs(analysis, exploration, oracle)
     if isinstance(pool.checker, OnImage) and exploration.kernel is not None:
         assert exploration.workdir is not None
+        def known(point: int) -> str | None:
+            outcome = book.outcome(oracle.key(oracle.pending(point), frozenset()))
+            return None if outcome is None else outcome.kind
+
         in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
-                                      exploration.ops, exploration.workdir, cause_budget),
-                 exploration.kernel)
+                                      exploration.ops, exploration.workdir, cause_budget,
+                                      page_size=model.page_size, known=known,
+                                      limit=pool.deadlines.now()), exploration.kernel)
     return analysis
 
 
