@@ -217,3 +217,24 @@ def test_data_lost_while_a_later_create_persisted_is_lost_data_everywhere(
     assert data[1:] == ("lost-data", "fsync snap before create log")
     assert found["ext4-ordered"] == {data}
     assert data in found["alice"]  # beside alice's own: the create of snap lost
+
+
+def test_an_ordering_of_entries_names_the_directory_to_fsync(tmp_path: Path) -> None:
+    """Under alice the create of `snap` may be lost while the later create of `log` persists:
+    the fix is an fsync of the directory holding `snap`, not of `snap` itself."""
+    ops: list[tuple[str, dict]] = [("mkdir", {"path": "d", "mode": 0o755}),
+                                   ("create", {"path": "d/snap", "mode": 0o644}),
+                                   ("write", {"path": "d/snap", "offset": 0, "data": b"snapshot"}),
+                                   ("fsync", {"path": "d/snap", "datasync": False}),
+                                   ("fsyncdir", {"path": ""}),
+                                   ("create", {"path": "log", "mode": 0o644})]
+    with run(make_trace(tmp_path / "t.trace", ops), snap_in_d_judge, model="alice") as ex:
+        [cause] = [c for c in ex.causes if c.kind == "ordering"]
+        assert cause.barrier == "fsync the directory d after create d/snap and before create log"
+
+
+def snap_in_d_judge(directory: Path, markers: Sequence[Op]) -> Verdict:
+    snap, log = directory / "d" / "snap", directory / "log"
+    if log.exists() and (not snap.exists() or snap.read_bytes() != b"snapshot"):
+        return bad("a log without its snapshot")
+    return OK

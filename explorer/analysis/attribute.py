@@ -100,7 +100,9 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[o
         return ("prefix", culprit.verdict, op_key(after, roles))
     files = roles.all(u.path for u in culprit.essential)
     if culprit.partner and reaching(culprit, ops) is None:
-        return ("ordering", culprit.verdict, files, roles.all(u.path for u in culprit.partner))
+        entries = () if any(is_data(u, ops) for u in culprit.essential) else ("entries",)
+        return ("ordering", culprit.verdict, files, roles.all(u.path for u in culprit.partner),
+                *entries)
     if culprit.torn is not None:
         return ("torn-write", culprit.verdict, files)
     # Lost data folds by what was lost, not by the operation that made the loss matter:

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from powercut.explorer.analysis.attribute import Group, reaching
+from powercut.explorer.analysis.attribute import Group, is_data, reaching
 from powercut.explorer.analysis.cause import (
     RootCause,
     SignatureCount,
@@ -185,7 +185,14 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     elif kind == "ordering":
         partner_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.partner))
         first_b = partner_ops[0]
-        barrier = f"fsync {', '.join(files)} before {describe_role(first_b, ctx.roles)}"
+        before = describe_role(first_b, ctx.roles)
+        if any(is_data(u, ops) for u in culprit.essential):
+            barrier = f"fsync {', '.join(files)} before {before}"
+        else:  # a lost entry: only an fsync of its directory makes it durable
+            dirs = ctx.roles.all(_parent(u.path) for u in culprit.essential)
+            lost_ops = ", ".join(describe_role(o, ctx.roles) for o in culprit_ops)
+            barrier = (f"fsync the directory {', '.join(d or '(the mount root)' for d in dirs)} "
+                       f"after {lost_ops} and before {before}")
         summary = (f"{', '.join(files)} lost while the later {', '.join(partner_files)} "
                    f"persisted ({where})")
         culprit_ops += partner_ops
