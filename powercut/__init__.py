@@ -12,7 +12,8 @@ flow one way, CLI -> targets -> explorer -> replayer -> this shared floor:
   enumeration, materialisation);
 - `powercut.recorder`: records a trace through FUSE (uses only the floor);
 - the floor: `errors`, `trace` (the format every stage reads), `process`,
-  `ports`.
+  `ports`, `kernelfs` (images, loop devices and mounts of kernel file
+  systems), `guard` (what a SIGKILLed powercut leaves is undone).
 """
 
 __version__ = "0.1.0"

@@ -268,7 +268,10 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
         barrier = (f"make {names} durable as one step: a crash from #{cause.culprit.point} "
                    f"until {until} leaves {'it' if len(paths) == 1 else 'them'} as in the "
                    "failing state")
-    summary = "; ".join(files.words()[:3])
+    words = files.words()
+    summary = "; ".join(words[:2]) + (f"; and {len(words) - 2} more: "
+                                      + ", ".join(paths[2:6]) + (", …" if len(paths) > 6 else "")
+                                      if len(words) > 2 else "")
     if cause.kind in ("torn-write", "ordering"):
         summary += f" (on the disk: {cause.kind} of {describe_op(cause.ops[0])})" \
             if cause.ops else f" (on the disk: {cause.kind})"
