@@ -22,10 +22,11 @@ def powercut(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "PYTHONPATH": str(cwd)})
 
 
-def record_and_explore(tmp_path: Path, name: str, writer: str, checker: str, how: str
+def record_and_explore(tmp_path: Path, name: str, writer: str, checker: str, how: str,
+                       *explore_args: str
                        ) -> tuple[Path, subprocess.CompletedProcess[str], dict[str, Any]]:
-    """The trace of `NAME_writer {mnt} HOW`, the exploration with `NAME_check` (2 workers)
-    and its JSON report."""
+    """The trace of `NAME_writer {mnt} HOW`, the exploration with `NAME_check` (2 workers,
+    and `explore_args`) and its JSON report."""
     (tmp_path / f"{name}_writer.py").write_text(writer)
     (tmp_path / f"{name}_check.py").write_text(checker)
     trace = tmp_path / f"{name}.trace"
@@ -35,5 +36,5 @@ def record_and_explore(tmp_path: Path, name: str, writer: str, checker: str, how
     report = tmp_path / "result.json"
     explored = powercut("explore", str(trace), "--check-cmd",
                         f"{sys.executable} -m {name}_check {{dir}} {{markers}}",
-                        "--workers", "2", "--json", str(report), cwd=tmp_path)
+                        "--workers", "2", "--json", str(report), *explore_args, cwd=tmp_path)
     return trace, explored, json.loads(report.read_text())

@@ -254,3 +254,31 @@ def test_once_the_budget_is_spent_states_fold_in_by_role_not_unexplained(
         assert cause.failing == sum(j.verdict.kind != "ok" for j in tight.iter_judged())
         assert cause.unchecked > 0
         assert "folded in by role and signature" in cause.summary
+
+
+def test_each_commits_instance_is_explained_by_role_not_minimised_again(tmp_path: Path) -> None:
+    """Under alice every commit's object and entry is its own instance of the same culprits:
+    after the first, one check confirms each (the next commit's unit in the same role), so
+    the analysis stays far inside its budget and folds nothing in unchecked."""
+    trace = make_trace(tmp_path / "t.trace", _commits(4))
+    with run(trace, objects_judge, model="alice") as ex:
+        assert sorted((c.kind, c.roles) for c in ex.causes) == [
+            ("lost-data", ("objects/c<n>",)), ("lost-namespace", ("objects",)),
+            ("lost-namespace", ("objects/c<n>",))]
+        assert all(c.unchecked == 0 for c in ex.causes)
+        assert ex.analysis.checks <= 20  # minimising each instance anew took 33
+
+
+def test_unexplained_says_what_budget_explains_it(tmp_path: Path) -> None:
+    """No checks at all for the analysis: every failing state is unexplained, and the budget
+    each unexplained group names does explain it."""
+    trace = make_trace(tmp_path / "t.trace", _pointer(fsync_a=False))
+    with run(trace, pointer_judge, cause_budget=16, analysis_budget=0) as starved:
+        [cause] = starved.causes
+        assert cause.kind == "unexplained"
+        assert cause.barrier == (
+            "not known: the analysis spent its 0 checks before these "
+            f"{cause.failing} failing states (b points to missing data) were minimised; an "
+            "analysis budget of 16 checks gives it room for them")
+    with run(trace, pointer_judge, cause_budget=16, analysis_budget=16) as roomy:
+        assert [c.kind for c in roomy.causes] == ["ordering"]

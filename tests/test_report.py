@@ -102,8 +102,11 @@ def test_json_report_leads_with_causes_and_streams_every_state(tmp_path: Path) -
     assert set(summary) == {"crash_points", "states_enumerated", "states_distinct",
                             "states_checked", "states_reused", "states_same_tree", "verdicts",
                             "coverage", "causes",
-                            "errors", "minimisation", "elapsed_s", "workers", "interrupted"}
+                            "errors", "minimisation", "elapsed_s", "workers", "interrupted",
+                            "failing", "analysed", "not_analysed", "result"}
     assert summary["verdicts"] == {"ok": 8, "unrecoverable": 13}
+    assert (summary["failing"], summary["analysed"], summary["not_analysed"],
+            summary["result"]) == (13, True, "", "1 root cause found")
     cov = summary["coverage"]
     assert (cov["exhaustive"], cov["legal"], cov["enumerated"], cov["share"]) == (True, 21, 21,
                                                                                    1.0)

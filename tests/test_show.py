@@ -71,3 +71,19 @@ def test_show_names_the_mount_root_and_a_directory_fdatasync(tmp_path) -> None: 
     ops = list(open_trace(trace.path).ops())
     assert [describe_op(summarise(op)) for op in ops[1:]] == [
         "fsync of directory (mount root)", "fdatasync of directory d"]
+
+
+def test_show_cuts_long_marker_text_unless_full(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A 5 KB value is cut in the table, as a write's data is; --full prints it whole."""
+    from tests.synthetic import make_trace
+
+    value = "v" * 5000
+    trace = make_trace(tmp_path / "t.trace", [
+        ("marker", {"text": "put k=" + value + " acknowledged", "key": "k", "value": value})])
+    cut = show(str(trace.path))
+    assert cut.returncode == 0, cut.stderr
+    assert "v" * 61 not in cut.stdout and "… (" in cut.stdout
+    assert len(cut.stdout) < 3000
+    full = show(str(trace.path), "--full")
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.count("v") >= 2 * 5000  # the text and the value field, folded

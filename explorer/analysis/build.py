@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from powercut.explorer.analysis import fsync_failure
-from powercut.explorer.analysis.attribute import Group
+from powercut.explorer.analysis.attribute import Group, is_data, reaching
 from powercut.explorer.analysis.cause import (
     RootCause,
     SignatureCount,
@@ -28,7 +28,7 @@ from powercut.explorer.analysis.lazyfs import (
     clear_fault,
     torn_op_fault,
 )
-from powercut.explorer.analysis.roles import roles
+from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.store.verdicts import Outcome, VerdictBook
 from powercut.explorer.verdict import OpSummary, Verdict
 from powercut.replayer.state import CrashState, StateName, unfold_ids
@@ -50,6 +50,11 @@ class Context:
     replay_to: str = "crash-state"
     lazyfs_root: str = DEFAULT_LAZYFS_ROOT
     fsync_failure: str = "keep"  # the model's rule for a failed fsync (see its `failure`)
+    roles: Roles = field(default_factory=Roles)  # of this trace: see `__post_init__`
+
+    def __post_init__(self) -> None:
+        if not self.roles.children:  # not given: decided from the whole trace here
+            self.roles = Roles(self.ops)
 
 
 def replay_command(ctx: Context, name: StateName) -> str:
@@ -80,12 +85,12 @@ def missing_keys(verdict: Verdict) -> list[str]:
     return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
 
 
-def _other_afters(group: Group, ops: list[OpSummary], first: OpSummary | None) -> str:
+def _other_afters(group: Group, ctx: Context, first: OpSummary | None) -> str:
     """The other operations before which later instances of the cause matter, if any."""
     seqs = sorted(s for s in group.afters.values() if first is None or s != first.seq)
     if not seqs:
         return ""
-    shown = [describe_role(ops[s]) if s >= 0 else "the start" for s in seqs[:2]]
+    shown = [describe_role(ctx.ops[s], ctx.roles) if s >= 0 else "the start" for s in seqs[:2]]
     more = f" and {len(seqs) - 2} more" if len(seqs) > 2 else ""
     return f" (later instances: before {'; '.join(shown)}{more})"
 
@@ -148,14 +153,22 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
             "(raise --cause-budget)", f"{group.verdict}: {group.key[2] or 'no detail'} ({where})",
             points, group.failing, name, replay_command(ctx, name), _signatures(group, ctx),
             missing=missing, members=members, checks=group.checks, minimal=False,
-            examples=tuple(group.examples), models=(ctx.model,))
+            examples=tuple(group.examples), models=(ctx.model,),
+            unchecked=group.unchecked)
     name = StateName.of(culprit.point, culprit.ids)
     after = ops[culprit.first_point] if culprit.first_point >= 0 else None
-    files = roles(u.path for u in culprit.units)
-    partner_files = roles(u.path for u in culprit.partner)
-    culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.units))
+    files = ctx.roles.all(u.path for u in culprit.essential)
+    partner_files = ctx.roles.all(u.path for u in culprit.partner)
+    culprit_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.essential))
+    own = {o.seq for o in culprit_ops}
+    if kind == "lost-data" and culprit.partner:  # lost while the op naming its file persisted
+        after = reaching(culprit, ops) or after
+        culprit_ops += (after,) if after is not None and after not in culprit_ops else ()
+        partner_files = ()
     lazyfs, why_not = _lazyfs(group, ctx, torn)
-    if kind == "prefix":
+    if kind == "prefix" and after is not None and after.op == "marker":
+        barrier, summary = _acknowledged_early(after, ops, group.verdict, where)
+    elif kind == "prefix":
         moment = "before the first operation" if after is None else \
             f"right after op #{culprit.first_point} ({describe_op(after)})"
         barrier = (f"make a crash {moment} recoverable: the program must cope with every "
@@ -176,7 +189,14 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     elif kind == "ordering":
         partner_ops = tuple(dict.fromkeys(ops[u.seq] for u in culprit.partner))
         first_b = partner_ops[0]
-        barrier = f"fsync {', '.join(files)} before {describe_role(first_b)}"
+        before = describe_role(first_b, ctx.roles)
+        if any(is_data(u, ops) for u in culprit.essential):
+            barrier = f"fsync {', '.join(files)} before {before}"
+        else:  # a lost entry: only an fsync of its directory makes it durable
+            dirs = ctx.roles.all(_parent(u.path) for u in culprit.essential)
+            lost_ops = ", ".join(describe_role(o, ctx.roles) for o in culprit_ops)
+            barrier = (f"fsync the directory {', '.join(d or '(the mount root)' for d in dirs)} "
+                       f"after {lost_ops} and before {before}")
         summary = (f"{', '.join(files)} lost while the later {', '.join(partner_files)} "
                    f"persisted ({where})")
         culprit_ops += partner_ops
@@ -186,24 +206,24 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                                                where)
         culprit_ops += (failed,)
     elif kind == "lost-namespace":
-        dirs = roles(_parent(u.path) for u in culprit.units)
+        dirs = ctx.roles.all(_parent(u.path) for u in culprit.essential)
         target = "the directory " + ", ".join(d or "(the mount root)" for d in dirs)
         before = f"acknowledging ({after.text!r})" if after is not None and \
-            after.op == "marker" else describe_role(after)
-        lost_ops = ", ".join(describe_role(o) for o in culprit_ops)
+            after.op == "marker" else describe_role(after, ctx.roles)
+        lost_ops = ", ".join(describe_role(o, ctx.roles) for o in culprit_ops)
         barrier = f"fsync {target} after {lost_ops} and before {before}"
         summary = (f"{lost_ops} lost{': ' + _some(missing) if missing else ''} ({where}, first "
                    f"after op #{culprit.first_point}: {describe_op(after)})")
     else:
         target = ", ".join(files)
-        others = _other_afters(group, ops, after)
+        others = _other_afters(group, ctx, after)
         if after is not None and after.op == "marker":
             barrier = f"fsync {target} before acknowledging ({after.text!r}){others}"
-        elif after is not None and after.seq in {o.seq for o in culprit_ops}:
+        elif after is not None and after.seq in own:
             barrier = f"fsync {target} as soon as op #{after.seq} makes it pending: " \
                       "losing it breaks recovery at once"
         else:
-            barrier = f"fsync {target} before {describe_role(after)}{others}"
+            barrier = f"fsync {target} before {describe_role(after, ctx.roles)}{others}"
         lost = _plural(len(missing), "acknowledged key") if missing else "data"
         summary = (f"{lost} lost with pending units of {target}"
                    f"{': ' + _some(missing) if missing else ''} ({where}, first after op "
@@ -212,7 +232,23 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
         cause_id(group.key), kind, group.verdict, files, partner_files, culprit_ops,
         after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
         _signatures(group, ctx), lazyfs, why_not, torn, missing, members, group.checks,
-        culprit.complete, tuple(group.examples), (ctx.model,), unchecked=group.unchecked)
+        culprit.complete, tuple(group.examples), (ctx.model,), unchecked=group.unchecked,
+        equivalent_states=tuple(group.equivalents))
+
+
+def _acknowledged_early(ack: OpSummary, ops: list[OpSummary], verdict: str,
+                        where: str) -> tuple[str, str]:
+    """The barrier and summary of a complete prefix that fails right after an
+    acknowledgement: the data was not even written yet, so no fsync could have saved it."""
+    write = next((o for o in ops[ack.seq + 1:] if o.op == "write"), None)
+    first = f"its first write after it: op #{write.seq}, {describe_op(write)}" \
+        if write is not None else "no write follows it"
+    barrier = (f"write and fsync the acknowledged data before acknowledging: the "
+               f"acknowledgement {ack.text!r} (op #{ack.seq}) came before that data reached "
+               f"the file system at all ({first}), so no fsync could have saved it")
+    summary = (f"a crash right after the acknowledgement at op #{ack.seq} leaves it {verdict} "
+               f"even with every operation before it persisted ({where})")
+    return barrier, summary
 
 
 def _lazyfs(group: Group, ctx: Context, torn: TornWrite | None

@@ -13,6 +13,8 @@ report. A cause is named by its culprit, folded over repeated instances:
   signature);
 - `roles`: the file roles of the culprit (see `roles`), and `after`: the
   operation the missing barrier must precede (its first instance);
+- `equivalent_states`: other culprits that leave the same disk (losing the
+  second of two links is the crash between them), folded into it;
 - a stable `id`, the same for the same culprit in every run and under
   every persistence model (`models` says which it appears under).
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
-from powercut.explorer.analysis.roles import role
+from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.verdict import OpSummary
 from powercut.replayer.state import StateName
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix",
                "fsync-failure", "unexplained")
+"""The kinds a cause may have; a new kind is one more name here."""
 SEVERITY: dict[str, int] = {"unrecoverable": 0, "data-loss": 1, "hang": 2, "error": 3}
 """Most severe first: a verdict kind's rank when causes are sorted."""
 
@@ -59,6 +62,22 @@ class TornWrite:
     pages: tuple[int, ...]
     failing: tuple[tuple[int, ...], ...]  # kept pages of the write, each subset once
     passing: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """Another culprit that leaves a disk the cause already explains: `how` is "lost" (its
+    `ops` lost) or "reordered" (the first of its `ops` lost, the later ones persisted)."""
+
+    how: str
+    state: StateName
+    ops: tuple[OpSummary, ...]
+
+    def text(self) -> str:
+        named = [f"{describe_op(o)} (#{o.seq})" for o in self.ops[:3]]
+        if self.how == "reordered" and len(named) > 1:
+            return f"by persisting {' and '.join(named[1:])} without {named[0]}"
+        return f"by losing {', '.join(named)}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,7 @@ class RootCause:
     models: tuple[str, ...] = ()  # the persistence models it appears under
     hang: str = ""  # for hangs: "confirmed" at the full timeout, or "inferred"
     unchecked: int = 0  # failing states folded in by role and signature, budget spent
+    equivalent_states: tuple[Equivalent, ...] = ()  # other culprits leaving the same disk
     files: InFiles | None = None  # kernel traces: what the failing disk lost, in files
 
     @property
@@ -104,15 +124,24 @@ class RootCause:
     def title(self) -> str:
         return f"{self.kind}: {self.summary}"
 
+    @property
+    def also(self) -> str:
+        """How else its disk is reached ("also reached by losing …, or by …"), or ""."""
+        if not self.equivalent_states:
+            return ""
+        shown = [e.text() for e in self.equivalent_states[:3]]
+        more = len(self.equivalent_states) - len(shown)
+        return "also reached " + ", or ".join(shown) + (f", and {more} more ways" if more else "")
 
-def op_key(op: OpSummary | None) -> tuple[str, ...]:
+
+def op_key(op: OpSummary | None, roles: Roles) -> tuple[str, ...]:
     """An operation folded to what repeats: its kind and its files' roles (a marker: just that)."""
     if op is None:
         return ("start",)
     if op.op == "marker":
         return ("marker",)
     paths = [p for p in (op.path, op.dst) if p is not None]
-    return (op.op, *(role(p) for p in paths))
+    return (op.op, *(roles.of(p) for p in paths))
 
 
 def cause_id(key: tuple[object, ...]) -> str:
@@ -126,11 +155,12 @@ def sort_key(cause: RootCause) -> tuple[int, int, int]:
     return (SEVERITY.get(cause.verdict, len(SEVERITY)), cause.first_point, -cause.failing)
 
 
-def describe_role(op: OpSummary | None) -> str:
+def describe_role(op: OpSummary | None, roles: Roles) -> str:
     """An operation with its files' roles, as a barrier names it for every instance
-    ("link .git/objects/<xx>/tmp_obj_* → .git/objects/<xx>/<hash>")."""
+    ("link .git/objects/<xx>/tmp_obj_<tmp> → .git/objects/<xx>/<hash>")."""
     if op is None or op.op == "marker":
         return describe_op(op)
+    role = roles.of
     if op.op == "write":
         return f"write to {role(op.path or '')}"
     if op.op == "fsync":

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from powercut.explorer.analysis.cause import describe_op
 from powercut.explorer.analysis.minimise import Culprit
-from powercut.explorer.analysis.roles import roles
+from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.verdict import OpSummary
 
 KIND = "fsync-failure"
@@ -59,13 +59,13 @@ def failed_sync(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
     return found
 
 
-def key(culprit: Culprit, failed: OpSummary) -> tuple[object, ...]:
+def key(culprit: Culprit, failed: OpSummary, roles: Roles) -> tuple[object, ...]:
     """What repeated instances share: the lost file's role (or, when nothing of the failed
     call reached the disk at all, the failed call's kind and file role), whichever of its
     calls failed: the faults of a sweep fold into one cause per file."""
     if culprit.units:
-        return (KIND, culprit.verdict, roles(u.path for u in culprit.units))
-    return (KIND, culprit.verdict, (failed.op, *roles([failed.path or ""])))
+        return (KIND, culprit.verdict, roles.all(u.path for u in culprit.units))
+    return (KIND, culprit.verdict, (failed.op, *roles.all([failed.path or ""])))
 
 
 def errno_name(op: OpSummary) -> str:

@@ -38,7 +38,16 @@ class Oracle(Protocol):
 
     def pending(self, point: int) -> Pending: ...
 
+    def key(self, pending: Pending, lost: Lost) -> str:
+        """The content key the verdicts of the state are kept under (tree and markers)."""
+        ...
+
     def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]: ...
+
+    def known(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome | None]:
+        """The outcomes already known (judged, journaled or cached), None for the others:
+        answers that cost no check."""
+        ...
 
 
 class OutOfChecks(Exception):
@@ -54,7 +63,10 @@ class Asker:
     spent: int = 0
 
     def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]:
-        if self.spent >= self.budget:
+        if self.spent >= self.budget:  # what is known already still answers, for free
+            known = self.oracle.known(requests)
+            if all(o is not None for o in known):
+                return [o for o in known if o is not None]
             raise OutOfChecks
         before = self.oracle.checks
         outcomes = self.oracle.judge(requests)
@@ -76,10 +88,17 @@ class Culprit:
     partner: tuple[Unit, ...] = ()  # ordering: later units whose loss repairs it
     torn: int | None = None  # the write it tears: its units are pages of it, others kept
     complete: bool = True  # False when the budget ran out before it was minimal
+    core: tuple[Unit, ...] = ()  # the units lost for their own sake (see `core`); () = all
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(u.id for u in self.units)
+
+    @property
+    def essential(self) -> tuple[Unit, ...]:
+        """What was lost, as a maintainer names it: the core units, without those the model
+        could not keep once these were lost."""
+        return self.core or self.units
 
 
 def shrink(ask: Asker, pending: Pending, lost: Lost, kind: str) -> tuple[Lost, bool]:
@@ -198,8 +217,22 @@ def minimise(ask: Asker, pending: Pending, lost: Lost, kind: str) -> Culprit:
     first = first_failing(ask, units, since, point, kind)
     torn = torn_write(pending, small)
     pair = frozenset() if torn is not None else partner(ask, pending, small)
+    roots = core(pending, small)
     return Culprit(point, units, kind, first,
-                   tuple(pending.units[i] for i in sorted(pair)), torn, complete)
+                   tuple(pending.units[i] for i in sorted(pair)), torn, complete,
+                   () if roots == small else tuple(pending.units[i] for i in sorted(roots)))
+
+
+def core(pending: Pending, lost: Lost) -> Lost:
+    """The units of `lost` lost for their own sake: the others are lost only because the
+    model cannot keep them once these are (a journal whose durable part is a prefix loses
+    every entry after a lost one; an append's garbage goes with its size). Latest first."""
+    roots = set(lost)
+    for i in sorted(lost, key=lambda i: (-pending.units[i].seq, i)):
+        rest = frozenset(roots - {i})
+        if rest and pending.space.lose(frozenset(), rest) >= lost:
+            roots.discard(i)
+    return frozenset(roots)
 
 
 def torn_write(pending: Pending, lost: Lost) -> int | None:

@@ -16,7 +16,7 @@ from html import escape
 from powercut.explorer.analysis.cause import RootCause, SignatureCount, describe_op
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.report.files import write_text_atomic
-from powercut.explorer.report.summary import notes, summary_dict
+from powercut.explorer.report.summary import notes, result, summary_dict
 from powercut.explorer.report.timeline import (
     crash_text,
     gap_text,
@@ -105,9 +105,8 @@ def _summary(exploration: Exploration) -> str:
     style = "ok" if said[0].startswith("EXHAUSTIVE") else "warn"
     coverage = "<br>".join(f'<span class="{style}">{escape(n)}</span>' for n in said)
     verdicts = ", ".join(f"{escape(k)} {n}" for k, n in s["verdicts"].items())
-    causes = len(exploration.causes)
-    found = (f'<span class="fail">{causes} root cause{"s" if causes > 1 else ""} found</span>'
-             if causes else '<span class="ok">no root cause found</span>')
+    said, tone = result(exploration)
+    found = f'<span class="{tone}">{escape(said)}</span>'
     if s["errors"]:
         found += f' <span class="warn">({s["errors"]} states could not be judged)</span>'
     states = (f"{s['states_enumerated']} enumerated, {s['states_distinct']} distinct, "
@@ -172,6 +171,8 @@ def _cause(n: int, c: RootCause) -> str:
         rows.append(("models", escape(", ".join(c.models))))
     if c.hang:
         rows.append(("hang", escape(c.hang)))
+    if c.also:
+        rows.append(("same disk", escape(c.also)))
     rows += [("crash points", escape(point_ranges(c.points))),
              ("failing states", f"{c.failing} (minimising spent {c.checks} checks)"),
              ("culprit", escape(c.culprit.text()))]

@@ -79,6 +79,10 @@ def cause_dict(c: RootCause) -> dict[str, Any]:
         "hang": c.hang,
         "unchecked": c.unchecked,
         "examples": [e.to_json() for e in c.examples],
+        "equivalent_states": [{"how": e.how, **e.state.to_json(),
+                               "ops": [op_dict(o) for o in e.ops]}
+                              for e in c.equivalent_states],
+        "also": c.also,
         "files": files_dict(c),
     }
 

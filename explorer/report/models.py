@@ -23,7 +23,7 @@ from powercut.explorer.analysis.cause import RootCause, sort_key
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.report.files import atomic_writer
 from powercut.explorer.report.jsonfile import REPORT_KIND, REPORT_VERSION, cause_dict, write_report
-from powercut.explorer.report.summary import notes
+from powercut.explorer.report.summary import notes, result
 from powercut.explorer.report.terminal import STYLE, cause_panel
 
 
@@ -46,7 +46,8 @@ def print_models(explorations: list[Exploration], console: Console) -> None:
         table.add_column(column)
     for e in explorations:
         table.add_row(e.model, f"{e.enumerated} enumerated, {e.checked} checked",
-                      str(len(e.causes)), f"{e.elapsed:.1f} s", Text(notes(e)[0][:80]))
+                      str(len(e.causes)) if e.analysis.analysed else result(e)[0],
+                      f"{e.elapsed:.1f} s", Text(notes(e)[0][:80]))
     console.print(table)
     causes = merge(explorations)
     names = [e.model for e in explorations]

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from powercut.explorer.analysis.cause import RootCause, SignatureCount, describe_op
 from powercut.explorer.exploration import Exploration
-from powercut.explorer.report.summary import notes, summary_dict
+from powercut.explorer.report.summary import notes, result, summary_dict
 from powercut.explorer.report.timeline import (
     crash_text,
     excerpt_lines,
@@ -116,11 +116,8 @@ def summary_panel(exploration: Exploration) -> Panel:
                          f"worker{'s' if exploration.workers != 1 else ''}; minimising spent "
                          f"{minimised['checks']} checks (at most {minimised['cause_budget']} "
                          "a cause)")
-    causes = len(exploration.causes)
-    if causes:
-        found = Text(f"{causes} root cause{'s' if causes > 1 else ''} found", style="bold red")
-    else:
-        found = Text("no root cause found", style="bold green")
+    said, tone = result(exploration)
+    found = Text(said, style={"fail": "bold red", "warn": "bold yellow"}.get(tone, "bold green"))
     if s["errors"]:
         found.append(f"; {s['errors']} states could not be judged (checker errors)",
                      style="magenta")
@@ -196,6 +193,8 @@ def cause_panel(n: int, c: RootCause) -> Panel:
         facts.add_row("models", Text(", ".join(c.models)))
     if c.hang:
         facts.add_row("hang", Text(c.hang))
+    if c.also:
+        facts.add_row("same disk", Text(c.also))
     facts.add_row("crash points", point_ranges(c.points))
     facts.add_row("failing states", f"{c.failing}; minimising spent {c.checks} checks")
     facts.add_row("culprit", Text(c.culprit.text()))

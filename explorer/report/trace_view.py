@@ -4,6 +4,9 @@ Pure rendering: it turns a checked `Trace` (and the user's filters) into rich
 renderables, in chunks so a long trace streams instead of being held whole.
 Sync barriers (fsync, fdatasync, fsyncdir) are highlighted and followed by a
 rule line: every crash state is decided by what lies between two of them.
+A marker's text and fields are cut at `SHOWN` characters (a workload whose
+values are kilobytes would fill screens per row, as a write's data would:
+the table shows its length instead); `full` shows them whole.
 It never prints and never opens files itself.
 """
 
@@ -24,6 +27,7 @@ from powercut.errors import PowercutError
 from powercut.trace import Op, Trace
 
 CHUNK_ROWS = 500
+SHOWN = 60  # characters of a marker's text or of one of its fields shown in the table
 BARRIER_OPS = frozenset({"fsync", "fsyncdir"})
 STATUS_STYLE = {"complete": "green", "workload-failed": "red", "interrupted": "yellow",
                 "truncated": "yellow"}
@@ -66,13 +70,20 @@ def op_name(op: Op) -> str:
     return "fdatasync" if op.op == "fsync" and op.datasync else op.op
 
 
-def op_target(op: Op) -> str:
+def cut(text: str, full: bool = False) -> str:
+    """`text`, or its first `SHOWN` characters and how long it was."""
+    if full or len(text) <= SHOWN:
+        return text
+    return f"{text[:SHOWN]}… ({len(text)} chars)"
+
+
+def op_target(op: Op, full: bool = False) -> str:
     if op.op in ("rename", "link"):
         return f"{op.src} → {op.dst}"
     if op.op == "symlink":
         return f"{op.path} → {op.target}"
     if op.op == "marker":
-        return op.text or ""
+        return cut(op.text or "", full)
     if op.op == "fsyncdir" and not op.path:
         return ROOT
     return op.path or ""
@@ -85,7 +96,7 @@ def failed_text(op: Op) -> str:
     return f"FAILED {errno.errorcode.get(op.errno, op.errno)}"
 
 
-def op_detail(op: Op) -> str:
+def op_detail(op: Op, full: bool = False) -> str:
     parts = [failed_text(op)] if op.failed else []
     if op.op == "fsyncdir" and op.datasync:
         parts.append("fdatasync")
@@ -95,7 +106,7 @@ def op_detail(op: Op) -> str:
         parts.append(str(op.flags))
     if op.op == "truncate":
         parts.append(f"size {op.size}")
-    parts.extend(f"{k}={v}" for k, v in op.extra.items())
+    parts.extend(cut(f"{k}={v}", full) for k, v in op.extra.items())
     return ", ".join(parts)
 
 
@@ -150,8 +161,9 @@ def _table(seq_width: int, header: bool) -> Table:
     return table
 
 
-def op_tables(trace: Trace, keep: OpFilter) -> Iterator[Table]:
-    """The selected ops as tables of at most CHUNK_ROWS rows, columns aligned across chunks."""
+def op_tables(trace: Trace, keep: OpFilter, full: bool = False) -> Iterator[Table]:
+    """The selected ops as tables of at most CHUNK_ROWS rows, columns aligned across chunks
+    (`full`: markers' text and fields whole)."""
     seq_width = max(3, len(str(trace.op_count)))
     table = _table(seq_width, header=True)
     rows = 0
@@ -162,9 +174,9 @@ def op_tables(trace: Trace, keep: OpFilter) -> Iterator[Table]:
         length = op.length if op.length is not None else (
             len(op.data) if op.data is not None else None)
         table.add_row(
-            str(op.seq), str(op.pid), op_name(op), op_target(op),
+            str(op.seq), str(op.pid), op_name(op), op_target(op, full),
             "" if op.offset is None else str(op.offset),
-            "" if length is None else str(length), op_detail(op),
+            "" if length is None else str(length), op_detail(op, full),
             style="bold red" if op.failed else "bold yellow" if barrier else (
                 "cyan" if op.op == "marker" else None),
             end_section=barrier)
@@ -178,6 +190,6 @@ def op_tables(trace: Trace, keep: OpFilter) -> Iterator[Table]:
         yield table
 
 
-def render(trace: Trace, keep: OpFilter) -> Iterator[RenderableType]:
+def render(trace: Trace, keep: OpFilter, full: bool = False) -> Iterator[RenderableType]:
     yield Group(header_summary(trace), Text(""))
-    yield from op_tables(trace, keep)
+    yield from op_tables(trace, keep, full)

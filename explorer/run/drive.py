@@ -14,7 +14,8 @@ Checks run in a `pool`: threads of this process by default, or the
 workers of a Dask cluster (`executor="dask"`), with the same results. Each
 check gets its own fresh directory under the exploration's work dir. On
 Ctrl-C the driver stops submitting, kills running checkers and returns a
-partial `Exploration(interrupted=True)` without minimising. It must never
+partial `Exploration(interrupted=True)` without minimising, its analysis
+marked not analysed (`Analysis.skipped`), so no report calls it clean. It must never
 leave a process behind, and never let one state's failure stop the others
 (only a broken set-up, a `PowercutError`, does). The returned
 `Exploration` owns the work dir; closing it removes it.
@@ -35,7 +36,13 @@ from pathlib import Path
 
 from powercut import guard
 from powercut.errors import DiskFull, PowercutError
-from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, find_causes
+from powercut.explorer.analysis import (
+    DEFAULT_CAUSE_BUDGET,
+    Analysis,
+    Context,
+    checker_errors,
+    find_causes,
+)
 from powercut.explorer.analysis.in_files import Recoveries, in_files
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.kernel import OnImage, on_kernel
@@ -180,6 +187,11 @@ def explore(trace: Trace | Path | str, checker: Checker,
         exploration.close()
         raise
     pool.shut_down()
+    if exploration.interrupted or not analyse:  # its failing states were never minimised
+        why = "paused" if exploration.paused else "interrupted" if exploration.interrupted \
+            else "not asked"
+        exploration.analysis = Analysis.skipped(why, cause_budget)
+        exploration.analysis.errors = checker_errors(exploration.pairs, book)
     exploration.verdicts = Counter(j.verdict.kind for j in exploration.iter_judged())
     exploration.elapsed = time.monotonic() - started
     return exploration

@@ -45,6 +45,17 @@ class PoolOracle:
             key = f"{key}+{self.key_suffix(pending.point)}"
         return key
 
+    def known(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome | None]:
+        """The outcomes of these states already known, checking none (None: not known)."""
+        out: list[Outcome | None] = []
+        for pending, lost in requests:
+            key = self.key(pending, lost)
+            outcome = self.book.outcome(key)
+            if outcome is None and self.book.known(key) is not None:
+                outcome = self.book.outcome(key)
+            out.append(outcome)
+        return out
+
     def judge(self, requests: Sequence[tuple[Pending, Lost]], *, full: bool = False
               ) -> list[Outcome]:
         """The outcomes of these states, checked if not known (`full`: checked again at the

@@ -26,13 +26,16 @@ PIPE_WIDTH = 160  # rich would assume 80 columns when not on a terminal
               help="Only operations N to M (inclusive; N, N-, -M also work).")
 @click.option("--path", "path_glob", metavar="GLOB", default=None,
               help="Only operations on a path matching GLOB (e.g. 'data/*.log').")
-def show_command(trace: Path, prefix: bool, ops: str | None, path_glob: str | None) -> None:
+@click.option("--full", is_flag=True, help="Show markers' text and fields whole (the table "
+              "cuts them at 60 characters).")
+def show_command(trace: Path, prefix: bool, ops: str | None, path_glob: str | None,
+                 full: bool) -> None:
     """Show a recorded trace: header summary and a timeline of its operations."""
     keep = OpFilter.parse(ops, path_glob)
     checked = open_trace(trace, allow_prefix=prefix)
     console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
     try:
-        for renderable in render(checked, keep):
+        for renderable in render(checked, keep, full):
             console.print(renderable)
         sys.stdout.flush()
     except BrokenPipeError:

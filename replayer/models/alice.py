@@ -250,16 +250,29 @@ class _Run:
             units.append(unit)
         comps: list[Free | Groups] = [Free(tuple(pages))] if pages else []
         effects: dict[int, list[Effect]] = {}
+        names = _first_names(self.tree) if any(p.ino is not None for e in self.ops
+                                     for p in e.pieces) else {}
         for entry in self.ops:
             index = {}
             for p in entry.pieces:
                 index[p.piece] = len(units)
                 effects[len(units)] = p.effects
-                units.append(Unit.op("op", p.seq, p.path, p.piece))
+                # A data piece names its file as its pages do: by its name at the crash point
+                # (the temp file renamed into place is the file, not the temp name).
+                path = names.get(p.ino, p.path) if p.ino is not None else p.path
+                units.append(Unit.op("op", p.seq, path, p.piece))
             comps.append(_group(entry.pieces, index))
         return EffectPending(point, self.durable.copy(), tuple(units), effects, pages, (),
                              Space(len(units), tuple(comps)), _aliases(self.tree, units),
                              self.namespaces)
+
+
+def _first_names(tree: Tree) -> dict[int, str]:
+    """Each inode's first name in the tree now (as `PageRecords.units` names pages)."""
+    names: dict[int, str] = {}
+    for path, node in tree.walk():
+        names.setdefault(node.ino, path)
+    return names
 
 
 def _dirs(effects: list[Effect]) -> tuple[int, ...]:
