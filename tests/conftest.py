@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,6 +152,12 @@ def nothing_left_behind() -> Iterator[None]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     guard.release_all()  # this process's own ledger: dismissed, like at any orderly exit
+    # A powercut child killed by a test leaves its guardian undoing its ledger: let it end.
+    deadline = time.monotonic() + 30
+    while any(p.name.startswith(guard.PREFIX) for p in _SESSION_TMP.iterdir()) and \
+            time.monotonic() < deadline:
+        guard.reap(_SESSION_TMP)
+        time.sleep(0.1)
     leftovers = [p.name for p in _SESSION_TMP.iterdir() if not p.name.startswith("pytest-of-")]
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)
     if leftovers and exitstatus == 0:

@@ -112,6 +112,11 @@ def test_interrupted_dask_exploration_leaves_no_etcd(cluster: str, tmp_path: Pat
             run.communicate()
     assert run.returncode == 130, err
     assert "interrupted" in err
+    # The workers stop their checks once the client is gone: seconds on a loaded machine,
+    # not the hour of --timeout an exploration that waited for its checks would take.
+    gone = time.monotonic() + 30
+    while etcd_pids() and time.monotonic() < gone:
+        time.sleep(0.1)
     assert not etcd_pids()
 
 
