@@ -35,7 +35,7 @@ from pathlib import Path
 from powercut.explorer.analysis import Analysis
 from powercut.explorer.analysis.cause import RootCause, cause_id, describe_op, sort_key
 from powercut.explorer.analysis.filediff import FileChange, apply, copy_tree, diff, snapshot
-from powercut.explorer.analysis.roles import roles
+from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.kernel import OnImage, Refused
 from powercut.explorer.verdict import OpSummary
@@ -158,12 +158,16 @@ def explain(cause: RootCause, rec: Recoveries) -> RootCause:
         with rec.recovered(passing_name.point, passing_lost) as passing:
             if passing is None:
                 return cause
-            changes = diff(snapshot(failing), snapshot(passing))
+            before, after = snapshot(failing), snapshot(passing)
+            changes = diff(before, after)
             kept, minimal = _fewest(changes, failing, passing, rec, markers)
+    # Roles decided from the recovered trees: a kernel trace's own paths are only the image.
+    tree_roles = Roles(OpSummary(0, "mkdir" if e.kind == "dir" else "create", 0, path)
+                       for path, e in {**before, **after}.items())
     durable = _flush_at_or_after(rec.ops, passing_name.point if not lost else culprit.point + 1)
     files = InFiles(tuple(kept), minimal, passing_name, durable, rec.spent - spent_before,
                     _blocks(culprit, rec))
-    return _reworded(cause, files, rec.ops)
+    return _reworded(cause, files, tree_roles)
 
 
 def _blocks(culprit: StateName, rec: Recoveries) -> tuple[tuple[str, str], ...]:
@@ -242,7 +246,7 @@ def _flush_at_or_after(ops: list[OpSummary], point: int) -> OpSummary | None:
     return None
 
 
-def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCause:
+def _reworded(cause: RootCause, files: InFiles, tree_roles: Roles) -> RootCause:
     """The cause keyed and worded by the files it loses. How the disk lost them (a block
     write lost, torn or reordered) is the file system's business, not the program's: a
     torn log write that XFS's recovery discards loses the same file as a lost one, and the
@@ -254,7 +258,7 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
     kind = "lost-data" if all(c.kind == "lost-data" for c in files.changes) else \
         "lost-namespace"
     paths = [c.path for c in files.changes]
-    file_roles = roles(paths)
+    file_roles = tree_roles.all(paths)
     names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     flush = files.durable_at
     at = cause.after
