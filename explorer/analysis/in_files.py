@@ -34,7 +34,14 @@ from pathlib import Path
 
 from powercut.explorer.analysis import Analysis
 from powercut.explorer.analysis.cause import RootCause, cause_id, describe_op, sort_key
-from powercut.explorer.analysis.filediff import FileChange, apply, copy_tree, diff, snapshot
+from powercut.explorer.analysis.filediff import (
+    Entry,
+    FileChange,
+    apply,
+    copy_tree,
+    diff,
+    snapshot,
+)
 from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.kernel import OnImage, Refused
@@ -60,6 +67,14 @@ class InFiles:
 
     def words(self) -> list[str]:
         return [c.words() for c in self.changes]
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A recovered tree, copied out (`tree`), and what the kernel's mount showed of it."""
+
+    tree: Path
+    snapshot: dict[str, Entry]
 
 
 @dataclass
@@ -94,21 +109,23 @@ class Recoveries:
         return {p: found.get(p * self.page_size, "") for p in pages}
 
     @contextlib.contextmanager
-    def recovered(self, point: int, lost: Lost) -> Iterator[Path | None]:
+    def recovered(self, point: int, lost: Lost) -> Iterator[Recovered | None]:
         """The tree the kernel recovers from the state (`point`, `lost`), copied out to a
-        plain directory (None: the kernel refuses to mount it)."""
+        plain directory, with its snapshot taken on the mount, where inode numbers are the
+        file system's own (None: the kernel refuses to mount it)."""
         with tempfile.TemporaryDirectory(dir=self.work) as tmp:
             state = Path(tmp) / "state"
             materialise(self.pending(point).image(lost), state)
             tree = Path(tmp) / "tree"
             try:
                 with self.checker.mounted(state, Path(tmp) / "mount") as (mnt, _, _):
+                    seen = snapshot(mnt)
                     copy_tree(mnt, tree)
             except Refused:
                 yield None
                 return
             shutil.rmtree(state, ignore_errors=True)
-            yield tree
+            yield Recovered(tree, seen)
 
     def passes(self, tree: Path, markers: Sequence[Op]) -> bool:
         """Whether the target's checker passes on a copy of `tree` (one check spent)."""
@@ -158,9 +175,9 @@ def explain(cause: RootCause, rec: Recoveries) -> RootCause:
         with rec.recovered(passing_name.point, passing_lost) as passing:
             if passing is None:
                 return cause
-            before, after = snapshot(failing), snapshot(passing)
+            before, after = failing.snapshot, passing.snapshot
             changes = diff(before, after)
-            kept, minimal = _fewest(changes, failing, passing, rec, markers)
+            kept, minimal = _fewest(changes, failing.tree, passing.tree, rec, markers)
     # Roles decided from the recovered trees: a kernel trace's own paths are only the image.
     tree_roles = Roles(OpSummary(0, "mkdir" if e.kind == "dir" else "create", 0, path)
                        for path, e in {**before, **after}.items())
@@ -199,8 +216,8 @@ def _passing(culprit: StateName, lost: Lost, rec: Recoveries, markers: Sequence[
         # Known to fail with its own markers, it fails with the culprit's fewer ones too.
         if rec.known(point) not in (None, "ok"):
             continue
-        with rec.recovered(point, frozenset()) as tree:
-            if tree is not None and rec.passes(tree, markers):
+        with rec.recovered(point, frozenset()) as found:
+            if found is not None and rec.passes(found.tree, markers):
                 return StateName(point, ()), frozenset()
     return None
 
