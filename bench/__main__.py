@@ -1,6 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
-    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,memory,cache,dask]
+    bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
+              dask]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -30,6 +31,7 @@ from bench import (
     explore_efficiency,
     materialise_bench,
     memory_bench,
+    models_floor,
     record_overhead,
 )
 from bench.context import Context
@@ -51,6 +53,7 @@ class Bench:
 SUITE: list[Bench] = [
     Bench("explore", "1 exploration vs its floor, 1b early hangs, 3 time to first failure",
           explore_efficiency.run),
+    Bench("models", "1m the ext4-ordered and alice models vs their floors", models_floor.run),
     Bench("checker", "2 checker floor, before vs after", checker_floor.run),
     Bench("materialise", "5b materialising the 64 MB sparse WAL", materialise_bench.run),
     Bench("record", "4 recording overhead", record_overhead.run),
