@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from powercut.replayer.pages import EMPTY_PAGES, HASH_MOD
+from powercut.replayer.pages import EMPTY_PAGES, HASH_MOD, FrozenPages
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,29 @@ class Overlay(Mapping[int, bytes]):
 
     def __reduce__(self) -> tuple[type, tuple[dict[int, bytes]]]:
         return (dict, (dict(self),))
+
+
+def differing_pages(a: Mapping[int, bytes], b: Mapping[int, bytes]) -> set[int]:
+    """The indices whose page differs between two page mappings (an absent page is zeros).
+
+    Two states of one crash point share their durable pages and differ only in the
+    overlays of kept pages: then only the overlays are compared, whatever the file's size
+    (a 1 GiB file with 4 pages pending costs 4 lookups). Pages are compared by identity
+    first, then by value."""
+    if a is b:
+        return set()
+    if isinstance(a, Overlay) or isinstance(b, Overlay):
+        a_base, a_top = (a._base, a._top) if isinstance(a, Overlay) else (a, {})
+        b_base, b_top = (b._base, b._top) if isinstance(b, Overlay) else (b, {})
+        candidates = differing_pages(a_base, b_base) | a_top.keys() | b_top.keys()
+        return {i for i in candidates if a.get(i) != b.get(i)}
+    da = a._pages if isinstance(a, FrozenPages) else a
+    db = b._pages if isinstance(b, FrozenPages) else b
+    if da is db:
+        return set()
+    out = {i for i, page in da.items() if db.get(i) is not page and db.get(i) != page}
+    out.update(i for i in db if i not in da)
+    return out
 
 
 def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str,
