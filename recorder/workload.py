@@ -87,7 +87,10 @@ class Markers:
             served_here(mnt), "report_markers", None)
         self._fd = -1
         if self._report is None:
-            self._fd = os.open(mnt / CONTROL_DIR / MARKER_FILE, os.O_WRONLY | os.O_APPEND)
+            # On a kernel file system (`record --fs`) the control file is on the recording
+            # mount, which $POWERCUT_MARKER names.
+            path = os.environ.get("POWERCUT_MARKER") or mnt / CONTROL_DIR / MARKER_FILE
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     @property
     def direct(self) -> bool:
@@ -115,7 +118,8 @@ class Markers:
 
 @dataclass(frozen=True)
 class Command:
-    """Any command; `{mnt}` in its arguments becomes the mount's path."""
+    """Any command; `{mnt}` in its arguments becomes the mount's path, `{marker}` the
+    marker file's (also in $POWERCUT_MARKER)."""
 
     argv: tuple[str, ...]
     name: str = "command"
@@ -131,7 +135,9 @@ class Command:
 
     def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
         log = workdir / "command.log"
-        child = start([arg.replace("{mnt}", str(mnt)) for arg in self.argv], log)
+        marker = os.environ.get("POWERCUT_MARKER") or str(mnt / CONTROL_DIR / MARKER_FILE)
+        child = start([arg.replace("{mnt}", str(mnt)).replace("{marker}", marker)
+                       for arg in self.argv], log)
         try:
             exit = child.wait(timeout)
             if exit is None:

@@ -112,6 +112,8 @@ EXIT_COVERAGE = 4
               "causes the baseline does not have (CI).")
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
+@click.option("--fsck", is_flag=True, help="Kernel file-system traces: run the file "
+              "system's read-only check on each recovered image, as evidence.")
 def explore_command(trace_path: str, checker_name: str | None, model: str,
                     page_size: int | None, strategy: str, budget: int | None,
                     max_states: int | None,
@@ -122,7 +124,8 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                     html_path: str | None, lazyfs_dir: str | None, journal_path: str | None,
                     resume: bool, executor: str, scheduler: str | None, cache_dir: str | None,
                     no_cache: bool, emit_tests: str | None, baseline: Path | None,
-                    fail_on_new: bool, dry_run: bool, **target_options: Any) -> int:
+                    fail_on_new: bool, dry_run: bool, fsck: bool,
+                    **target_options: Any) -> int:
     """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     models = [get_model(name, page_size or trace.page_size) for name in parse_models(model)]
@@ -149,7 +152,7 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
     for option, target in (("--json", json_path), ("--html", html_path)):
         if target is not None and not Path(target).resolve().parent.is_dir():
             raise PowercutError(f"{option} {target}: its directory does not exist")
-    checker = make_checker(trace, checker_name, target_options, timeout=timeout)
+    checker = make_checker(trace, checker_name, target_options, timeout=timeout, fsck=fsck)
     journal_file = Path(journal_path or Path(json_path or trace_path).with_suffix(".journal"))
     if journal_file.resolve() in {Path(p).resolve() for p in (trace_path, json_path, html_path)
                                   if p is not None}:

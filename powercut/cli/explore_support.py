@@ -17,6 +17,7 @@ from powercut import targets
 from powercut.cli import options
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
+from powercut.explorer.checkers.kernel import on_kernel
 from powercut.explorer.store.cache import ResultsCache, default_cache_dir
 from powercut.explorer.store.journal import JournalError
 from powercut.replayer.enumeration import DEFAULT_BUDGET
@@ -43,9 +44,15 @@ def parse_points(text: str | None, op_count: int) -> range | None:
 
 
 def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
-                 timeout: float) -> Checker:
+                 timeout: float, fsck: bool = False) -> Checker:
     """The checker `name` from its target (default: `command` when --check-cmd is given,
-    else the one the target of the trace's workload names), with its options."""
+    else the one the target of the trace's workload names), with its options; on the
+    kernel's recovery of each crash image for a trace recorded with `--fs`."""
+    return on_kernel(_target_checker(trace, name, values, timeout=timeout), trace, fsck=fsck)
+
+
+def _target_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
+                    timeout: float) -> Checker:
     if name is None:
         if values.get("check_cmd") is not None:
             name = "command"
