@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
     bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
-              dask]
+              dask,cluster]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from bench import (
     cache_bench,
     checker_floor,
+    cluster_bench,
     dask_bench,
     enumerate_bench,
     explore_efficiency,
@@ -61,6 +62,8 @@ SUITE: list[Bench] = [
     Bench("memory", "7 memory flat in the number of states", memory_bench.run),
     Bench("cache", "6 results cache: a second explore checks nothing", cache_bench.run),
     Bench("dask", "scale out: the same exploration on a Dask cluster", dask_bench.run),
+    Bench("cluster", "8 the etcd cluster, 2 workers vs 1, each check on its own loopback",
+          cluster_bench.run),
 ]
 
 

@@ -69,6 +69,7 @@ class OnImage(Checker):
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
         self.uses_markers = bool(getattr(inner, "uses_markers", False))
+        self.own_network = inner.own_network
 
     @property  # type: ignore[override]
     def timeout(self) -> float:

@@ -21,6 +21,7 @@ leave a process or a directory behind once `shut_down` returns.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import errno
 import itertools
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from powercut import process
+from powercut import namespaces, process
 from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.base import deadline
@@ -93,8 +94,9 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         if stopped():
             return None
         try:
-            return _without_path(checker.check(target, markers, scratch=work / "check"),
-                                 str(target))
+            with _network(checker):
+                verdict = checker.check(target, markers, scratch=work / "check")
+            return _without_path(verdict, str(target))
         except PowercutError:
             raise
         except Exception as e:  # the checker broke on this state; the others go on
@@ -106,6 +108,14 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         if stages is not None:
             stages.leave()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _network(checker: Checker) -> contextlib.AbstractContextManager[object]:
+    """A network namespace of the check's own for a checker that asks for one (where the
+    kernel refuses, the checker sees `namespaces.in_own_network()` false and copes)."""
+    if checker.own_network and namespaces.refused("net") is None:
+        return namespaces.own_network()
+    return contextlib.nullcontext()
 
 
 def _without_path(verdict: Verdict, directory: str) -> Verdict:
