@@ -51,6 +51,7 @@ FICLONE = 0x40049409  # _IOW(0x94, 9, int)
 _PUNCH = 0x01 | 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
+_RUN = 1024  # pages a run writes at most (IOV_MAX)
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
 
@@ -209,21 +210,52 @@ class _Patch:
         try:
             if new.size < old.size:
                 os.ftruncate(fd, new.size)
-            for index in sorted(changed):
-                start = index * ps
-                if start >= new.size:
-                    continue
-                page = new.pages.get(index)
-                if page is not None:
-                    writer.write(fd, start, page[:new.size - start])
-                elif start < old.size:
-                    _zero(writer, fd, start, min(ps, new.size - start))
-            if new.size != old.size:
+            for first, count, pages in _runs(changed, new, ps):
+                start = first * ps
+                if pages:
+                    _write_all(writer, fd, start, pages)
+                elif (end := min(start + count * ps, new.size, old.size)) > start:
+                    _zero(writer, fd, start, end - start)  # zeros where the old state had data
+            if new.size > old.size:
                 os.ftruncate(fd, new.size)
             if new.mode != old.mode:
                 os.fchmod(fd, new.mode)
         finally:
             os.close(fd)
+
+
+def _runs(changed: set[int], new: Entry, ps: int) -> Iterator[tuple[int, int, list[bytes]]]:
+    """The changed pages inside the new size as runs of consecutive indices, each either all
+    present in `new` (their bytes, the last one cut at the size) or all absent (no bytes):
+    one system call a run, not one a page (a 64 MiB file is 16,384 pages)."""
+    size = new.size
+    first, count, pages, present = -1, 0, [], False
+    for index in sorted(changed):
+        start = index * ps
+        if start >= size:
+            break
+        page = new.pages.get(index)
+        if count and index == first + count and (page is not None) == present \
+                and count < _RUN:
+            count += 1
+        else:
+            if count:
+                yield first, count, pages
+            first, count, pages, present = index, 1, [], page is not None
+        if page is not None:
+            pages.append(page[:size - start] if start + ps > size else page)
+    if count:
+        yield first, count, pages
+
+
+def _write_all(writer: Writer, fd: int, offset: int, pages: list[bytes]) -> None:
+    """All of `pages`, back to back from `offset`, in one `pwritev` (more if it falls short)."""
+    total = sum(len(p) for p in pages)
+    done = os.pwritev(fd, pages, offset)
+    writer.written += done
+    if done < total:
+        rest = b"".join(pages)[done:]
+        writer.write(fd, offset + done, rest)
 
 
 def _patchable(old: Image, new: Image) -> bool:
