@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from powercut.explorer.analysis.ahead import ask_ahead
 from powercut.explorer.analysis.cause import op_key
 from powercut.explorer.analysis.minimise import Asker, Culprit, Oracle, OutOfChecks, minimise
 from powercut.explorer.analysis.roles import roles
@@ -100,7 +101,10 @@ class Attributor:
     def run(self, failing: Iterable[tuple[CrashState, Outcome]]) -> list[Group]:
         ordered = sorted(failing, key=lambda so: (bool(so[0].name.lost), so[0].point,
                                                   len(unfold_ids(so[0].name.lost))))
-        for state, outcome in ordered:
+        ahead = 0
+        for n, (state, outcome) in enumerate(ordered):
+            if n >= ahead:  # the next explanations' checks, side by side (see `ahead`)
+                ahead = n + ask_ahead(self, ordered[n:])
             group = self._by_key.get(state.key) or self._explain(state, outcome) or \
                 self._minimise(state, outcome)
             group.add(state, outcome)
