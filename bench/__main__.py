@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
     bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
-              dask,cluster]
+                             dask,kernel,cluster]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -30,6 +30,7 @@ from bench import (
     dask_bench,
     enumerate_bench,
     explore_efficiency,
+    kernel_bench,
     materialise_bench,
     memory_bench,
     models_floor,
@@ -62,7 +63,9 @@ SUITE: list[Bench] = [
     Bench("memory", "7 memory flat in the number of states", memory_bench.run),
     Bench("cache", "6 results cache: a second explore checks nothing", cache_bench.run),
     Bench("dask", "scale out: the same exploration on a Dask cluster", dask_bench.run),
-    Bench("cluster", "8 the etcd cluster, 2 workers vs 1, each check on its own loopback",
+    Bench("kernel", "8 kernel file systems: git on ext4, materialising a 256 MiB image",
+          kernel_bench.run),
+    Bench("cluster", "9 the etcd cluster, 2 workers vs 1, each check on its own loopback",
           cluster_bench.run),
 ]
 

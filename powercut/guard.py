@@ -41,6 +41,10 @@ from powercut.kernelfs.mounting import is_mounted, unmount
 from powercut.process import ancestors, kill_holders
 
 PREFIX = "powercut-guard-"
+# Every live ledger is also named here (a symlink), so a later run finds a dead one whatever
+# its TMPDIR: `powercut umount` run from another shell than the recorder's, say. On tmpfs:
+# gone at the next boot, with whatever it named.
+REGISTRY = Path("/run/powercut")
 LEDGER = "ledger.jsonl"
 LOCK = "owner.lock"
 GOODBYE = b"done\n"
@@ -54,9 +58,12 @@ class _Ledger:
 
     def __init__(self) -> None:
         reap()  # ledgers of powercut runs whose guardian was killed too
-        self.root = Path(tempfile.mkdtemp(prefix=PREFIX))
-        self._lock_fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Locked before it takes a name a reaper looks for: an unlocked ledger is a dead one.
+        making = Path(tempfile.mkdtemp(prefix="." + PREFIX))
+        self._lock_fd = os.open(making / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self.root = making.with_name(making.name[1:])
+        making.rename(self.root)
         self._fd = os.open(self.root / LEDGER, os.O_WRONLY | os.O_CREAT | os.O_APPEND
                            | os.O_CLOEXEC, 0o600)
         self.guardian = subprocess.Popen(
@@ -65,6 +72,9 @@ class _Ledger:
         assert self.guardian.stdin is not None
         self.guardian.stdin.write(os.fsencode(self.root) + b"\n")
         self.guardian.stdin.flush()
+        with contextlib.suppress(OSError):  # no registry (not root): TMPDIR alone finds it
+            REGISTRY.mkdir(mode=0o700, exist_ok=True)
+            os.symlink(self.root, REGISTRY / self.root.name)
         atexit.register(release_all)
 
     def write(self, entry: dict[str, Any]) -> None:
@@ -79,7 +89,7 @@ class _Ledger:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.guardian.wait(5)
         os.close(self._fd)
-        shutil.rmtree(self.root, ignore_errors=True)
+        _forget(self.root)
         os.close(self._lock_fd)
 
 
@@ -185,14 +195,37 @@ def undo(root: Path) -> list[str]:
     return done
 
 
+def _forget(root: Path) -> None:
+    """Remove a ledger and its name in the registry."""
+    shutil.rmtree(root, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (REGISTRY / root.name).unlink()
+
+
+def _ledgers(parent: Path | None) -> list[Path]:
+    found: dict[str, Path] = {}
+    with contextlib.suppress(OSError):
+        for link in REGISTRY.iterdir():
+            target = Path(os.readlink(link)) if link.is_symlink() else None
+            if target is None or not target.is_dir():
+                with contextlib.suppress(OSError):
+                    link.unlink()  # its ledger was removed without it
+                continue
+            found[os.fspath(target)] = target
+    if parent is not None:
+        with contextlib.suppress(OSError):
+            for root in parent.iterdir():
+                found.setdefault(os.fspath(root), root)
+    return [r for r in found.values() if r.name.startswith(PREFIX) and r.is_dir()]
+
+
 def reap(parent: Path | None = None) -> list[Path]:
-    """Undo the ledgers under `parent` (default: $TMPDIR) whose owner and guardian are gone."""
+    """Undo the ledgers whose owner and guardian are gone: those the registry names and those
+    under `parent` (default: $TMPDIR)."""
     parent = Path(parent or tempfile.gettempdir())
     undone = []
     with contextlib.suppress(OSError):
-        for root in parent.iterdir():
-            if not root.name.startswith(PREFIX) or not root.is_dir():
-                continue
+        for root in _ledgers(parent):
             try:
                 fd = os.open(root / LOCK, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
             except OSError:
@@ -204,7 +237,7 @@ def reap(parent: Path | None = None) -> list[Path]:
                 continue  # its owner (or its guardian, undoing it) holds it
             try:
                 undo(root)
-                shutil.rmtree(root, ignore_errors=True)
+                _forget(root)
                 undone.append(root)
             finally:
                 os.close(fd)
@@ -227,7 +260,7 @@ def _guard() -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
     time.sleep(0.05)  # let the kernel finish tearing the owner down (its open files)
     undo(root)
-    shutil.rmtree(root, ignore_errors=True)
+    _forget(root)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
 """Remove the mount a killed recorder left behind: the library behind `powercut umount`.
 
-A recorder killed with SIGKILL cannot unmount: its FUSE mount stays, and
-every access to it fails with ENOTCONN ("Transport endpoint is not
-connected"), and its workload runs on in its own session. `remove_stale_mount`
-ends that workload (every process naming the mountpoint on its command line,
-with its process group) and removes the mount when powercut is about to
-reuse the mountpoint; `umount` does it on request and also removes the
-killed recorder's own temp directory when the mount was inside it.
+A recorder killed with SIGKILL cannot unmount. Its guardian (`powercut.guard`)
+normally ends its workload's sessions and removes its mounts at once; if
+the guardian was killed too, the FUSE mount stays, every access to it
+fails with ENOTCONN ("Transport endpoint is not connected"), and the
+workload runs on. `remove_stale_mount` then undoes the dead recorder's
+ledger (its workload's sessions, a kernel file system mounted from its
+image) and kills what still holds the mount (a process whose cwd, root, an
+open or a mapped file is on it), then removes the mount; `umount` does it
+on request and also removes the killed recorder's own temp directory when
+the mount was inside it.
 
 It must never remove a mount that is not a powercut recorder's, nor one a
-live recorder still serves, and never delete files through a mount.
+live recorder still serves, never delete files through a mount, and never
+kill a process only because its command line names the path: the shell,
+`timeout` or Makefile recipe that runs `powercut umount PATH` names it too.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import os
 import shutil
 from pathlib import Path
 
+from powercut import guard
 from powercut.errors import MountError
-from powercut.process import kill_naming
+from powercut.process import kill_holders
 from powercut.recorder.mount import FSNAME, is_mounted, lazy_unmount, mount_at, removal_hint
 
 TEMP_PREFIX = "powercut-record-"  # record()'s temp dir: <TMPDIR>/powercut-record-*/mnt
@@ -48,7 +54,13 @@ def remove_stale_mount(path: Path | str) -> bool:
     """End a killed recorder's workload and unmount `path`; True when one was removed."""
     if not is_stale(path):
         return False
-    kill_naming(path)  # its workload, stuck on the dead mount
+    # The dead recorders' ledgers (their workloads' sessions, their kernel mounts): in this
+    # TMPDIR, and in the one of the recorder whose temp dir holds the mount.
+    guard.reap()
+    parent = Path(os.path.abspath(path)).parent
+    if parent.name.startswith(TEMP_PREFIX):
+        guard.reap(parent.parent)
+    kill_holders(path)  # whatever else still works on the dead mount
     if not lazy_unmount(path):
         raise MountError(f"{path} is a stale powercut mount that could not be removed; "
                          f"{removal_hint(path)}")

@@ -8,7 +8,8 @@ workload or check script) descended from this test process, and no
 orphaned shared memory segment the test made. At the end: powercut left no
 temp directory behind. A missing /dev/fuse, etcd or target program fails
 the run when a selected test needs it, and always under CI (it never
-skips: CI must not turn green without the real parts).
+skips: CI must not turn green without the real parts). No kernel file
+system stays mounted and no loop device stays attached under it either.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from powercut import guard
+from powercut.kernelfs import loop
+from powercut.kernelfs.mounting import mount_points, unmount_under
 from powercut.recorder.mount import fuse_mounts
 from tests.realparts import PARTS, etcd_binaries, missing_parts
 
@@ -127,6 +131,9 @@ def _shared_memory() -> set[str]:
 def nothing_left_behind() -> Iterator[None]:
     shared_before = _shared_memory()
     yield
+    kernel = [m for m in mount_points() if m.startswith(str(_SESSION_TMP) + "/")]
+    unmount_under(_SESSION_TMP)
+    loops = loop.detach_under(_SESSION_TMP)
     mounts = _fuse_mounts_under(_SESSION_TMP)
     for m in mounts:
         subprocess.run(["fusermount3", "-u", "-z", m], capture_output=True)
@@ -135,12 +142,15 @@ def nothing_left_behind() -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.killpg(os.getpgid(p), 9)
     segments = _shared_memory() - shared_before
+    assert not kernel, f"kernel file systems left mounted: {kernel}"
+    assert not loops, f"loop devices left attached: {loops}"
     assert not mounts, f"FUSE mounts left behind: {mounts}"
     assert not programs, f"programs left behind: {sorted(programs.items())}"
     assert not segments, f"shared memory left behind: {sorted(segments)}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    guard.release_all()  # this process's own ledger: dismissed, like at any orderly exit
     leftovers = [p.name for p in _SESSION_TMP.iterdir() if not p.name.startswith("pytest-of-")]
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)
     if leftovers and exitstatus == 0:

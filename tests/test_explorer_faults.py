@@ -26,6 +26,7 @@ from powercut.process import live_children
 from powercut.targets.etcd.checker import EtcdChecker
 from powercut.trace import Op, TraceWriter, open_trace
 from tests.faultlog import FaultLog
+from tests.guardians import guardian_of
 from tests.realparts import TRACES
 from tests.test_resume import checkers_running
 
@@ -37,6 +38,8 @@ FAULTS = FaultLog({
     "test_a_checker_program_killed_from_outside_is_retried_once": "SIGKILL",
     "test_an_etcd_exploration_with_a_taken_port_leaves_nothing": "port taken",
     "test_an_exploration_killed_outright_is_cleaned_up_by_the_next": "SIGKILL explore",
+    "test_a_killed_explorations_guardian_ends_its_checkers_at_once":
+        "SIGKILL explore, guardian alive",
 })
 
 
@@ -197,7 +200,45 @@ def test_an_etcd_exploration_with_a_taken_port_leaves_nothing(
 
 def test_an_exploration_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path,
                                                                   trace: Path) -> None:
-    """SIGKILL an explore whose checkers hang: the next explore ends them and removes the dir."""
+    """SIGKILL an explore whose checkers hang, and its guardian: the next explore ends them
+    and removes the dir."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "stuck.py"
+    script.write_text("import pathlib, sys, time\n"
+                      "pathlib.Path(sys.argv[2]).touch()\n"
+                      "time.sleep(300)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    check = f"{sys.executable} {script} {{dir}} {tmp_path / 'started'}"
+    killed = subprocess.Popen([sys.executable, "-m", "powercut", "explore", str(trace),
+                               "--check-cmd", check, "--timeout", "300", "--workers", "2"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(guardian_of(killed.pid), signal.SIGKILL)  # kill -9 of everything powercut runs
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    FAULTS.add("SIGKILL explore")
+    orphans = [pid for pid in checkers_running(tmp_path) if pid != killed.pid]
+    assert orphans, "the killed explore's checkers should still be running"
+    assert sorted(p.name[:15] for p in (tmp_path / "tmp").iterdir()) == [
+        "powercut-explor", "powercut-guard-"]  # its work dir, and its guardian's ledger
+
+    ok = CommandChecker("true {dir}")
+    run(trace, ok, tmp_path / "tmp")  # the next exploration in the same place
+    assert not checkers_running(tmp_path)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_killed_explorations_guardian_ends_its_checkers_at_once(tmp_path: Path,
+                                                                   trace: Path) -> None:
+    """SIGKILL an explore whose checkers hang: its guardian ends them and removes its work
+    dir right away, with no later run."""
     import os
     import signal
     import subprocess
@@ -218,13 +259,11 @@ def test_an_exploration_killed_outright_is_cleaned_up_by_the_next(tmp_path: Path
         time.sleep(0.02)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
-    FAULTS.add("SIGKILL explore")
-    orphans = [pid for pid in checkers_running(tmp_path) if pid != killed.pid]
-    assert orphans, "the killed explore's checkers should still be running"
-    assert [p.name[:17] for p in (tmp_path / "tmp").iterdir()] == ["powercut-explore-"]
-
-    ok = CommandChecker("true {dir}")
-    run(trace, ok, tmp_path / "tmp")  # the next exploration in the same place
+    FAULTS.add("SIGKILL explore, guardian alive")
+    deadline = time.monotonic() + 30
+    while (checkers_running(tmp_path) or list((tmp_path / "tmp").iterdir())) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not checkers_running(tmp_path)
     assert list((tmp_path / "tmp").iterdir()) == []
 

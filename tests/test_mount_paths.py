@@ -34,6 +34,7 @@ from powercut.recorder.mount import (
     mount_table,
 )
 from powercut.trace import open_trace
+from tests.guardians import guardian_of
 from tests.realparts import REPO
 
 ODD = "crash-é-測試"
@@ -132,7 +133,8 @@ def test_a_killed_recorders_stale_mount_under_a_non_ascii_dir_is_removed(odd: Pa
     proc = record(odd, "mnt", "backing", WRITE_AND_WAIT)
     try:
         wait_for(odd / "ready", proc)
-        os.kill(proc.pid, signal.SIGKILL)  # the recorder only: its workload runs on
+        os.kill(guardian_of(proc.pid), signal.SIGKILL)  # its guardian, then the recorder:
+        os.kill(proc.pid, signal.SIGKILL)  # its workload runs on, its mount stays
         proc.communicate()
         with pytest.raises(OSError) as stale:
             os.stat(mnt)

@@ -4,8 +4,10 @@ In every case the workload's whole process group is stopped, the mount is
 gone, the trace ends with a footer saying how it ended and keeps the ops
 recorded so far (a full disk: no footer, the valid prefix readable with
 --prefix), one line on stderr says why, and the exit status is not 0. A
-recorder killed with SIGKILL leaves a stale mount: `powercut umount` or the
-next `powercut record` on the same mountpoint removes it.
+recorder killed with SIGKILL takes its workload and mount with it (its
+guardian); killed together with its guardian, it leaves a stale mount:
+`powercut umount` or the next `powercut record` on the same mountpoint
+removes it, killing only what belongs to the dead recorder.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from powercut.recorder.mount import fuse_mounts
 from powercut.trace import Trace, open_trace
 from tests.faultlog import FaultLog
+from tests.guardians import guardian_of
 from tests.mounts import tmpfs
 
 pytestmark = pytest.mark.fuse
@@ -65,6 +68,8 @@ FAULTS = FaultLog({
     "test_bad_mountpoint_is_one_line": lambda p: f"mountpoint {p['problem']}",
     "test_umount_removes_a_killed_recorders_mount": "SIGKILL recorder",
     "test_next_record_reuses_a_killed_recorders_mountpoint": "SIGKILL recorder",
+    "test_umount_under_timeout_or_a_script_kills_neither": "SIGKILL recorder",
+    "test_a_killed_recorders_workload_and_mount_go_with_it": "SIGKILL recorder, guardian alive",
 })
 
 
@@ -209,21 +214,62 @@ def ours(tmp_path: Path, mnt: str) -> bool:
 
 
 def kill_recorder(tmp_path: Path, env: dict[str, str], *extra: str) -> str:
-    """Start a recording, SIGKILL it mid-run, stop its orphaned workload; the stale mount."""
+    """Start a recording, SIGKILL it and its guardian mid-run (kill -9 of everything, or an
+    OOM kill of both); the stale mount they leave, its workload still running."""
     before = {m for _, m in fuse_mounts()}
     proc = subprocess.Popen(record_args(tmp_path, "hang", *extra), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(tmp_path / "pids.ready")
     assert proc.poll() is None
+    os.kill(guardian_of(proc.pid), signal.SIGKILL)
     proc.kill()
     proc.wait()
     FAULTS.add("SIGKILL recorder")  # it was running, with its mount
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-    assert all(alive(p) for p in pids), "the workload outlives a killed recorder"
+    assert all(alive(p) for p in pids), "nothing was left to clean up"
     (tmp_path / "pids.ready").unlink()
     stale = [m for _, m in fuse_mounts() if m not in before and ours(tmp_path, m)]
     assert len(stale) == 1
     return stale[0]
+
+
+def test_a_killed_recorders_workload_and_mount_go_with_it(tmp_path: Path,
+                                                           env: dict[str, str]) -> None:
+    """SIGKILL of the recorder alone: its guardian ends the workload's session, removes the
+    mount and the temp dir at once, with no `powercut umount` and no later run."""
+    proc = subprocess.Popen(record_args(tmp_path, "hang"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for(tmp_path / "pids.ready")
+    proc.kill()
+    proc.wait()
+    FAULTS.add("SIGKILL recorder, guardian alive")
+    deadline = time.monotonic() + 30
+    while True:
+        pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
+        gone = not [p for p in pids if alive(p)] and not [
+            m for _, m in fuse_mounts() if ours(tmp_path, m)] and not list(
+            (tmp_path / "tmp").iterdir())
+        if gone or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert_cleaned_up(tmp_path)
+    assert open_trace(tmp_path / "t.trace", allow_prefix=True).op_count >= 3
+
+
+def test_umount_under_timeout_or_a_script_kills_neither(tmp_path: Path,
+                                                         env: dict[str, str]) -> None:
+    """`timeout 60 powercut umount PATH` and a script naming PATH are callers, not holders:
+    only what belongs to the dead recorder is killed."""
+    stale = kill_recorder(tmp_path, env)
+    script = tmp_path / "clean.sh"
+    script.write_text(f'#!/bin/sh\ntimeout 60 {sys.executable} -m powercut umount "$1"\n'
+                      'echo "script still here: $?"\n')
+    done = subprocess.run(["sh", str(script), stale], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "removed the stale recorder mount" in done.stdout
+    assert "script still here: 0" in done.stdout
+    assert_cleaned_up(tmp_path)
 
 
 def test_umount_removes_a_killed_recorders_mount(tmp_path: Path, env: dict[str, str]) -> None:
@@ -248,8 +294,9 @@ def test_next_record_reuses_a_killed_recorders_mountpoint(tmp_path: Path,
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     assert kill_recorder(tmp_path, env, "--mountpoint", str(mnt)) == str(mnt)
-    for leftover in (tmp_path / "tmp").iterdir():  # the killed recorder's backing dir
-        subprocess.run(["rm", "-rf", str(leftover)], check=True)
+    for leftover in (tmp_path / "tmp").glob("powercut-record-*"):  # its backing dir (its
+        subprocess.run(["rm", "-rf", str(leftover)], check=True)  # ledger stays: it says what
+    # the dead recorder owned, so the next run can end its workload)
     killed = [int(p) for p in (tmp_path / "pids").read_text().split()]
     done = subprocess.run(record_args(tmp_path, "crash", "--mountpoint", str(mnt)), env=env,
                           capture_output=True, text=True, timeout=60)

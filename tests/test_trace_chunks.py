@@ -38,7 +38,7 @@ def sparse_image(path: Path, size: int, runs: dict[int, bytes]) -> None:
             os.pwrite(f.fileno(), data, offset)
 
 
-def record(path: Path, backing: Path) -> None:
+def write_trace(path: Path, backing: Path) -> None:
     w = TraceWriter(path, argv=["test"], workload={"name": "command"},
                     initial=initial_tree(backing))
     w.append("write", 1, path="disk.img", offset=8192, data=b"w" * 4096)
@@ -54,7 +54,7 @@ def test_a_sparse_256_mib_image_costs_its_data_not_its_size(tmp_path: Path) -> N
     sparse_image(backing / "disk.img", 256 * MiB, runs)
     (backing / "small").write_bytes(b"small file")
     trace_path = tmp_path / "t.trace"
-    record(trace_path, backing)
+    write_trace(trace_path, backing)
     assert trace_path.stat().st_size < 64 * 1024  # 256 MiB apparent, a few pages stored
     trace = open_trace(trace_path)
     assert trace.version == 2 and trace.chunks >= 4

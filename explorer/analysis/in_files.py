@@ -38,10 +38,11 @@ from powercut.explorer.analysis.filediff import FileChange, apply, copy_tree, di
 from powercut.explorer.analysis.roles import roles
 from powercut.explorer.checkers.kernel import OnImage, Refused
 from powercut.explorer.verdict import OpSummary
+from powercut.kernelfs.owners import owners
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models.base import Pending
 from powercut.replayer.space import Lost
-from powercut.replayer.state import StateName
+from powercut.replayer.state import StateName, ranges, unfold_ids
 from powercut.trace import Op
 
 
@@ -54,6 +55,7 @@ class InFiles:
     passing: StateName  # the state compared with
     durable_at: OpSummary | None  # the flush after which the files were on the disk
     checks: int
+    blocks: tuple[tuple[str, str], ...] = ()  # the culprit's pages: (where, what owns them)
 
     def words(self) -> list[str]:
         return [c.words() for c in self.changes]
@@ -70,6 +72,19 @@ class Recoveries:
     work: Path
     budget: int
     spent: int = 0
+    page_size: int = 4096
+    _final: Path | None = None  # the image after every op, for the blocks' owners
+
+    def owners(self, pages: list[int]) -> dict[int, str]:
+        """What owns each page of the image (read from the image after every op, where
+        the file system's tools can tell: files are allocated there)."""
+        if self._final is None:
+            self._final = Path(tempfile.mkdtemp(dir=self.work)) / "final"
+            last = len(self.ops) - 1
+            materialise(self.pending(last).image(frozenset()), self._final)
+        image = self._final / self.checker.image
+        found = owners(image, self.checker.type, [p * self.page_size for p in pages])
+        return {p: found.get(p * self.page_size, "") for p in pages}
 
     @contextlib.contextmanager
     def recovered(self, point: int, lost: Lost) -> Iterator[Path | None]:
@@ -139,8 +154,28 @@ def explain(cause: RootCause, rec: Recoveries) -> RootCause:
             changes = diff(snapshot(failing), snapshot(passing))
             kept, minimal = _fewest(changes, failing, passing, rec, markers)
     durable = _flush_at_or_after(rec.ops, passing_name.point if not lost else culprit.point + 1)
-    files = InFiles(tuple(kept), minimal, passing_name, durable, rec.spent - spent_before)
+    files = InFiles(tuple(kept), minimal, passing_name, durable, rec.spent - spent_before,
+                    _blocks(culprit, rec))
     return _reworded(cause, files, rec.ops)
+
+
+def _blocks(culprit: StateName, rec: Recoveries) -> tuple[tuple[str, str], ...]:
+    """The image pages the culprit loses, in runs with one owner: ("pages 3201-3202 at
+    byte 13111296", "the ext4 journal")."""
+    pages = sorted({int(uid.rpartition(":")[2]) for uid in unfold_ids(culprit.lost)
+                    if not uid.startswith("#")})
+    if not pages:
+        return ()
+    owner = rec.owners(pages)
+    runs: list[list[int]] = []
+    for page in pages:
+        if runs and page == runs[-1][-1] + 1 and owner[page] == owner[runs[-1][-1]]:
+            runs[-1].append(page)
+        else:
+            runs.append([page])
+    return tuple((f"{'pages' if len(r) > 1 else 'page'} {ranges(r)} at byte "
+                  f"{r[0] * rec.page_size}", owner[r[0]] or "owner not known")
+                 for r in runs)
 
 
 def _passing(culprit: StateName, lost: Lost, rec: Recoveries, markers: Sequence[Op]
@@ -198,8 +233,11 @@ def _flush_at_or_after(ops: list[OpSummary], point: int) -> OpSummary | None:
 
 
 def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCause:
-    if not files.changes or cause.kind in ("torn-write", "ordering"):
-        # A torn or reordered write of the image stays one: the files say what it broke.
+    """The cause keyed and worded by the files it loses. How the disk lost them (a block
+    write lost, torn or reordered) is the file system's business, not the program's: a
+    torn log write that XFS's recovery discards loses the same file as a lost one, and the
+    program's fix is the same, so the two are one cause."""
+    if not files.changes:
         return dataclasses.replace(cause, files=files)
     kind = "lost-data" if all(c.kind == "lost-data" for c in files.changes) else \
         "lost-namespace"
@@ -212,6 +250,9 @@ def _reworded(cause: RootCause, files: InFiles, ops: list[OpSummary]) -> RootCau
     names = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     barrier = f"make {names} durable {when}{durable}"
     summary = "; ".join(files.words()[:3])
+    if cause.kind in ("torn-write", "ordering"):
+        summary += f" (on the disk: {cause.kind} of {describe_op(cause.ops[0])})" \
+            if cause.ops else f" (on the disk: {cause.kind})"
     return dataclasses.replace(
         cause, id=cause_id((kind, cause.verdict, file_roles)), kind=kind, roles=file_roles,
         barrier=barrier, summary=summary, files=files)

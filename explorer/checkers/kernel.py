@@ -46,6 +46,7 @@ from powercut.trace import Op, Trace
 FSCK_SECONDS = 120.0
 _LOOP = re.compile(r"\bloop\d+\b")
 _KERNEL_LINES = 20  # kernel messages kept as evidence
+_SAME_UUID = {"xfs": ("nouuid",)}
 
 
 class Refused(Exception):
@@ -66,6 +67,10 @@ class OnImage(Checker):
         self.type = str(fs["type"])
         self.image = str(fs["image"])
         self.options = str(fs.get("mount_options") or "")
+        # Every crash image is a copy of one file system: XFS refuses a second mount of
+        # the same UUID unless told it is not a duplicate (workers mount copies at once).
+        self.check_options = ",".join(filter(None, (self.options, *_SAME_UUID.get(
+            self.type, ()))))
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
         self.uses_markers = bool(getattr(inner, "uses_markers", False))
@@ -84,7 +89,7 @@ class OnImage(Checker):
         return f"{self.inner.describe()}, on {self.type}{options} recovered by this kernel"
 
     def identity(self) -> str:
-        return (f"{self.inner.identity()} on={self.type} mount={self.options} "
+        return (f"{self.inner.identity()} on={self.type} mount={self.check_options} "
                 f"kernel={platform.release()} fsck={self.fsck is not None}")
 
     def close(self) -> None:
@@ -117,7 +122,7 @@ class OnImage(Checker):
         try:
             fsck = self._fsck(device.path, image, mnt, log) if self.fsck else None
             try:
-                mount(device.path, mnt, self.type, self.options, log)
+                mount(device.path, mnt, self.type, self.check_options, log)
             except MountFailed as e:
                 raise Refused(e, fsck) from None
             try:
@@ -154,7 +159,7 @@ class OnImage(Checker):
         kernel replays its journal, then unmounted): evidence, never the verdict."""
         assert self.fsck is not None
         try:
-            mount(device, mnt, self.type, self.options, log)
+            mount(device, mnt, self.type, self.check_options, log)
         except MountFailed:
             pass  # the real mount below says so
         else:

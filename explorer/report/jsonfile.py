@@ -94,6 +94,7 @@ def files_dict(c: RootCause) -> dict[str, Any] | None:
         "passing": c.files.passing.to_json(),
         "durable_at": op_dict(c.files.durable_at),
         "checks": c.files.checks,
+        "blocks": [{"where": where, "owner": owner} for where, owner in c.files.blocks],
     }
 
 

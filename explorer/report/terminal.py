@@ -178,6 +178,8 @@ def cause_panel(n: int, c: RootCause) -> Panel:
     if c.files is not None:
         for i, words in enumerate(c.files.words()):
             facts.add_row("lost" if i == 0 else "", Text(words))
+        for i, (where, owner) in enumerate(c.files.blocks[:6]):
+            facts.add_row("on the disk" if i == 0 else "", Text(f"{where}: {owner}"))
         if c.files.durable_at is not None:
             facts.add_row("durable at", Text(f"#{c.files.durable_at.seq} "
                                              f"{describe_op(c.files.durable_at)}"))

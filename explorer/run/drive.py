@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from powercut import guard
 from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, find_causes
 from powercut.explorer.analysis.in_files import Recoveries, in_files
@@ -131,6 +132,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
     # An exploration killed outright (kill -9) left its checkers and work dir: end them.
     leftovers.reap(workdir or Path(tempfile.gettempdir()))
     root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX, dir=workdir))
+    guard.hold(remove=str(root))  # a SIGKILLed exploration's dir goes with its guardian
     leftovers.claim(root)
     own_journal = journal is None
     try:
@@ -259,8 +261,8 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
     if isinstance(pool.checker, OnImage) and exploration.kernel is not None:
         assert exploration.workdir is not None
         in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
-                                      exploration.ops, exploration.workdir, cause_budget),
-                 exploration.kernel)
+                                      exploration.ops, exploration.workdir, cause_budget,
+                                      page_size=model.page_size), exploration.kernel)
     return analysis
 
 

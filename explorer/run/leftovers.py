@@ -15,7 +15,10 @@ dir.
 
 It must never touch a work dir whose owner is alive or unknown (no lock
 file yet, one it cannot open), nor a process that does not name a dead
-owner's dir, nor its own process group. The lock descriptor is close-on-exec:
+owner's dir, nor its own process group. A dead owner's crash images (a
+kernel file-system trace's) are unmounted and their loop devices detached
+before its dir is removed; its guardian (`powercut.guard`) normally did
+that already, at the moment it died. The lock descriptor is close-on-exec:
 a checker's program must not keep its owner's dir alive after the owner.
 """
 
@@ -29,7 +32,10 @@ import shutil
 import threading
 from pathlib import Path
 
-from powercut.process import kill_naming
+from powercut import guard
+from powercut.kernelfs import loop
+from powercut.kernelfs.mounting import unmount_under
+from powercut.process import kill_holders, kill_naming
 
 PREFIX = "powercut-explore-"
 LOCK = "owner.lock"
@@ -101,6 +107,7 @@ def _take_if_dead(root: Path) -> int | None:
 
 def reap(parent: Path) -> list[Path]:
     """Kill the orphaned checkers of dead explorations under `parent`, remove their dirs."""
+    guard.reap(parent)  # ledgers of dead powercut runs here, whose guardians died too
     try:
         candidates = [p for p in parent.iterdir() if p.name.startswith(PREFIX) and p.is_dir()]
     except OSError:
@@ -113,6 +120,9 @@ def reap(parent: Path) -> list[Path]:
         try:
             # Holding the lock: another reaper cannot take it meanwhile.
             kill_naming(root)  # its checkers' programs, in their own sessions
+            kill_holders(root)  # and whatever works in it (a kernel file system's users)
+            unmount_under(root)  # crash images it mounted (kernel file-system traces)
+            loop.detach_under(root)
             shutil.rmtree(root, ignore_errors=True)
         finally:
             os.close(fd)

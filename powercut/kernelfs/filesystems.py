@@ -22,7 +22,7 @@ from typing import Any
 from powercut.errors import PowercutError
 
 MiB = 1 << 20
-DEFAULT_SIZE = 320 * MiB  # etcd's 64 MiB WAL fits, and XFS's 300 MB minimum
+DEFAULT_SIZE = 320 * MiB  # a 64 MiB preallocated log fits, and XFS's 300 MB minimum
 IMAGE = "disk.img"  # the image's name in the trace's initial tree
 
 

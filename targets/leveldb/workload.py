@@ -17,6 +17,7 @@ The header records the LevelDB version (and library digest) plyvel runs,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ class LevelDBWrites:
                                                    self.sync_every), "compact": True}))
         log = workdir / "leveldb.log"
         argv = [sys.executable, "-I", str(PROGRAM), "workload", str(mnt / DB_DIR), str(plan),
-                str(mnt / CONTROL_DIR / MARKER_FILE)]
+                os.environ.get("POWERCUT_MARKER") or str(mnt / CONTROL_DIR / MARKER_FILE)]
         child = start(argv, log)
         try:
             exit = child.wait(timeout)
