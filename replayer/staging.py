@@ -3,13 +3,16 @@
 A checker writes into the directory it is given (a database replays its
 log, a server appends to its own), so a worker cannot simply patch the tree it
 gave the last check. A `Staging` belongs to one worker and keeps a pristine
-*base* that no checker ever sees: the last state it entered. `enter(state)`
-brings the base to the new state by writing only what differs from the
-last one (changed pages, sizes and modes; files, links, symlinks and
-directories that came, went or changed identity), then hands out a fresh
-copy of the base whose files are reflink clones (a clone of a 1 GiB file
-shares its blocks: a few extents, not a gigabyte of writes). `leave()`
-removes the copy; `close()` removes everything.
+*base* that no checker ever sees: the last state it entered, or rather the
+last `BASES` that differed much (ALICE's states of an etcd bootstrap hold
+its 64 MB WAL as garbage or as zeros, by turns: each kind keeps a base of
+its own). `enter(state)` brings the closest base to the new state by
+writing only what differs (see `patch`: changed pages, sizes and modes;
+files, links, symlinks and directories that came, went or changed
+identity), then hands out a fresh copy of it whose files are reflink
+clones (a clone of a 1 GiB file shares its blocks: a few extents, not a
+gigabyte of writes). `leave()` removes the copy; `close()` removes
+everything.
 
 Where the directory's file system cannot clone (ext4, tmpfs) there is no
 base: `enter` materialises the state in full, as `materialise` always did,
@@ -27,16 +30,16 @@ directory. One `Staging` is used by one thread at a time.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from powercut.replayer.image import Entry, Image, differing_pages
+from powercut.replayer.image import Entry, Image
 from powercut.replayer.materialise import (
     Writer,
     check_entries,
@@ -45,15 +48,14 @@ from powercut.replayer.materialise import (
     image_of,
     materialise,
 )
+from powercut.replayer.patch import Patch, apart, patchable
 from powercut.replayer.state import CrashState
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
-_PUNCH = 0x01 | 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+BASES = 2  # bases a worker keeps
+FAR = 8 << 20  # bytes: a state this far from every base gets one of its own, if there is room
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
-_RUN = 1024  # pages a run writes at most (IOV_MAX)
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
 
 
 def can_clone(directory: Path) -> bool:
@@ -74,6 +76,15 @@ def can_clone(directory: Path) -> bool:
             path.unlink(missing_ok=True)
 
 
+@dataclass
+class _Base:
+    """A pristine tree of one state, never handed out."""
+
+    path: Path
+    image: Image | None = None  # what it holds (None: nothing to trust)
+    used: int = 0
+
+
 class Staging:
     """One worker's crash states on disk under `directory`, each written as a difference."""
 
@@ -81,15 +92,16 @@ class Staging:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.reflinks = can_clone(self.directory)
-        self.base = self.directory / "base"
-        self._image: Image | None = None  # what the base holds (None: nothing to trust)
+        self._bases: list[_Base] = []
         self._current: Path | None = None
         self._copies = itertools.count()
+        self._clock = itertools.count(1)
         # Counts of the work done, for benches and tests.
-        self.written = 0  # bytes of file data written (base and full materialisations)
+        self.written = 0  # bytes of file data written (bases and full materialisations)
         self.last_written = 0  # ... for the last state entered
         self.in_full = 0  # states written in full
-        self.patched = 0  # states reached by patching the base
+        self.patched = 0  # states reached by patching a base
+        self.base: Path | None = None  # the base the last state was cloned from
 
     def enter(self, state: CrashState | Image) -> Path:
         """A fresh directory holding exactly `state`, for the caller to use and change."""
@@ -101,8 +113,10 @@ class Staging:
             done = materialise(image, target)
             self._count(done.written, full=True)
             return target
-        self._update_base(image)
-        self._clone(image, target)
+        base = self._closest(image)
+        self._update(base, image)
+        self._clone(base, image, target)
+        self.base = base.path
         return target
 
     def leave(self) -> None:
@@ -112,9 +126,9 @@ class Staging:
             _remove(current)
 
     def close(self) -> None:
-        """Remove the copy, the base and the directory."""
+        """Remove the copy, the bases and the directory."""
         self.leave()
-        self._image = None
+        self._bases = []
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _count(self, written: int, *, full: bool) -> None:
@@ -125,30 +139,45 @@ class Staging:
         else:
             self.patched += 1
 
-    # --- the base -------------------------------------------------------------------------
+    # --- the bases ------------------------------------------------------------------------
 
-    def _update_base(self, image: Image) -> None:
-        old, self._image = self._image, None  # untrusted until the update is complete
-        if old is not None and old.page_size == image.page_size and _patchable(old, image):
+    def _closest(self, image: Image) -> _Base:
+        """The base that the fewest page writes turn into `image`, or a new one when every
+        base is `FAR` from it and there is room."""
+        scored = [(apart(b.image, image) if b.image is not None and
+                   b.image.page_size == image.page_size else 1 << 62, -b.used, b)
+                  for b in self._bases]
+        best = min(scored, key=lambda s: s[:2], default=None)
+        if best is None or (best[0] * image.page_size >= FAR and len(self._bases) < BASES):
+            base = _Base(self.directory / f"base-{len(self._bases)}")
+            self._bases.append(base)
+        else:
+            base = best[2]
+        base.used = next(self._clock)
+        return base
+
+    def _update(self, base: _Base, image: Image) -> None:
+        old, base.image = base.image, None  # untrusted until the update is complete
+        if old is not None and old.page_size == image.page_size and patchable(old, image):
             check_entries(image.entries)
             try:
-                self._count(_Patch(self.base, old, image).run(), full=False)
-                self._image = image
+                self._count(Patch(base.path, old, image).run(), full=False)
+                base.image = image
                 return
             except OSError:
                 pass  # written in full below: that raises the proper error, if any
-        _remove(self.base)
-        done = materialise(image, self.base)
+        _remove(base.path)
+        done = materialise(image, base.path)
         self._count(done.written, full=True)
-        self._image = image
+        base.image = image
 
     # --- the copy for the check -----------------------------------------------------------
 
-    def _clone(self, image: Image, target: Path) -> None:
+    def _clone(self, base: _Base, image: Image, target: Path) -> None:
         target.mkdir()
         current = ""
-        with _opened(target) as root, _opened(self.base) as base:
-            out, src = Writer(root, image.page_size), Writer(base, image.page_size)
+        with _opened(target) as root, _opened(base.path) as src_root:
+            out, src = Writer(root, image.page_size), Writer(src_root, image.page_size)
             try:
                 for entry in image.entries:
                     current = entry.path
@@ -161,132 +190,6 @@ class Staging:
                     out.set_dir_mode(entry)
             except OSError as e:
                 raise failure(e, current, target) from None
-
-
-class _Patch:
-    """The base, holding `old`, changed into `new`; `run()` returns the bytes it wrote."""
-
-    def __init__(self, base: Path, old: Image, new: Image) -> None:
-        self.base = base
-        self.old = {e.path: e for e in old.entries}
-        self.new = new
-        self.page_size = new.page_size
-
-    def run(self) -> int:
-        after = {e.path: e for e in self.new.entries}
-        # What sits under a directory that goes, and every other name of a file that goes,
-        # is gone too: the new state names neither with the same identity.
-        gone = {p for p, e in self.old.items() if _replaced(e, after.get(p))}
-        made: set[str] = set()
-        with _opened(self.base) as root:
-            writer = Writer(root, self.page_size)
-            for path in reversed(list(self.old)):  # children before their parents
-                if path in gone:
-                    _unlink(writer, self.old[path])
-            for entry in self.new.entries:
-                before = self.old.get(entry.path)
-                if before is None or entry.path in gone:
-                    writer.add(entry)
-                    made.add(entry.path)
-                elif entry.kind == "file" and entry.link_to is None:
-                    self._file(writer, before, entry)
-            for entry in dirs_deepest_first(self.new.entries):
-                before = self.old.get(entry.path)
-                if entry.path in made or before is None or before.mode != entry.mode:
-                    writer.set_dir_mode(entry)
-            return writer.written
-
-    def _file(self, writer: Writer, old: Entry, new: Entry) -> None:
-        ps = self.page_size
-        changed = differing_pages(old.pages, new.pages)
-        if new.size > old.size:  # pages past the old end were never written: write them
-            first = old.size // ps
-            changed.update(i for i in new.pages if i >= first)
-        parent, name = writer.parent(new.path)
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-        finally:
-            writer.done(parent)
-        try:
-            if new.size < old.size:
-                os.ftruncate(fd, new.size)
-            for first, count, pages in _runs(changed, new, ps):
-                start = first * ps
-                if pages:
-                    _write_all(writer, fd, start, pages)
-                elif (end := min(start + count * ps, new.size, old.size)) > start:
-                    _zero(writer, fd, start, end - start)  # zeros where the old state had data
-            if new.size > old.size:
-                os.ftruncate(fd, new.size)
-            if new.mode != old.mode:
-                os.fchmod(fd, new.mode)
-        finally:
-            os.close(fd)
-
-
-def _runs(changed: set[int], new: Entry, ps: int) -> Iterator[tuple[int, int, list[bytes]]]:
-    """The changed pages inside the new size as runs of consecutive indices, each either all
-    present in `new` (their bytes, the last one cut at the size) or all absent (no bytes):
-    one system call a run, not one a page (a 64 MiB file is 16,384 pages)."""
-    size = new.size
-    first, count, pages, present = -1, 0, [], False
-    for index in sorted(changed):
-        start = index * ps
-        if start >= size:
-            break
-        page = new.pages.get(index)
-        if count and index == first + count and (page is not None) == present \
-                and count < _RUN:
-            count += 1
-        else:
-            if count:
-                yield first, count, pages
-            first, count, pages, present = index, 1, [], page is not None
-        if page is not None:
-            pages.append(page[:size - start] if start + ps > size else page)
-    if count:
-        yield first, count, pages
-
-
-def _write_all(writer: Writer, fd: int, offset: int, pages: list[bytes]) -> None:
-    """All of `pages`, back to back from `offset`, in one `pwritev` (more if it falls short)."""
-    total = sum(len(p) for p in pages)
-    done = os.pwritev(fd, pages, offset)
-    writer.written += done
-    if done < total:
-        rest = b"".join(pages)[done:]
-        writer.write(fd, offset + done, rest)
-
-
-def _patchable(old: Image, new: Image) -> bool:
-    """Whether the base can be patched in place: as root, or with every directory writable
-    and searchable by its owner (a read-only directory would refuse our own changes)."""
-    if os.geteuid() == 0:
-        return True
-    return all(e.mode & 0o700 == 0o700 for e in (*old.entries, *new.entries) if e.kind == "dir")
-
-
-def _replaced(old: Entry, new: Entry | None) -> bool:
-    """Whether the path must be removed and made again (not changed in place)."""
-    return (new is None or new.kind != old.kind or new.link_to != old.link_to
-            or (old.kind == "symlink" and new.target != old.target))
-
-
-def _unlink(writer: Writer, entry: Entry) -> None:
-    parent, name = writer.parent(entry.path)
-    try:
-        if entry.kind == "dir":
-            os.rmdir(name, dir_fd=parent)
-        else:
-            os.unlink(name, dir_fd=parent)
-    finally:
-        writer.done(parent)
-
-
-def _zero(writer: Writer, fd: int, offset: int, length: int) -> None:
-    """Bytes [offset, offset+length) read as zeros again: a hole where the file system can."""
-    if _libc.fallocate(fd, _PUNCH, offset, length) != 0:
-        writer.write(fd, offset, bytes(length))
 
 
 def _clone_file(src: Writer, out: Writer, entry: Entry) -> None:

@@ -29,7 +29,7 @@ from powercut.replayer.image import Entry, Image, Overlay
 from powercut.replayer.materialise import materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.pages import FrozenPages
-from powercut.replayer.staging import Staging, can_clone
+from powercut.replayer.staging import FAR, Staging, can_clone
 from powercut.volume import ScratchVolume, attached
 from tests.test_models_weak import PS, ops, trace_of
 
@@ -222,6 +222,34 @@ def test_each_kind_of_change_between_two_states(tmp_path: Path) -> None:
                     assert tree_of(got) == tree_of(expected.target), n
                     staging.leave()
             assert staging.patched >= len(pairs)
+        finally:
+            staging.close()
+
+    in_volume(tmp_path, body)
+
+
+def test_two_kinds_of_states_by_turns_keep_a_base_each(tmp_path: Path) -> None:
+    """ALICE's bootstrap states hold the WAL as 64 MB of garbage or as zeros, by turns: each
+    kind gets a base of its own, and going back and forth writes next to nothing."""
+    size = (FAR // PS + 1) * PS
+    garbage = {i: bytes([65 + i % 26]) * PS for i in range(size // PS)}
+    kinds = [_image(_file("wal", size, garbage)), _image(_file("wal", size, {}))]
+    pages = [{0: b"x" * PS}, {0: b"y" * PS}]
+    states = [_image(_file("wal", size, dict(kinds[turn % 2].entries[0].pages)),
+                     _file("log", PS, pages[turn % 2])) for turn in range(6)]
+
+    def body(directory: Path) -> None:
+        staging = Staging(directory / "stage")
+        try:
+            written = []
+            for state in states:
+                got = staging.enter(state)
+                assert tree_of(got) == tree_of(materialise(state, Path(tempfile.mkdtemp(
+                    dir=tmp_path)) / "t").target)
+                written.append(staging.last_written)
+                staging.leave()
+            assert written[0] == size + PS and written[1] == PS  # each kind in full, once
+            assert all(w <= PS for w in written[2:]), written
         finally:
             staging.close()
 
