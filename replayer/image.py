@@ -116,7 +116,10 @@ def page_count(pages: Mapping[int, bytes]) -> int:
 
 
 def pages_apart(a: Mapping[int, bytes], b: Mapping[int, bytes]) -> int:
-    """A cheap lower bound on `len(differing_pages(a, b))`, from shared maps and counts."""
+    """About how many pages differ between `a` and `b`, cheaply: exact where they share
+    their maps (one crash point's states), else from their page counts and a few pages
+    compared at either end (all of them, when those differ: two files of garbage of the same
+    size are not the same file)."""
     if a is b:
         return 0
     if isinstance(a, Overlay) and isinstance(b, Overlay) and a._base is b._base:
@@ -124,7 +127,26 @@ def pages_apart(a: Mapping[int, bytes], b: Mapping[int, bytes]) -> int:
             1 for i in a._top.keys() & b._top.keys() if a._top[i] is not b._top[i])
     da = a._pages if isinstance(a, FrozenPages) else a
     db = b._pages if isinstance(b, FrozenPages) else b
-    return 0 if da is db else abs(page_count(a) - page_count(b))
+    if da is db:
+        return 0
+    na, nb = page_count(a), page_count(b)
+    for index in (*_ends(a), *_ends(b)):
+        one, other = a.get(index), b.get(index)
+        if one is not other and one != other:
+            return max(na, nb)
+    return abs(na - nb)
+
+
+def _ends(pages: Mapping[int, bytes]) -> tuple[int, ...]:
+    """The first and last index of a page map in its own order (an overlay's base and top)."""
+    if isinstance(pages, Overlay):
+        return (*_ends(pages._base), *_ends(pages._top))  # type: ignore[arg-type]
+    inner = pages._pages if isinstance(pages, FrozenPages) else pages
+    if not inner:
+        return ()
+    if isinstance(inner, dict):
+        return (next(iter(inner)), next(reversed(inner)))
+    return (next(iter(inner)),)
 
 
 def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str,

@@ -5,8 +5,8 @@ log, a server appends to its own), so a worker cannot simply patch the tree it
 gave the last check. A `Staging` belongs to one worker and keeps a pristine
 *base* that no checker ever sees: the last state it entered, or rather the
 last `BASES` that differed much (ALICE's states of an etcd bootstrap hold
-its 64 MB WAL as garbage or as zeros, by turns: each kind keeps a base of
-its own). `enter(state)` brings the closest base to the new state by
+its 64 MB WAL files as garbage or as zeros, by turns: each kind keeps a
+base of its own). `enter(state)` brings the closest base to the new state by
 writing only what differs (see `patch`: changed pages, sizes and modes;
 files, links, symlinks and directories that came, went or changed
 identity), then hands out a fresh copy of it whose files are reflink
@@ -52,7 +52,7 @@ from powercut.replayer.patch import Patch, apart, patchable
 from powercut.replayer.state import CrashState
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int)
-BASES = 2  # bases a worker keeps
+BASES = 3  # bases a worker keeps
 FAR = 8 << 20  # bytes: a state this far from every base gets one of its own, if there is room
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
@@ -142,17 +142,20 @@ class Staging:
     # --- the bases ------------------------------------------------------------------------
 
     def _closest(self, image: Image) -> _Base:
-        """The base that the fewest page writes turn into `image`, or a new one when every
-        base is `FAR` from it and there is room."""
+        """The base that the fewest page writes turn into `image`; when every base is `FAR`
+        from it, a new one while there is room, else the least recently used (the others
+        keep what they hold, for the states like them that will follow)."""
         scored = [(apart(b.image, image) if b.image is not None and
                    b.image.page_size == image.page_size else 1 << 62, -b.used, b)
                   for b in self._bases]
         best = min(scored, key=lambda s: s[:2], default=None)
-        if best is None or (best[0] * image.page_size >= FAR and len(self._bases) < BASES):
+        if best is not None and best[0] * image.page_size < FAR:
+            base = best[2]
+        elif len(self._bases) < BASES:
             base = _Base(self.directory / f"base-{len(self._bases)}")
             self._bases.append(base)
         else:
-            base = best[2]
+            base = min(self._bases, key=lambda b: b.used)
         base.used = next(self._clock)
         return base
 

@@ -254,3 +254,27 @@ def test_two_kinds_of_states_by_turns_keep_a_base_each(tmp_path: Path) -> None:
             staging.close()
 
     in_volume(tmp_path, body)
+
+
+def test_a_large_file_under_a_renamed_directory_is_moved_not_written(tmp_path: Path) -> None:
+    """ALICE's rename in pieces shows a directory with a large file in it under one name or
+    the other: the base renames the file across and patches what differs."""
+    big = {i: bytes([i % 250 + 1]) * PS for i in range(200)}
+    changed = {**big, 7: b"z" * PS}
+    states = [_image(Entry("wal.tmp", "dir", 0o700), _file("wal.tmp/0.wal", 200 * PS, big)),
+              _image(Entry("wal", "dir", 0o700), _file("wal/0.wal", 200 * PS, changed),
+                     _file("wal/0.tmp", 10, {0: b"t" * PS}))]
+
+    def body(directory: Path) -> None:
+        staging = Staging(directory / "stage")
+        try:
+            for n, state in enumerate([*states, states[0], states[1]]):
+                got = staging.enter(state)
+                expected = materialise(state, tmp_path / f"moved-{n}")
+                assert tree_of(got) == tree_of(expected.target), n
+                assert n == 0 or staging.last_written <= 2 * PS, (n, staging.last_written)
+                staging.leave()
+        finally:
+            staging.close()
+
+    in_volume(tmp_path, body)
