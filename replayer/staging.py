@@ -34,7 +34,9 @@ import errno
 import fcntl
 import itertools
 import os
+import queue
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,40 @@ def can_clone(directory: Path) -> bool:
             path.unlink(missing_ok=True)
 
 
+class _Remover:
+    """Removes the trees checks are done with, beside the worker: a clone's files take a few
+    milliseconds each to unlink. Its thread is started by the worker's own thread, so it
+    sees what that thread sees (a scratch volume in its mount namespace). At most `BEHIND`
+    trees wait; past that the worker removes its own."""
+
+    BEHIND = 4
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Path | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def remove(self, path: Path) -> None:
+        if self._queue.qsize() >= self.BEHIND:
+            _remove(path)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="powercut-remover",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(path)
+
+    def _run(self) -> None:
+        while (path := self._queue.get()) is not None:
+            _remove(path)
+
+    def close(self) -> None:
+        """Every tree handed over is gone when this returns."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 @dataclass
 class _Base:
     """A pristine tree of one state, never handed out."""
@@ -94,6 +130,7 @@ class Staging:
         self.reflinks = can_clone(self.directory)
         self._bases: list[_Base] = []
         self._current: Path | None = None
+        self._remover = _Remover()
         self._copies = itertools.count()
         self._clock = itertools.count(1)
         # Counts of the work done, for benches and tests.
@@ -120,14 +157,16 @@ class Staging:
         return target
 
     def leave(self) -> None:
-        """The caller is done with the directory `enter` gave: it is removed."""
+        """The caller is done with the directory `enter` gave: it is removed (by a thread of
+        this staging's own, off the worker's way; see `_Remover`)."""
         if self._current is not None:
             current, self._current = self._current, None
-            _remove(current)
+            self._remover.remove(current)
 
     def close(self) -> None:
         """Remove the copy, the bases and the directory."""
         self.leave()
+        self._remover.close()
         self._bases = []
         shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -102,6 +102,7 @@ def _check_sequence(directory: Path, tmp: Path, model: str, operations, seed: in
     rng = random.Random(seed)
     chosen = [rng.choice(states) for _ in range(min(12, 2 * len(states)))]
     staging = Staging(directory / "stage")
+    got_all: list[Path] = []
     try:
         for i, state in enumerate(chosen):
             got = staging.enter(state)
@@ -111,10 +112,11 @@ def _check_sequence(directory: Path, tmp: Path, model: str, operations, seed: in
                 assert tree_of(staging.base) == tree_of(expected.target)
             _scribble(got, rng)
             staging.leave()
-            assert not got.exists()
+            got_all.append(got)
     finally:
         staging.close()
-    assert not (directory / "stage").exists()
+    assert not (directory / "stage").exists()  # every copy handed back is gone
+    assert not any(got.exists() for got in got_all)
     shutil.rmtree(tmp)
 
 

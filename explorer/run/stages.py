@@ -109,10 +109,9 @@ class Stages:
         failed: VolumeError | None = None
         for worker in workers:
             try:
+                worker.staging.close()  # on a volume: its trees go with the file system
                 if worker.volume is not None:
-                    worker.volume.close()  # its staging's files go with the file system
-                else:
-                    worker.staging.close()
+                    worker.volume.close()
             except VolumeError as e:
                 failed = failed or e
         if failed is not None:
