@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
-    bench/run [--quick] [--only explore,checker,materialise,record,enumerate,memory,cache,dask,
-               faults,kernel]
+    bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
+                             dask,kernel,faults,cluster]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from bench import (
     cache_bench,
     checker_floor,
+    cluster_bench,
     dask_bench,
     enumerate_bench,
     explore_efficiency,
@@ -33,6 +34,7 @@ from bench import (
     kernel_bench,
     materialise_bench,
     memory_bench,
+    models_floor,
     record_overhead,
 )
 from bench.context import Context
@@ -54,6 +56,7 @@ class Bench:
 SUITE: list[Bench] = [
     Bench("explore", "1 exploration vs its floor, 1b early hangs, 3 time to first failure",
           explore_efficiency.run),
+    Bench("models", "1m the ext4-ordered and alice models vs their floors", models_floor.run),
     Bench("checker", "2 checker floor, before vs after", checker_floor.run),
     Bench("materialise", "5b materialising the 64 MB sparse WAL", materialise_bench.run),
     Bench("record", "4 recording overhead", record_overhead.run),
@@ -64,6 +67,8 @@ SUITE: list[Bench] = [
     Bench("kernel", "8 kernel file systems: git on ext4, materialising a 256 MiB image",
           kernel_bench.run),
     Bench("faults", "9 fsync failures: the 100-write redis sweep", faults_bench.run),
+    Bench("cluster", "10 the etcd cluster, 2 workers vs 1, each check on its own loopback",
+          cluster_bench.run),
 ]
 
 

@@ -64,6 +64,7 @@ class Run:
     trace: str
     workers: int
     early: bool
+    model: str
     wall: float
     first_failing: float | None
     exploration: Exploration
@@ -102,9 +103,9 @@ class Context:
     etcd_bin: Path | None = None  # None: the etcd the trace was recorded with
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="powercut-bench-")))
     _traces: dict[str, Trace] = field(default_factory=dict, init=False, repr=False)
-    _runs: dict[tuple[str, int, bool], Run] = field(default_factory=dict, init=False,
-                                                     repr=False)
-    _floors: dict[str, Floor] = field(default_factory=dict, init=False, repr=False)
+    _runs: dict[tuple[str, int, bool, str], Run] = field(default_factory=dict, init=False,
+                                                          repr=False)
+    _floors: dict[tuple[str, str], Floor] = field(default_factory=dict, init=False, repr=False)
     _states: list[CrashState] | None = field(default=None, init=False, repr=False)
     _copies: int = field(default=0, init=False, repr=False)
 
@@ -146,15 +147,16 @@ class Context:
         return self._traces[name]
 
     def explored(self, name: str = SEED, workers: int | None = None, *,
-                 early: bool = True) -> Run:
-        """Trace `name` explored with defaults and no cache, timed (once per run)."""
+                 early: bool = True, model: str = "lazyfs") -> Run:
+        """Trace `name` explored with defaults and no cache under `model`, timed (once per
+        run)."""
         workers = workers or max(self.workers)
-        index = (name, workers, early)
+        index = (name, workers, early, model)
         if index not in self._runs:
-            self._runs[index] = self._explore(name, workers, early)
+            self._runs[index] = self._explore(name, workers, early, model)
         return self._runs[index]
 
-    def _explore(self, name: str, workers: int, early: bool) -> Run:
+    def _explore(self, name: str, workers: int, early: bool, model: str) -> Run:
         first: list[float] = []
         with self.checker(name) as checker:  # made before the clock starts
             started = time.monotonic()
@@ -163,21 +165,22 @@ class Context:
                 if not first and p.failing > 0:
                     first.append(time.monotonic() - started)
 
-            e = explore(self.open(name), checker, "lazyfs", workers=workers,
+            e = explore(self.open(name), checker, model, workers=workers,
                         on_progress=on_progress, workdir=self.work, early_hangs=early)
             wall = time.monotonic() - started
-        return Run(name, workers, early, wall, first[0] if first else None, e)
+        return Run(name, workers, early, model, wall, first[0] if first else None, e)
 
-    def floor(self, name: str = SEED) -> Floor:
-        """The bare checks of the distinct states of `explored(name)` (measured once)."""
-        if name not in self._floors:
-            self._floors[name] = self._floor(self.explored(name))
-        return self._floors[name]
+    def floor(self, name: str = SEED, model: str = "lazyfs") -> Floor:
+        """The bare checks of the distinct states of `explored(name, model=model)` (measured
+        once)."""
+        if (name, model) not in self._floors:
+            self._floors[name, model] = self._floor(self.explored(name, model=model))
+        return self._floors[name, model]
 
     def _floor(self, run: Run) -> Floor:
         trace, e = self.open(run.trace), run.exploration
         facts = TraceFacts.scan(trace.ops(), trace.page_size)
-        replays = Replays(trace, get_model("lazyfs", trace.page_size))
+        replays = Replays(trace, get_model(run.model, trace.page_size))
         bare = []
         seen: set[str] = set()
         with self.checker(run.trace) as checker:

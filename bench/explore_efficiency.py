@@ -36,25 +36,34 @@ def verdicts(run: Run) -> list[tuple[int, str, str, str]]:
             for j in run.exploration.iter_judged()]
 
 
-def efficiency(ctx: Context, name: str) -> list[Figure]:
-    run = ctx.explored(name)
-    floor = ctx.floor(name)
+def efficiency(ctx: Context, name: str, model: str = "lazyfs",
+               target: Target = EFFICIENCY_TARGET, bench: str = "1 explore") -> list[Figure]:
+    """Exploration of trace `name` under `model` over its floor, and whether the bare checks
+    agree with it (figure 3, the time to the first failure, for lazyfs only)."""
+    run = ctx.explored(name, model=model)
+    floor = ctx.floor(name, model)
     e = run.exploration
     kinds = Counter(b.kind for b in floor.bare)
     bare = {b.state.key: b.kind for b in floor.bare}
     differ = sum(1 for j in e.iter_judged() if not j.state.duplicate
                  and j.state.key in bare and bare[j.state.key] != j.verdict.kind)
     w = f"{run.workers} worker{'s' if run.workers > 1 else ''}"
-    return [
-        Figure("1 explore", f"wall / floor, {name}, {w}", run.wall / floor.seconds, "x",
-               EFFICIENCY_TARGET,
+    under = "" if model == "lazyfs" else f" {model},"
+    figures = [
+        Figure(bench, f"wall / floor,{under} {name}, {w}", run.wall / floor.seconds, "x",
+               target,
                f"explore {run.wall:.1f} s; floor {floor.seconds:.1f} s = max({floor.summed:.1f}"
                f" s / {run.workers}, longest {floor.longest:.1f} s): {len(floor.bare)} bare "
                f"checks + {floor.confirmed_hangs} confirmed hang cause(s) x {floor.timeout:g} s;"
                f" {e.checked} checks in the exploration ({e.checked - e.distinct} beyond the "
                "distinct states); " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))),
-        Figure("1 explore", f"verdicts unlike the bare checks, {name}", differ, "",
+        Figure(bench, f"verdicts unlike the bare checks,{under} {name}", differ, "",
                Target("==", 0), "same state, explorer vs checker alone"),
+    ]
+    if model != "lazyfs":
+        return figures
+    return [
+        *figures,
         Figure("3 first failure", f"time to first failing verdict, {name}, {w}",
                run.first_failing if run.first_failing is not None else float("inf"), " s",
                FIRST_FAILURE_TARGET,

@@ -70,15 +70,16 @@ class Child:
                 cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True,
                 user=user, group=group, extra_groups=[] if user is not None else None)
         self.pid = self._proc.pid
+        # The thread that started it: an interrupted exploration kills only
+        # the children of its own worker threads. Registered before anything else can
+        # take time (the guardian's first start does): `kill_all` must see it at once.
+        self.owner = threading.current_thread().name
+        with _live_lock:
+            _live.add(self)
         # Written down for the guardian: if this process is SIGKILLed, the child's whole
         # session still goes (see `guard`). Imported here: guard builds on this module.
         from powercut import guard
         guard.hold(session=self.pid)
-        # The thread that started it: an interrupted exploration kills only
-        # the children of its own worker threads.
-        self.owner = threading.current_thread().name
-        with _live_lock:
-            _live.add(self)
 
     def poll(self) -> Exit | None:
         code = self._proc.poll()

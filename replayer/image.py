@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from powercut.replayer.pages import EMPTY_PAGES, HASH_MOD
+from powercut.replayer.pages import EMPTY_PAGES, HASH_MOD, FrozenPages
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,70 @@ class Overlay(Mapping[int, bytes]):
 
     def __reduce__(self) -> tuple[type, tuple[dict[int, bytes]]]:
         return (dict, (dict(self),))
+
+
+def differing_pages(a: Mapping[int, bytes], b: Mapping[int, bytes]) -> set[int]:
+    """The indices whose page differs between two page mappings (an absent page is zeros).
+
+    Two states of one crash point share their durable pages and differ only in the
+    overlays of kept pages: then only the overlays are compared, whatever the file's size
+    (a 1 GiB file with 4 pages pending costs 4 lookups). Pages are compared by identity
+    first, then by value."""
+    if a is b:
+        return set()
+    if isinstance(a, Overlay) or isinstance(b, Overlay):
+        a_base, a_top = (a._base, a._top) if isinstance(a, Overlay) else (a, {})
+        b_base, b_top = (b._base, b._top) if isinstance(b, Overlay) else (b, {})
+        candidates = differing_pages(a_base, b_base) | a_top.keys() | b_top.keys()
+        return {i for i in candidates if a.get(i) != b.get(i)}
+    da = a._pages if isinstance(a, FrozenPages) else a
+    db = b._pages if isinstance(b, FrozenPages) else b
+    if da is db:
+        return set()
+    out = {i for i, page in da.items() if db.get(i) is not page and db.get(i) != page}
+    out.update(i for i in db if i not in da)
+    return out
+
+
+def page_count(pages: Mapping[int, bytes]) -> int:
+    """About how many pages a mapping holds (an overlay's removals not subtracted): O(1)."""
+    if isinstance(pages, Overlay):
+        return page_count(pages._base) + len(pages._top)
+    return len(pages)
+
+
+def pages_apart(a: Mapping[int, bytes], b: Mapping[int, bytes]) -> int:
+    """About how many pages differ between `a` and `b`, cheaply: exact where they share
+    their maps (one crash point's states), else from their page counts and a few pages
+    compared at either end (all of them, when those differ: two files of garbage of the same
+    size are not the same file)."""
+    if a is b:
+        return 0
+    if isinstance(a, Overlay) and isinstance(b, Overlay) and a._base is b._base:
+        return len(a._top.keys() ^ b._top.keys()) + sum(
+            1 for i in a._top.keys() & b._top.keys() if a._top[i] is not b._top[i])
+    da = a._pages if isinstance(a, FrozenPages) else a
+    db = b._pages if isinstance(b, FrozenPages) else b
+    if da is db:
+        return 0
+    na, nb = page_count(a), page_count(b)
+    for index in (*_ends(a), *_ends(b)):
+        one, other = a.get(index), b.get(index)
+        if one is not other and one != other:
+            return max(na, nb)
+    return abs(na - nb)
+
+
+def _ends(pages: Mapping[int, bytes]) -> tuple[int, ...]:
+    """The first and last index of a page map in its own order (an overlay's base and top)."""
+    if isinstance(pages, Overlay):
+        return (*_ends(pages._base), *_ends(pages._top))  # type: ignore[arg-type]
+    inner = pages._pages if isinstance(pages, FrozenPages) else pages
+    if not inner:
+        return ()
+    if isinstance(inner, dict):
+        return (next(iter(inner)), next(reversed(inner)))
+    return (next(iter(inner)),)
 
 
 def entry_digest(path: str, kind: str, mode: int, size: int, content: int | str,

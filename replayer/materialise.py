@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from powercut.trace import check_path
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # errnos that mean the state's own paths are unsafe or contradictory.
+_RUN = 1024  # pages a run writes at most (IOV_MAX)
 _PATH_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.ENOENT, errno.EISDIR}
 
 
@@ -38,6 +40,7 @@ class Materialised:
     dirs: int
     symlinks: int
     bytes: int  # sum of file sizes (apparent, not blocks)
+    written: int = 0  # bytes of file data actually written (sparse files write less)
 
 
 _MAX_HOPS = 40  # as the kernel: past this a lookup fails with ELOOP, so goes nowhere
@@ -112,14 +115,16 @@ def _prepare_target(target: Path) -> int:
     return fd
 
 
-class _Writer:
-    """Creates entries under one root descriptor, one O_NOFOLLOW step at a time."""
+class Writer:
+    """Creates entries under one root descriptor, one O_NOFOLLOW step at a time (also used
+    by `staging`, which changes a tree it wrote into the next state)."""
 
     def __init__(self, root_fd: int, page_size: int) -> None:
         self.root_fd = root_fd
         self.page_size = page_size
+        self.written = 0  # bytes of file data written (a measure of the work done)
 
-    def _parent(self, path: str) -> tuple[int, str]:
+    def parent(self, path: str) -> tuple[int, str]:
         """An open descriptor of `path`'s parent (caller closes it unless root) and the name."""
         *dirs, name = path.split("/")
         fd = self.root_fd
@@ -130,48 +135,57 @@ class _Writer:
             fd = nxt
         return fd, name
 
-    def _done(self, fd: int) -> None:
+    def done(self, fd: int) -> None:
+        """Close a descriptor `parent` returned."""
         if fd != self.root_fd:
             os.close(fd)
 
     def add(self, entry: Entry) -> None:
-        parent, name = self._parent(entry.path)
+        parent, name = self.parent(entry.path)
         try:
             if entry.kind == "dir":
                 os.mkdir(name, 0o700, dir_fd=parent)
             elif entry.kind == "symlink":
                 os.symlink(entry.target, name, dir_fd=parent)
             elif entry.link_to is not None:
-                src_parent, src_name = self._parent(entry.link_to)
+                src_parent, src_name = self.parent(entry.link_to)
                 try:
                     os.link(src_name, name, src_dir_fd=src_parent, dst_dir_fd=parent,
                             follow_symlinks=False)
                 finally:
-                    self._done(src_parent)
+                    self.done(src_parent)
             else:
                 self._write_file(parent, name, entry)
         finally:
-            self._done(parent)
+            self.done(parent)
 
     def _write_file(self, parent: int, name: str, entry: Entry) -> None:
         fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
         try:
             ps = self.page_size
-            for index in sorted(entry.pages):
-                start = index * ps
-                if start >= entry.size:
-                    continue
-                page = entry.pages[index][:entry.size - start]
-                view = memoryview(page)
-                while view:
-                    view = view[os.pwrite(fd, view, start + len(page) - len(view)):]
+            for first, _, pages in page_runs(entry.pages, entry.pages, entry.size, ps):
+                self.write_run(fd, first * ps, pages)
             os.ftruncate(fd, entry.size)
             os.fchmod(fd, entry.mode)
         finally:
             os.close(fd)
 
+    def write(self, fd: int, offset: int, data: bytes) -> None:
+        """All of `data` at `offset` of the open file `fd`."""
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(fd, view, offset + len(data) - len(view)):]
+        self.written += len(data)
+
+    def write_run(self, fd: int, offset: int, pages: list[bytes]) -> None:
+        """`pages` back to back from `offset`, in one `pwritev` (more if it falls short)."""
+        done = os.pwritev(fd, pages, offset)
+        self.written += done
+        if done < sum(len(p) for p in pages):
+            self.write(fd, offset + done, b"".join(pages)[done:])
+
     def set_dir_mode(self, entry: Entry) -> None:
-        parent, name = self._parent(entry.path)
+        parent, name = self.parent(entry.path)
         try:
             fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
             try:
@@ -179,47 +193,85 @@ class _Writer:
             finally:
                 os.close(fd)
         finally:
-            self._done(parent)
+            self.done(parent)
 
 
-def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
-    """Write `state` under `target` (created if missing; must be empty)."""
+def page_runs(indices: Iterable[int], pages: Mapping[int, bytes], size: int, ps: int
+              ) -> Iterator[tuple[int, int, list[bytes]]]:
+    """The pages `indices` below `size` as runs of consecutive indices, each either all
+    present in `pages` (their bytes, the last one cut at the size) or all absent (no bytes):
+    one system call a run, not one a page (a 64 MiB file is 16,384 pages)."""
+    first, count, run, present = -1, 0, [], False
+    for index in sorted(indices):
+        start = index * ps
+        if start >= size:
+            break
+        page = pages.get(index)
+        if count and index == first + count and (page is not None) == present \
+                and count < _RUN:
+            count += 1
+        else:
+            if count:
+                yield first, count, run
+            first, count, run, present = index, 1, [], page is not None
+        if page is not None:
+            run.append(page[:size - start] if start + ps > size else page)
+    if count:
+        yield first, count, run
+
+
+def image_of(state: CrashState | Image) -> Image:
+    """The image to write for `state` (built now if it is built on demand)."""
     image = state.image if isinstance(state, CrashState) else state
     if isinstance(image, StateImage):
         image = image.build()
     if not isinstance(image, Image):
         raise PowercutError("this crash state carries no image to materialise")
+    return image
+
+
+def failure(e: OSError, current: str, target: Path) -> PowercutError:
+    """The error to raise for `e`, met while writing `current` under `target`."""
+    if e.errno in _PATH_ERRNOS:
+        return TraceError(f"cannot materialise {current!r} under {target}: {e.strerror} "
+                          "(the state's paths are unsafe or contradictory)")
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"no space left to materialise {current!r} under {target} "
+                        f"({e.strerror})")
+    if e.errno == errno.EFBIG:
+        return TooLarge(f"cannot materialise {current!r} under {target}: the file system "
+                        "there cannot hold a file this large; materialise onto one that can, "
+                        "such as xfs or btrfs (TMPDIR for explore)")
+    return PowercutError(f"cannot materialise {current!r} under {target}: {e.strerror}")
+
+
+def dirs_deepest_first(entries: tuple[Entry, ...]) -> list[Entry]:
+    """Directory modes are set last, deepest first: a read-only directory must not stop its
+    own children from being written."""
+    return sorted((e for e in entries if e.kind == "dir"), key=lambda e: e.path.count("/"),
+                  reverse=True)
+
+
+def materialise(state: CrashState | Image, target: Path | str) -> Materialised:
+    """Write `state` under `target` (created if missing; must be empty)."""
+    image = image_of(state)
     target = Path(target)
     check_entries(image.entries)
     root_fd = _prepare_target(target)
-    writer = _Writer(root_fd, image.page_size)
+    writer = Writer(root_fd, image.page_size)
     current = ""
     try:
         for entry in image.entries:
             current = entry.path
             writer.add(entry)
-        # Directory modes last, deepest first: a read-only directory must not
-        # stop its own children from being written.
-        for entry in sorted((e for e in image.entries if e.kind == "dir"),
-                            key=lambda e: e.path.count("/"), reverse=True):
+        for entry in dirs_deepest_first(image.entries):
             current = entry.path
             writer.set_dir_mode(entry)
     except OSError as e:
-        if e.errno in _PATH_ERRNOS:
-            raise TraceError(f"cannot materialise {current!r} under {target}: {e.strerror} "
-                             "(the state's paths are unsafe or contradictory)") from None
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull(f"no space left to materialise {current!r} under {target} "
-                           f"({e.strerror})") from None
-        if e.errno == errno.EFBIG:
-            raise TooLarge(f"cannot materialise {current!r} under {target}: the file system "
-                           "there cannot hold a file this large; materialise onto one that can, "
-                           "such as xfs or btrfs (TMPDIR for explore)") from None
-        raise PowercutError(f"cannot materialise {current!r} under {target}: "
-                            f"{e.strerror}") from None
+        raise failure(e, current, target) from None
     finally:
         os.close(root_fd)
     entries = image.entries
     return Materialised(target, sum(e.kind == "file" for e in entries),
                         sum(e.kind == "dir" for e in entries),
-                        sum(e.kind == "symlink" for e in entries), image.bytes)
+                        sum(e.kind == "symlink" for e in entries), image.bytes, writer.written)

@@ -17,7 +17,8 @@ ROOTS = {"powercut": "powercut", "recorder": "powercut.recorder",
          "replayer": "powercut.replayer", "explorer": "powercut.explorer",
          "targets": "powercut.targets"}
 FLOOR = ("powercut.errors", "powercut.trace", "powercut.process", "powercut.ports",
-         "powercut.faultplan", "powercut.__init__", "powercut.guard", "powercut.kernelfs")
+         "powercut.faultplan", "powercut.__init__", "powercut.guard", "powercut.kernelfs",
+         "powercut.namespaces", "powercut.volume")
 # What each layer may import (besides itself, the floor and third-party modules).
 MAY_IMPORT = {
     "floor": (),

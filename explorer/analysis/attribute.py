@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from powercut.explorer.analysis import fsync_failure
+from powercut.explorer.analysis.ahead import ask_ahead
 from powercut.explorer.analysis.cause import Equivalent, op_key
 from powercut.explorer.analysis.minimise import Asker, Culprit, Oracle, OutOfChecks, minimise
 from powercut.explorer.analysis.roles import Roles
@@ -140,7 +141,10 @@ class Attributor:
     def run(self, failing: Iterable[tuple[CrashState, Outcome]]) -> list[Group]:
         ordered = sorted(failing, key=lambda so: (bool(so[0].name.lost), so[0].point,
                                                   len(unfold_ids(so[0].name.lost))))
-        for state, outcome in ordered:
+        ahead = 0
+        for n, (state, outcome) in enumerate(ordered):
+            if n >= ahead:  # the next explanations' checks, side by side (see `ahead`)
+                ahead = n + ask_ahead(self, ordered[n:])
             group = self._by_key.get(state.key)
             if group is not None:
                 self._note_same_disk(group, state)

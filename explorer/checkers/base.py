@@ -56,6 +56,10 @@ class Checker(abc.ABC):
 
     name: str = "checker"
     timeout: float = DEFAULT_TIMEOUT  # seconds a state has to recover before it is a hang
+    # The programs bind ports the state's own data fixes (a cluster's peer URLs): each check
+    # then runs in a network namespace of its own, with its own loopback, where the kernel
+    # allows it (`powercut.namespaces.own_network`), so checks never collide on a port.
+    own_network: bool = False
 
     @abc.abstractmethod
     def check(self, directory: Path, markers: Sequence[Op], *,

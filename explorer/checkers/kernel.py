@@ -84,6 +84,7 @@ class OnImage(Checker):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.judged = Judged()
+        self.own_network = inner.own_network
 
     @property  # type: ignore[override]
     def timeout(self) -> float:

@@ -17,11 +17,14 @@ order (a class at a time, crash points rising), so a worker replays the
 trace a few times in all, not once per state. The worker checks that the
 rebuilt state has the content key the driver enumerated (a worker running
 another powercut would judge another state) and runs `pool.check_state`
-in a temp directory of its own, exactly as a local thread would.
+in a temp directory of its own, exactly as a local thread would, writing
+states through the worker's own `Stages` (each thread keeps its last state
+and writes only what differs; removed when the worker process exits).
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import hashlib
 import shutil
@@ -36,6 +39,7 @@ from powercut.errors import PowercutError, TraceError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.run import leftovers
 from powercut.explorer.run.pool import check_state
+from powercut.explorer.run.stages import Stages
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.models import get_model
 from powercut.replayer.replay import named_state
@@ -91,6 +95,7 @@ _traces: dict[str, Trace] = {}
 _replays: collections.OrderedDict[tuple[str, str, int], Replays] = collections.OrderedDict()
 _stopped: set[str] = set()
 _reaped = False
+_stages: Stages | None = None
 
 
 Spec = tuple[int, tuple[str, ...], str, list[Op]]  # point, lost units, key, markers before
@@ -128,9 +133,29 @@ def _check_here(checker: Checker, token: str, state: CrashState, markers: list[O
     thread.name = f"{THREAD_PREFIX}{token}_{name}"  # so stop_checks finds its programs
     try:
         return check_state(checker, state, markers, root / "state",
-                           lambda: token in _stopped, limit)
+                           lambda: token in _stopped, limit, _stages_here())
     finally:
         thread.name = name
+        shutil.rmtree(root, ignore_errors=True)
+        leftovers.release(root)
+
+
+def _stages_here() -> Stages:
+    """This worker process's stagings, in a work dir it holds until it exits."""
+    global _stages
+    with _lock:
+        if _stages is None:
+            root = Path(tempfile.mkdtemp(prefix=leftovers.PREFIX))
+            leftovers.claim(root)
+            _stages = Stages(root / "stages")
+            atexit.register(_close_stages, _stages, root)
+        return _stages
+
+
+def _close_stages(stages: Stages, root: Path) -> None:
+    try:
+        stages.close()
+    finally:
         shutil.rmtree(root, ignore_errors=True)
         leftovers.release(root)
 

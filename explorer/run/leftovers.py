@@ -24,6 +24,7 @@ a checker's program must not keep its owner's dir alive after the owner.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -51,12 +52,19 @@ def claim(root: Path) -> None:
     `claim` (the callers remove their dir when done and need not release).
     """
     root = Path(root)
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    # Locked under a name of its own first, then renamed into place: a reaper in another
+    # process that lists `root` between the lock file's creation and its flock would
+    # otherwise take the lock of a live dir, and remove it.
+    making = root / f".{LOCK}.{os.getpid()}.{threading.get_native_id()}"
+    fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.write(fd, f"{os.getpid()}\n".encode())  # for a human; liveness is the lock
+        os.rename(making, root / LOCK)
     except BaseException:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(making)
         raise
     with _held_lock:
         for gone in [r for r in _held if r != root and not (r / LOCK).exists()]:

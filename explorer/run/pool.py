@@ -1,10 +1,11 @@
 """Where crash states are checked: one state's check, and the pools that run many at once.
 
-`check_state` is the unit of work wherever it runs: materialise one state
-into a fresh directory, run the checker on it, remove the directory, and
-retry once when the check itself broke (the checker raised, or something
-the checker did not send SIGKILLed its program), since that says nothing
-about the state. `Pool` is the driver's view of a pool: submit states,
+`check_state` is the unit of work wherever it runs: write one state to a
+fresh directory (through the worker's `Staging` when it has one: only what
+differs from its last state; see `stages`), run the checker on it, remove
+the directory, and retry once when the check itself broke (the checker
+raised, or something the checker did not send SIGKILLed its program),
+since that says nothing about the state. `Pool` is the driver's view of a pool: submit states,
 collect verdicts, shut down; each verdict goes to the `VerdictBook`
 (journal first, durably, then the results cache) before the driver may
 report it. `ThreadPool` runs checks in threads of this process; the Dask
@@ -20,6 +21,7 @@ leave a process or a directory behind once `shut_down` returns.
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import errno
 import itertools
@@ -30,12 +32,13 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from powercut import process
+from powercut import namespaces, process
 from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.checkers.errors import error_verdict
 from powercut.explorer.run.hangs import Deadlines, mark
+from powercut.explorer.run.stages import Stages
 from powercut.explorer.store.verdicts import VerdictBook
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.materialise import materialise
@@ -50,9 +53,10 @@ _pools = itertools.count()
 
 def check_state(checker: Checker, state: CrashState, markers: list[Op], work: Path,
                 stopped: Callable[[], bool] = lambda: False,
-                limit: float | None = None) -> Verdict | None:
+                limit: float | None = None, stages: Stages | None = None) -> Verdict | None:
     """Judge `state` (its image attached) in a directory `work` it makes and removes, giving
     the program `limit` seconds (None: the checker's timeout) before a hang is suspected.
+    With `stages`, the state is written through the calling thread's staging.
 
     Returns None when `stopped()` turns true (an interrupted exploration).
     """
@@ -61,7 +65,7 @@ def check_state(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         with deadline(limit):
             for attempt in range(ATTEMPTS):
                 verdict = _check_once(checker, state, markers, work / f"try-{attempt}",
-                                      stopped)
+                                      stopped, stages)
                 if verdict is None or stopped():
                     return None
                 if not _worker_died(verdict):
@@ -73,12 +77,15 @@ def check_state(checker: Checker, state: CrashState, markers: list[Op], work: Pa
 
 
 def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Path,
-                stopped: Callable[[], bool]) -> Verdict | None:
+                stopped: Callable[[], bool], stages: Stages | None) -> Verdict | None:
     target = work / "root"
     try:
         try:
             work.mkdir(parents=True)
-            materialise(state, target)
+            if stages is None:
+                materialise(state, target)
+            else:
+                target = stages.enter(state)
         except (OSError, DiskFull) as e:
             if isinstance(e, DiskFull) or e.errno in FULL:
                 raise DiskFull(f"no space left to build crash state {state.name.text()} "
@@ -87,8 +94,9 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
         if stopped():
             return None
         try:
-            return _without_path(checker.check(target, markers, scratch=work / "check"),
-                                 str(target))
+            with _network(checker):
+                verdict = checker.check(target, markers, scratch=work / "check")
+            return _without_path(verdict, str(target))
         except PowercutError:
             raise
         except Exception as e:  # the checker broke on this state; the others go on
@@ -97,7 +105,17 @@ def _check_once(checker: Checker, state: CrashState, markers: list[Op], work: Pa
                                f"under {work.parent} ({e.strerror})") from None
             return _without_path(error_verdict(e), str(target))
     finally:
+        if stages is not None:
+            stages.leave()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _network(checker: Checker) -> contextlib.AbstractContextManager[object]:
+    """A network namespace of the check's own for a checker that asks for one (where the
+    kernel refuses, the checker sees `namespaces.in_own_network()` false and copes)."""
+    if checker.own_network and namespaces.refused("net") is None:
+        return namespaces.own_network()
+    return contextlib.nullcontext()
 
 
 def _without_path(verdict: Verdict, directory: str) -> Verdict:
@@ -179,6 +197,7 @@ class ThreadPool(Pool):
                  workers: int, book: VerdictBook, root: Path) -> None:
         super().__init__(checker, markers_before, workers, book)
         self.root = root
+        self.stages = Stages(root / "stages")
         self.name = f"powercut-check-{next(_pools)}"
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix=self.name)
         # Full-timeout re-checks of suspected hangs mostly wait: they get a thread of their
@@ -206,7 +225,7 @@ class ThreadPool(Pool):
     def _check(self, index: int, state: CrashState, full: bool) -> Verdict | None:
         limit = None if full else self.deadlines.now()
         verdict = check_state(self.checker, state, self.markers_before(state.point),
-                              self.root / f"state-{index}", self.stop.is_set, limit)
+                              self.root / f"state-{index}", self.stop.is_set, limit, self.stages)
         if verdict is not None:
             self.deadlines.observe(verdict)
         if verdict is not None and not self.stop.is_set():
@@ -238,6 +257,7 @@ class ThreadPool(Pool):
                         self._running.pop(future)
                 self.executor.shutdown(wait=True, cancel_futures=True)
                 self.confirmer.shutdown(wait=True, cancel_futures=True)
+                self.stages.close()
                 return
             except KeyboardInterrupt:  # a second Ctrl-C must not skip the cleanup
                 continue

@@ -135,8 +135,9 @@ def mount(device: str, target: Path | str, fstype: str, options: str = "",
 
 
 def mount_points() -> list[str]:
-    """Every mount point of this process's namespace, in /proc/self/mounts order."""
-    with open("/proc/self/mounts", "rb") as f:
+    """Every mount point of the calling thread's namespace (a worker thread may have one of
+    its own, see `powercut.namespaces`), in mount order."""
+    with open("/proc/thread-self/mounts", "rb") as f:
         return [os.fsdecode(_unescape(line.split()[1])) for line in f if len(line.split()) > 1]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from powercut.replayer.image import Image
 from powercut.replayer.models.base import Pending
-from powercut.replayer.models.effects import Effect, Namespace, PageOverlay
+from powercut.replayer.models.effects import Effect, Fill, Namespace, PageOverlay
 from powercut.replayer.space import Lost, Space
 from powercut.replayer.state import Unit
 
@@ -54,6 +54,15 @@ class NamespaceCache:
         return made
 
 
+def _overwritten(effect: Effect, after: Effect | None) -> bool:
+    """Whether `after`, applied right after `effect`, undoes all it did: garbage over a range
+    that the next effect zeroes (an extending truncate whose garbage and zeros are both kept:
+    tens of thousands of pages put, then dropped, for every such state)."""
+    return (isinstance(effect, Fill) and isinstance(after, Fill) and effect.garbage is not None
+            and after.garbage is None and after.ino == effect.ino
+            and after.start <= effect.start and effect.end <= after.end)
+
+
 class EffectPending(Pending):
     def __init__(self, point: int, base: Namespace, units: tuple[Unit, ...],
                  effects: Mapping[int, Sequence[Effect]], pages: Mapping[int, tuple[int,
@@ -80,10 +89,10 @@ class EffectPending(Pending):
 
     def _replay(self, lost_ops: frozenset[int]) -> Namespace:
         ns = self._base.copy()
-        for i in self._order:
-            if i not in lost_ops:
-                for effect in self._effects[i]:
-                    ns.apply(effect)
+        kept = [e for i in self._order if i not in lost_ops for e in self._effects[i]]
+        for at, effect in enumerate(kept):
+            if not _overwritten(effect, kept[at + 1] if at + 1 < len(kept) else None):
+                ns.apply(effect)
         return ns
 
     def _build(self, lost: Lost) -> tuple[Image, str]:

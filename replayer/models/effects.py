@@ -204,8 +204,9 @@ class Namespace:
             first, last = -(-effect.start // ps), effect.end // ps - 1  # whole pages
             if first <= last:  # shared with every other state that keeps this unit
                 node.data.put_pages(*garbage_run(effect.garbage, first, last, ps))
-            for index in {effect.start // ps, (effect.end - 1) // ps} - set(
-                    range(first, last + 1)):  # the partial pages at either end
+            for index in {effect.start // ps, (effect.end - 1) // ps}:
+                if first <= index <= last:
+                    continue  # a whole page, put above; only partial ones at either end
                 lo = max(effect.start, index * ps) - index * ps
                 hi = min(effect.end, (index + 1) * ps) - index * ps
                 junk = garbage_page(effect.garbage, index, ps)

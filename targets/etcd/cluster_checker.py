@@ -7,9 +7,12 @@ it is bootstrapped again as at first) on fresh client ports and on the
 peer port it was recorded with: a member
 dials the others at the peer URLs stored in its data, whatever its flags
 say (fresh peer ports leave the cluster without a leader). Those ports are
-fixed, so cluster checks of one trace run one at a time (a file lock per
-port set, which also holds across processes; a check waits for it at
-most ten timeouts, then stops the exploration with a CheckerError).
+fixed, so each check runs in a network namespace of its own (`own_network`:
+the pool gives it a loopback of its own), and checks run side by side.
+Where the kernel refuses namespaces, cluster checks of one trace run one at
+a time instead (a file lock per port set, which also holds across
+processes; a check waits for it at most ten timeouts, then stops the
+exploration with a CheckerError), and `describe` says so.
 
 Per member: `ok` (healthy), `unrecoverable` (exited), `hang` (neither within
 the timeout), in `evidence["members"]`. The cluster is `unrecoverable` when
@@ -22,6 +25,7 @@ becomes healthy, else `ok`. The signature names the broken members, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -31,7 +35,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from powercut import ports
+from powercut import namespaces, ports
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
@@ -117,6 +121,7 @@ class EtcdClusterChecker(Checker):
 
     name = "etcd-cluster"
     uses_markers = True
+    own_network = True
 
     def __init__(self, binary: Path, workload: Mapping[str, Any], *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -126,18 +131,25 @@ class EtcdClusterChecker(Checker):
         self.timeout = timeout
 
     def describe(self) -> str:
+        refused = namespaces.refused("net")
+        alone = f"; one check at a time: network namespaces refused ({refused})" \
+            if refused else ""
+        return f"{self._what()}{alone}"
+
+    def _what(self) -> str:
         return f"etcd-cluster ({self.binary} {self.version}, {len(self.members)} members)"
 
     def identity(self) -> str:
         members = ",".join(f"{name}:{data_dir}:{peer}" for name, data_dir, peer in self.members)
-        return (f"{self.describe()} binary={file_fingerprint(self.binary)} "
+        return (f"{self._what()} binary={file_fingerprint(self.binary)} "
                 f"members={members} timeout={self.timeout:g}")
 
     def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:
         peers = {name: port for name, _, port in self.members}
-        with (scratch_dir(scratch) as work,
-              _ports_lock(list(peers.values()), wait=LOCK_WAIT * self.timeout)):
+        alone = contextlib.nullcontext() if namespaces.in_own_network() else \
+            _ports_lock(list(peers.values()), wait=LOCK_WAIT * self.timeout)
+        with scratch_dir(scratch) as work, alone:
             want = durability.expected(markers)
             fixed = ", ".join(str(p) for p in peers.values())
             return ports.retrying(
