@@ -75,6 +75,7 @@ class OnImage(Checker):
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
         self.uses_markers = bool(getattr(inner, "uses_markers", False))
+        self.own_network = inner.own_network
         self.judged = Judged()  # verdicts by recovered tree (see `recovered`)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -84,7 +85,6 @@ class OnImage(Checker):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.judged = Judged()
-        self.own_network = inner.own_network
 
     @property  # type: ignore[override]
     def timeout(self) -> float:
