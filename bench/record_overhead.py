@@ -28,7 +28,7 @@ from bench.context import Context
 from bench.figures import Figure, Target
 from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
 from powercut.recorder.record import record
-from powercut.recorder.workload import Outcome
+from powercut.recorder.workload import WorkloadResult
 from powercut.targets.etcd import workloads
 from powercut.targets.etcd.workloads import EtcdWrites
 
@@ -43,10 +43,10 @@ class PhasedWrites(EtcdWrites):
 
     phases: list[float] = field(default_factory=list, compare=False)
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         real = workloads.send_writes
 
-        def timed(*args: Any, **kwargs: Any) -> Outcome | None:
+        def timed(*args: Any, **kwargs: Any) -> WorkloadResult | None:
             self.phases.append(time.perf_counter())
             try:
                 return real(*args, **kwargs)

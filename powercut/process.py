@@ -112,9 +112,6 @@ class Child:
             with _live_lock:
                 _live.discard(self)
 
-    def tail(self, limit: int = TAIL_BYTES) -> str:
-        return log_tail(self.log, limit)
-
     def __enter__(self) -> Child:
         return self
 

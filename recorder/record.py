@@ -118,17 +118,16 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
-            fs.members = frozenset(getattr(workload, "members", ()))
             status: Status = "interrupted"
             try:
                 with mounted(fs, mnt):
                     try:
-                        outcome = workload.run(mnt, workdir, timeout)
+                        result = workload.run(mnt, workdir, timeout)
                     except WorkloadError:
                         status = "workload-failed"  # it could not even start
                         raise
-                status = "complete" if outcome.ok else "workload-failed"
-                detail = outcome.detail
+                status = "complete" if result.ok else "workload-failed"
+                detail = result.detail
             finally:
                 if fs.trace_failure is not None:
                     status = "interrupted"

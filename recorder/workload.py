@@ -33,7 +33,7 @@ POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WorkloadResult:
     """How a workload ended: reached its goal or not, and why."""
 
     ok: bool
@@ -45,13 +45,7 @@ class Workload(Protocol):
 
     def header(self) -> dict[str, Any]: ...
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome: ...
-
-
-class Prepared(Workload, Protocol):
-    """A workload that first sets up its files in the backing directory, unrecorded."""
-
-    def prepare(self, backing: Path) -> None: ...
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult: ...
 
 
 def prepare(workload: Workload, backing: Path) -> None:
@@ -129,16 +123,16 @@ class Command:
     def header(self) -> dict[str, Any]:
         return {"name": self.name, "argv": list(self.argv)}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "command.log"
         child = start([arg.replace("{mnt}", str(mnt)) for arg in self.argv], log)
         try:
             exit = child.wait(timeout)
             if exit is None:
-                return Outcome(False, f"command still running after {timeout:g}s")
+                return WorkloadResult(False, f"command still running after {timeout:g}s")
             if exit.status != 0:
                 how = f"exited with status {exit.status}" if exit.signal is None else exit.describe
-                return Outcome(False, f"command {how}: {last_lines(log)}")
-            return Outcome(True, "command exited with status 0")
+                return WorkloadResult(False, f"command {how}: {last_lines(log)}")
+            return WorkloadResult(True, "command exited with status 0")
         finally:
             child.kill(grace=0.5 if child.returncode is None else 0)

@@ -30,8 +30,8 @@ def pending_at(trace: Trace, model: PersistenceModel, point: int) -> Pending:
 
 def state_of(pending: Pending, lost: Lost) -> CrashState:
     """The crash state of `pending`'s point that loses `lost` (unit indices, legal)."""
-    return CrashState(pending.point, pending.name(lost), pending.key(lost), False, "named",
-                      lost, StateImage(pending, lost))
+    return CrashState(pending.point, pending.name(lost), pending.key(lost), class_="named",
+                      lost=lost, image=StateImage(pending, lost))
 
 
 def named_state(pending: Pending, name: StateName) -> CrashState:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.trace import Trace
+
+if TYPE_CHECKING:
+    from powercut.targets.kit.program import Program
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,23 @@ class Option:
 
 
 class Target(abc.ABC):
-    """One program under test: its workloads, its checkers and their options."""
+    """One program under test: its workloads, its checkers and their options.
+
+    What a target runs is declared, so that the tools around it learn it
+    from the target's folder alone: `programs` (looked up by version and
+    digest; `missing()` says in one line what is not installed, and the
+    tests of a target need what it lists), and `processes`, the command
+    names of what its workloads and checkers start (a test that leaves one
+    running fails).
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     workloads: ClassVar[tuple[str, ...]] = ()
     checkers: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[Option, ...]] = ()
+    programs: ClassVar[tuple[Program, ...]] = ()
+    processes: ClassVar[tuple[str, ...]] = ()
     # The workload `powercut record` runs when given neither --workload nor a command.
     default_workload: ClassVar[bool] = False
     # Distinct states `powercut explore` checks of this target's traces when --budget is not
@@ -62,9 +74,9 @@ class Target(abc.ABC):
                  ) -> Workload:
         """The workload `name` (one of `workloads`) with these option values."""
 
-    @abc.abstractmethod
     def checker_for(self, trace: Trace) -> str:
         """The checker that judges a trace recorded with one of this target's workloads."""
+        return self.checkers[0]
 
     @abc.abstractmethod
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
@@ -76,5 +88,6 @@ class Target(abc.ABC):
         regression tests; paths of the recording machine are left out)."""
         return {}
 
-    def refuse(self, what: str) -> PowercutError:
-        return PowercutError(f"{self.name}: {what}")
+    def missing(self) -> list[str]:
+        """What this target needs that is not installed here, one line each (empty: none)."""
+        return [why for program in self.programs if (why := program.problem()) is not None]

@@ -43,7 +43,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def findings(e: Exploration) -> tuple[Any, Any]:
-    states = [(j.state.point, j.state.name, j.state.key, j.verdict.kind, j.verdict.signature)
+    states = [(j.state.point, j.state.name, j.state.key, j.outcome.verdict, j.outcome.signature)
               for j in e.judged]
     causes = [(c.id, c.kind, c.failing, c.points, c.torn) for c in e.causes]
     return states, causes
@@ -58,7 +58,7 @@ def test_dask_and_local_explorations_agree(cluster: str, etcd_bins: dict[str, Pa
     assert remote.workers == 2
     assert remote.checked == remote.distinct == local.distinct
     assert findings(remote) == findings(local)
-    assert sum(j.verdict.kind == "unrecoverable" for j in remote.judged) == 12
+    assert sum(j.outcome.verdict == "unrecoverable" for j in remote.judged) == 12
 
 
 def powercut(*args: str, **kw: Any) -> subprocess.Popen[str]:

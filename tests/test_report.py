@@ -154,7 +154,7 @@ def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs(tmp_path: 
     ops += [("create", {"path": f"h{i}", "mode": 0o600}) for i in range(8)]
 
     def judge(d: Path, m: object) -> Verdict:
-        return bad("no answer", kind="hang") if (d / "g").exists() else OK
+        return bad("no answer", verdict="hang") if (d / "g").exists() else OK
 
     with run(make_trace(tmp_path / "t.trace", ops), judge) as exploration:
         rows = timeline_rows(exploration, exploration.causes)
@@ -221,7 +221,7 @@ def test_every_report_renders_any_exploration(tmp_path: Path, ops) -> None:  # t
         assert len(doc["causes"]) == len(exploration.causes)
         page = render_html(exploration)
         assert page.count('<section class="cause') == len(exploration.causes)
-        failing = sum(1 for j in exploration.judged if j.verdict.failing)
+        failing = sum(1 for j in exploration.judged if j.outcome.failing)
         # Every failing state is folded into exactly one cause.
         assert sum(c.failing for c in exploration.causes) == failing
 

@@ -40,10 +40,12 @@ def test_the_cause_is_the_first_panic_never_a_client_turned_away() -> None:
            "FATAL:  could not open file \"pg_wal/0001\": No such file\n"
            "PANIC:  could not locate a valid checkpoint record\n"
            "LOG:  startup process (PID 12) was terminated by signal 6: Aborted\n")
-    assert server.failure_line(log) == ("could not locate a valid checkpoint record", 3)
-    assert server.failure_line(log.replace("PANIC", "LOG")) == (
-        'could not open file "pg_wal/0001": No such file', 2)
-    assert server.failure_line("FATAL:  the database system is starting up\n") is None
+    cause = server.cause(log)
+    assert cause is not None and cause.message == "could not locate a valid checkpoint record"
+    assert cause.excerpt.startswith("PANIC:")
+    other = server.cause(log.replace("PANIC", "LOG"))
+    assert other is not None and other.message == 'could not open file "pg_wal/0001": No such file'
+    assert server.cause("FATAL:  the database system is starting up\n") is None
 
 
 def test_only_segments_after_the_checkpoint_one_are_recycled(tmp_path: Path) -> None:
@@ -92,11 +94,11 @@ def test_control_a_state_before_a_commit_misses_its_acknowledged_row(tmp_path: P
     state = tmp_path / "state"
     done = powercut("replay", str(trace_path), "--point", str(intent.seq), "--to", str(state))
     assert done.returncode == 0, done.stderr
-    checker = PostgresChecker(binary.installed()[0], trace.workload)
+    checker = PostgresChecker(binary.POSTGRES.candidates()[0], trace.workload)
     # The state before the last commit, judged as if its acknowledgement had been seen.
     verdict = checker.check(state, [op for op in ops if op.op == "marker"])
-    assert verdict.kind == "data-loss", verdict
-    assert [m["key"] for m in verdict.evidence["missing"]] == [last.extra["key"]]
+    assert verdict.verdict == "data-loss", verdict
+    assert [m.key for m in verdict.evidence.missing] == [last.extra["key"]]
 
 
 @pytest.mark.fuse

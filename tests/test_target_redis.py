@@ -70,12 +70,12 @@ def test_garbage_after_the_aof_tail_is_unrecoverable_in_redis_words(tmp_path: Pa
     markers = [op for op in loaded.ops() if op.op == "marker"]
     checker = RedisChecker(server.PROGRAM.matching(loaded.workload, None), loaded.workload)
     with checker:
-        assert checker.check(state, markers).kind == "ok"
+        assert checker.check(state, markers).verdict == "ok"
         aof = state / "appendonlydir" / "appendonly.aof.1.incr.aof"
         with open(aof, "ab") as f:
             f.write(b"\0" * 100)
         verdict = checker.check(state, markers)
-    assert verdict.kind == "unrecoverable" and verdict.exit_status == 1
+    assert verdict.verdict == "unrecoverable" and verdict.exit_status == 1
     assert verdict.signature.startswith("Bad file format reading the append only file")
 
 

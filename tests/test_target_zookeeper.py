@@ -68,10 +68,10 @@ def check_causes(doc: dict) -> None:
 
 
 def test_the_cause_is_the_root_of_the_exception_that_ended_the_server() -> None:
-    message, at = server.failure_line(FAILED_START) or ("", -1)
-    assert message == "org.apache.zookeeper.KeeperException$NoNodeException: " \
-                      "KeeperErrorCode = NoNode"
-    assert FAILED_START.splitlines()[at].startswith("Caused by: ")
+    cause = server.cause(FAILED_START)
+    assert cause is not None and cause.message == \
+        "org.apache.zookeeper.KeeperException$NoNodeException: KeeperErrorCode = NoNode"
+    assert cause.excerpt.startswith("Caused by: ")
 
 
 def test_the_config_keeps_everything_under_the_state(tmp_path: Path) -> None:
@@ -106,10 +106,11 @@ def test_control_a_state_before_a_reply_misses_its_acknowledged_znode(tmp_path: 
     state = tmp_path / "state"
     done = powercut("replay", str(trace_path), "--point", str(intent.seq), "--to", str(state))
     assert done.returncode == 0, done.stderr
-    checker = ZooKeeperChecker(binary.for_recording(None), trace.workload)
+    checker = ZooKeeperChecker(binary.with_java(binary.ZOOKEEPER.for_recording(None)),
+                               trace.workload)
     verdict = checker.check(state, [op for op in ops if op.op == "marker"])
-    assert verdict.kind == "data-loss", verdict
-    assert [m["key"] for m in verdict.evidence["missing"]] == [last.extra["key"]]
+    assert verdict.verdict == "data-loss", verdict
+    assert [m.key for m in verdict.evidence.missing] == [last.extra["key"]]
 
 
 @pytest.mark.fuse

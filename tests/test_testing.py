@@ -116,7 +116,7 @@ from hypothesis import HealthCheck, given, settings
 def test_hanging_checker(state, crash_dir, powercut_record):
     # a checker that forks a sleeper and hangs: killed at its timeout, nothing left behind
     cmd = "sh -c 'sleep 30 & sleep 30' {dir}"
-    assert check(state, check_cmd=cmd, timeout=0.3).kind == "hang"
+    assert check(state, check_cmd=cmd, timeout=0.3).verdict == "hang"
     assert crash_dir.is_dir() and not any(crash_dir.iterdir())
 '''
 

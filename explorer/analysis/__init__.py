@@ -46,9 +46,9 @@ def find_causes(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]], ctx:
     errors: Counter[str] = Counter()
     error_keys: dict[str, str] = {}
     for state, outcome in judged():
-        if outcome.kind in FINDINGS:
+        if outcome.verdict in FINDINGS:
             failing.append((state, outcome))
-        elif outcome.kind == "error":
+        elif outcome.verdict == "error":
             errors[outcome.signature] += 1
             error_keys.setdefault(outcome.signature, state.key)
     total = total_budget if total_budget is not None else max(256, 8 * cause_budget)

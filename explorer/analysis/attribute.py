@@ -75,9 +75,9 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary]) -> tuple[object, ...]:
     # Lost units fold by what was lost, not by the operation that made the loss matter:
     # each commit's objects matter after another operation (the first after its
     # acknowledgement, the next ones after their link), the fix is the same fsync.
-    if all(u.kind == "page" for u in culprit.units):
+    if all(not u.is_op for u in culprit.units):
         return ("lost-data", culprit.verdict, files)
-    kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if u.kind != "page"}))
+    kinds = tuple(sorted({ops[u.seq].op for u in culprit.units if u.is_op}))
     return ("lost-namespace", culprit.verdict, files, kinds)
 
 
@@ -113,14 +113,14 @@ class Attributor:
     def _explain(self, state: CrashState, outcome: Outcome) -> Group | None:
         lost = frozenset(unfold_ids(state.name.lost))
         for group in self.groups.values():
-            if group.culprit is None or group.verdict != outcome.kind:
+            if group.culprit is None or group.verdict != outcome.verdict:
                 continue
             ids = frozenset(group.culprit.ids)
             if not ids <= lost:
                 continue
             if any(point == state.point and inst <= lost for point, inst in group.instances):
                 return group
-            if self._confirm(group, state.point, ids, outcome.kind):
+            if self._confirm(group, state.point, ids, outcome.verdict):
                 return group
         return None
 
@@ -152,7 +152,7 @@ class Attributor:
             return self._unexplained(outcome)
         ask = self._ask()
         pending = self.oracle.pending(state.point)
-        culprit = minimise(ask, pending, pending.resolve(state.name.lost), outcome.kind)
+        culprit = minimise(ask, pending, pending.resolve(state.name.lost), outcome.verdict)
         self.spent += ask.spent
         key = culprit_key(culprit, self.ops)
         group = self.groups.get(key)
@@ -170,7 +170,7 @@ class Attributor:
         lost_roles = set(roles(self._path(uid) for uid in unfold_ids(state.name.lost)))
         for group in self.groups.values():
             culprit = group.culprit
-            if culprit is None or not culprit.units or group.verdict != outcome.kind or \
+            if culprit is None or not culprit.units or group.verdict != outcome.verdict or \
                     outcome.signature not in group.signatures:
                 continue
             if set(roles(u.path for u in culprit.units)) <= lost_roles:
@@ -185,7 +185,7 @@ class Attributor:
         return uid.rpartition(":")[0]
 
     def _unexplained(self, outcome: Outcome) -> Group:
-        key = ("unexplained", outcome.kind, outcome.signature)
+        key = ("unexplained", outcome.verdict, outcome.signature)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(key, None)

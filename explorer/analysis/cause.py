@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
 from powercut.explorer.analysis.roles import role
 from powercut.explorer.verdict import OpSummary
 from powercut.replayer.state import StateName
 
-CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix", "unexplained")
 SEVERITY: dict[str, int] = {"unrecoverable": 0, "data-loss": 1, "hang": 2, "error": 3}
-"""Most severe first: a verdict kind's rank when causes are sorted."""
+"""Most severe first: a verdict's rank when causes are sorted."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class RootCause:
     lazyfs_why_not: str = ""
     torn: TornWrite | None = None
     missing: tuple[str, ...] = ()  # data loss: acknowledged keys lost
-    members: tuple[str, ...] = ()  # cluster checkers: members that did not recover
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the checker's own
     checks: int = 0  # checker runs its minimisation spent
     minimal: bool = True  # False: the budget ran out before the culprit was minimal
     examples: tuple[StateName, ...] = ()  # a few failing states (evidence)

@@ -92,7 +92,7 @@ class LiveProgress:
         if not judged.state.duplicate:
             self.distinct += 1
             self.checked += 1
-            if judged.verdict.failing:
+            if judged.outcome.failing:
                 self._failed(self.failing + 1)
         self._draw()
 

@@ -170,8 +170,8 @@ def cause_panel(n: int, c: RootCause) -> Panel:
                                       + subset_maps(c.torn.passing, pages), style="green"))
     if c.missing:
         facts.add_row("missing keys", Text(", ".join(c.missing)))
-    if c.members:
-        facts.add_row("members", Text(", ".join(c.members)))
+    for name, values in c.fields.items():  # a checker's own evidence (cluster members)
+        facts.add_row(name, Text(", ".join(values)))
     if c.models:
         facts.add_row("models", Text(", ".join(c.models)))
     if c.hang:

@@ -65,8 +65,8 @@ def timeline_rows(exploration: Exploration, causes: list[RootCause]) -> list[Row
     totals: Counter[int] = Counter()
     for j in exploration.iter_judged():
         totals[j.state.point] += 1
-        if j.verdict.failing:
-            failing.setdefault(j.state.point, Counter())[j.verdict.kind] += 1
+        if j.outcome.failing:
+            failing.setdefault(j.state.point, Counter())[j.outcome.verdict] += 1
     owners: dict[int, set[int]] = {}
     for n, cause in enumerate(causes, 1):
         for point in cause.points:

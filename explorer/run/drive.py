@@ -112,11 +112,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
     workers = max(1, workers or os.cpu_count() or 1)
     started = time.monotonic()
     facts = TraceFacts.scan(trace.ops(), model.page_size)
-    suffix = facts.markers_digest if facts.markers and getattr(
-        checker, "uses_markers", False) else None
+    markers = facts.markers_digest if facts.markers and checker.uses_markers else None
     enumeration = Enumeration(trace, model, strategy=strategy, budget=budget,
-                              max_states=max_states, points=points, seed=seed,
-                              key_suffix=suffix)
+                              max_states=max_states, points=points, seed=seed, markers=markers)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     # An exploration killed outright (kill -9) left its checkers and work dir: end them.
@@ -154,7 +152,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
             exploration.plan = enumeration.plan
             exploration.checked = pool.checked
         if analyse and not exploration.interrupted:
-            exploration.analysis = _analyse(exploration, trace, model, pool, book, suffix,
+            exploration.analysis = _analyse(exploration, trace, model, pool, book, markers,
                                             cause_budget, analysis_budget, on_progress)
     except KeyboardInterrupt:
         exploration.interrupted = True
@@ -166,7 +164,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
         exploration.close()
         raise
     pool.shut_down()
-    exploration.verdicts = Counter(j.verdict.kind for j in exploration.iter_judged())
+    exploration.verdicts = Counter(j.outcome.verdict for j in exploration.iter_judged())
     exploration.elapsed = time.monotonic() - started
     return exploration
 
@@ -228,10 +226,10 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
 
 
 def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, pool: Pool,
-             book: VerdictBook, suffix: Callable[[int], str] | None, cause_budget: int,
+             book: VerdictBook, markers: Callable[[int], str] | None, cause_budget: int,
              analysis_budget: int | None,
              on_progress: Callable[[Progress], None] | None) -> Analysis:
-    oracle = PoolOracle(trace, model, pool, book, suffix)
+    oracle = PoolOracle(trace, model, pool, book, markers)
     ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
                   {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs)
     if on_progress is not None:
@@ -265,14 +263,14 @@ def confirm_hangs(analysis: Analysis, exploration: Exploration, oracle: PoolOrac
             analysis.causes[i] = dataclasses.replace(cause, hang="confirmed")
             continue
         [outcome] = oracle.judge([(pending, lost)], full=True)
-        if outcome.kind == "hang":
+        if outcome.verdict == "hang":
             analysis.causes[i] = dataclasses.replace(
                 cause, hang="confirmed at the full timeout; its other states inferred early")
             continue
         again = True
         points = set(cause.points)
         for state, seen in exploration.pairs():
-            if state.point in points and seen.kind == "hang" and \
+            if state.point in points and seen.verdict == "hang" and \
                     inferred(book.full(state.key)):
                 at = oracle.pending(state.point)
                 oracle.judge([(at, at.lost_of(state.name))], full=True)

@@ -116,8 +116,8 @@ def crash_states(trace: Trace | Path | str, model: str = "lazyfs", points: Itera
         units = len(pending.units)
         drawn = draw(st.lists(st.booleans(), min_size=units, max_size=units)) if units else []
         lost = pending.space.lose(frozenset(), [i for i, gone in enumerate(drawn) if gone])
-        state = CrashState(point, pending.name(lost), pending.key(lost), False, "drawn", lost,
-                           StateImage(pending, lost))
+        state = CrashState(point, pending.name(lost), pending.key(lost), class_="drawn",
+                           lost=lost, image=StateImage(pending, lost))
         return CrashCase(opened, chosen, state, cache.markers(point))
 
     return draw_state()

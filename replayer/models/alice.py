@@ -225,7 +225,7 @@ class _Run:
             for p in entry.pieces:
                 index[p.piece] = len(units)
                 effects[len(units)] = p.effects
-                units.append(Unit.op("op", p.seq, p.path, p.piece))
+                units.append(Unit.op(p.seq, p.path, p.piece))
             comps.append(_group(entry.pieces, index))
         return EffectPending(point, self.durable.copy(), tuple(units), effects, pages, (),
                              Space(len(units), tuple(comps)), _aliases(self.tree, units),

@@ -1,27 +1,34 @@
 """The `leveldb` target: Debian's LevelDB 1.23 through plyvel, acknowledged writes read back.
 
-Workload `leveldb` (a child program puts and deletes `--writes N` keys with
-`sync=True`, or syncs only every `--sync-every K`-th, then compacts and
-crashes); checker `leveldb` (open the state's database without repair in a
-child, read every acknowledged key back). The LevelDB is the one plyvel
-links in this interpreter: `scripts/setup` builds it against Debian's
-libleveldb, and the header records its version.
+Workload `leveldb` (the kit's child program puts and deletes `--writes N`
+keys with `sync=True`, or syncs only every `--sync-every K`-th, then
+compacts and crashes); checker `leveldb` (open the state's database without
+repair in a child, read every acknowledged key back). Both are the kit's
+embedded-database template (`kit.embedded`) filled in with `library.py`.
+The LevelDB is the one plyvel links in this interpreter: its
+`setup.sh` builds plyvel against Debian's libleveldb, and the header
+records its version (`binding`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from powercut.errors import WorkloadError
+from powercut.errors import CheckerError, WorkloadError
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.targets.base import Option, Target
-from powercut.targets.leveldb import library
-from powercut.targets.leveldb.checker import LevelDBChecker
-from powercut.targets.leveldb.workload import DEFAULT_VALUE_SIZE, DEFAULT_WRITES, LevelDBWrites
-from powercut.targets.writes import writes_option
+from powercut.targets.kit import writes_option
+from powercut.targets.kit.embedded import LibraryChecker, LibraryWorkload
+from powercut.targets.leveldb import binding
 from powercut.trace import Trace
+
+DEFAULT_WRITES = 100
+DEFAULT_VALUE_SIZE = 100
+DB_DIR = "db"
+LIBRARY = Path(__file__).with_name("library.py")
 
 
 class LevelDBTarget(Target):
@@ -39,25 +46,40 @@ class LevelDBTarget(Target):
                ("record",), ("leveldb",), type=int, metavar="K", kwargs={"min": 1}),
     )
 
+    def missing(self) -> list[str]:
+        problem = binding.problem()
+        return [problem] if problem else []
+
     def workload(self, name: str, options: Mapping[str, Any], command: tuple[str, ...]
                  ) -> Workload:
-        missing = library.problem()
+        missing = binding.problem()
         if missing is not None:
             raise WorkloadError(missing)
-        return LevelDBWrites(writes=_given(options, "writes", DEFAULT_WRITES),
-                             value_size=_given(options, "value_size", DEFAULT_VALUE_SIZE),
-                             sync_every=_given(options, "sync_every", 1))
+        value_size = _given(options, "value_size", DEFAULT_VALUE_SIZE)
+        sync_every = _given(options, "sync_every", 1)
+        return LibraryWorkload(
+            "leveldb", LIBRARY, DB_DIR, {}, _given(options, "writes", DEFAULT_WRITES),
+            {**binding.header(), "value_size": value_size, "sync_every": sync_every},
+            sync_every=sync_every, value_size=value_size)
 
     def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
         return {key: workload[key] for key in ("writes", "value_size", "sync_every")
                 if isinstance(workload.get(key), int)}
 
-    def checker_for(self, trace: Trace) -> str:
-        return "leveldb"
-
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:
-        return LevelDBChecker(trace.workload, timeout=timeout)
+        missing = binding.problem()
+        if missing is not None:
+            raise CheckerError(missing)
+        here = binding.versions()["leveldb_version"]
+        want = trace.workload.get("leveldb_version")
+        if isinstance(want, str) and want != here:
+            raise CheckerError(f"the trace was recorded with LevelDB {want}; plyvel here runs "
+                               f"LevelDB {here} ({binding.SETUP})")
+        linked = binding.linked()
+        files = [binding.extension(), *([linked] if linked is not None else [])]
+        return LibraryChecker("leveldb", LIBRARY, trace.workload,
+                              f"LevelDB {here} through plyvel", files, timeout=timeout)
 
 
 def _given(options: Mapping[str, Any], key: str, default: int) -> int:

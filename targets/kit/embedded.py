@@ -1,0 +1,135 @@
+"""An embedded database as a target: its workload and its checker run it in a child program.
+
+A database that is a library (LevelDB, SQLite, RocksDB) has no server to
+start: the kit runs `child.py` with this interpreter, in its own process
+group, loading the target's `library.py` (see `child.py` for what it
+defines). `LibraryWorkload` sends the shared plan of writes through the
+acknowledged-write loop in that child on the mount and crashes it;
+`LibraryChecker` opens each crash state's database there as an
+application would and reads every acknowledged key back: an error opening
+or reading is `unrecoverable` (the database's message is the signature),
+no answer within `limit()` a `hang`, a key missing or with another value
+`data-loss`. A target supplies its library file, its settings (recorded
+in the header, so the checker opens the database as the workload did) and
+the names of the files that identify its binding.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from powercut.explorer.checkers import durability
+from powercut.explorer.checkers.base import (
+    DEFAULT_TIMEOUT,
+    Checker,
+    failure_verdict,
+    file_fingerprint,
+    scratch_dir,
+)
+from powercut.explorer.verdict import Evidence, Verdict
+from powercut.process import Child, last_lines
+from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
+from powercut.recorder.workload import WorkloadResult, start
+from powercut.targets.kit.acknowledged import plan_writes
+
+CHILD = Path(__file__).with_name("child.py")
+
+
+def argv(command: str, library: Path, db: Path, settings: Mapping[str, Any],
+         *files: Path) -> list[str]:
+    """The child program's command line (`-I`: no environment or user site changes it)."""
+    return [sys.executable, "-I", str(CHILD), command, str(library), str(db),
+            json.dumps(dict(settings), sort_keys=True), *map(str, files)]
+
+
+@dataclass(frozen=True)
+class LibraryWorkload:
+    """`writes` acknowledged writes into `db_dir` under the mount, then a crash."""
+
+    name: str
+    library: Path
+    db_dir: str
+    settings: Mapping[str, Any]
+    writes: int
+    header_fields: Mapping[str, Any] = field(default_factory=dict)  # versions, digests
+    sync_every: int = 1
+    value_size: int = 0
+
+    def header(self) -> dict[str, Any]:
+        return {"name": self.name, **self.header_fields, "db_dir": self.db_dir,
+                "settings": dict(self.settings), "writes": self.writes}
+
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
+        plan = workdir / "plan.json"
+        writes = plan_writes(self.writes, sync_every=self.sync_every,
+                             value_size=self.value_size)
+        plan.write_text(json.dumps([{"key": w.key, "value": w.value, "sync": w.sync}
+                                    for w in writes]))
+        log = workdir / f"{self.name}.log"
+        child = start(argv("workload", self.library, mnt / self.db_dir, self.settings, plan,
+                           mnt / CONTROL_DIR / MARKER_FILE), log)
+        try:
+            exit = child.wait(timeout)
+            if exit is None:
+                return WorkloadResult(False, f"the {self.name} program still ran after "
+                                             f"{timeout:g}s")
+            if exit.status != 0:
+                return WorkloadResult(False, f"the {self.name} program failed "
+                                             f"({exit.describe}): {last_lines(log)}")
+            return WorkloadResult(True, last_lines(log, 1))
+        finally:
+            child.kill(grace=0)
+
+
+class LibraryChecker(Checker):
+    """Opens each state's database in a child program; every acknowledged key read back is ok."""
+
+    uses_markers = True
+
+    def __init__(self, name: str, library: Path, workload: Mapping[str, Any],
+                 description: str, binding: Sequence[Path], *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.name = name
+        self.library = library
+        self.db_dir = str(workload.get("db_dir") or "db")
+        settings = workload.get("settings")
+        self.settings: dict[str, Any] = dict(settings) if isinstance(settings, Mapping) else {}
+        self.description = description
+        self.binding = tuple(binding)  # the files that are the database's code
+        self.timeout = timeout
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.description}, {self.db_dir}/)"
+
+    def identity(self) -> str:
+        code = " ".join(f"{p.name}={file_fingerprint(p)}"
+                        for p in (CHILD, self.library, *self.binding))
+        return (f"{self.describe()} settings={json.dumps(self.settings, sort_keys=True)} "
+                f"{code} timeout={self.timeout:g}")
+
+    def check(self, directory: Path, markers: Sequence[object], *,
+              scratch: Path | None = None) -> Verdict:
+        want = durability.expected(markers)  # type: ignore[arg-type]
+        with scratch_dir(scratch) as work:
+            keys, out = work / "keys.json", work / "values.json"
+            keys.write_text(json.dumps([key for key, _ in want.items()]))
+            command = argv("check", self.library, directory / self.db_dir, self.settings,
+                           keys, out)
+            with Child(command, work / f"{self.name}-check.log") as child:
+                exit = child.wait(self.limit())
+                if exit is None:
+                    child.kill(grace=0)
+                    return failure_verdict("hang", child, None)
+                if exit.status != 0:
+                    return failure_verdict("unrecoverable", child, exit)
+                values = json.loads(out.read_text())
+                evidence = Evidence(argv=tuple(child.argv))
+                missing = durability.lost(want, values.get)
+                if missing:
+                    return durability.data_loss(missing, child.elapsed, evidence)
+                return Verdict("ok", duration=child.elapsed, evidence=evidence)
