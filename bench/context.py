@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from powercut.cli.explore_support import make_checker
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.exploration import Exploration
@@ -39,6 +38,7 @@ from powercut.replayer.models import get_model
 from powercut.replayer.replay import state_of
 from powercut.replayer.replays import Replays
 from powercut.replayer.state import CrashState
+from powercut.session.choice import choose_checker
 from powercut.targets.etcd.binary import ETCD
 from powercut.trace import Trace, open_trace
 
@@ -124,7 +124,7 @@ class Context:
 
     def checker(self, name: str = SEED) -> Checker:
         """The checker `powercut explore` would pick for trace `name`."""
-        return make_checker(self.open(name), None, {}, timeout=self.timeout)
+        return choose_checker(self.open(name), timeout=self.timeout)
 
     def states(self) -> list[CrashState]:
         """The seed's distinct crash states under the lazyfs model, in enumeration order."""

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from powercut.ranges import RangeError, parse_ranges, ranges
+
 BEFORE_FIRST = -1
 _OP_ID = re.compile(r"^#(\d+)(?:\.([a-z-]+))?$")
 
@@ -91,22 +93,6 @@ def _op_order(uid: str) -> tuple[int, str]:
     return int(m.group(1)), m.group(2) or ""
 
 
-def ranges(values: list[int]) -> str:
-    """`[0, 1, 2, 3, 7]` -> `0-3,7` (ascending input)."""
-    parts: list[str] = []
-    start = prev = None
-    for v in values:
-        if prev is not None and v == prev + 1:
-            prev = v
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = v
-    if start is not None:
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-    return ",".join(parts)
-
-
 class UnitSpecError(ValueError):
     """A unit spec that is neither `PATH:PAGES` nor `#SEQ[.PIECE]`."""
 
@@ -121,16 +107,13 @@ def unfold_ids(specs: Iterable[str]) -> list[str]:
         path, sep, pages = spec.rpartition(":")
         if not sep or not path or not pages:
             raise UnitSpecError(f"{spec!r}: expected PATH:PAGE[,PAGE|-PAGE...] or #SEQ[.PIECE]")
-        for part in pages.split(","):
-            lo, dash, hi = part.partition("-")
-            try:
-                first, last = int(lo), int(hi) if dash else int(lo)
-            except ValueError:
-                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range"
-                                    ) from None
-            if first < 0 or last < first:
-                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range")
-            out.extend(f"{path}:{p}" for p in range(first, last + 1))
+        try:
+            found = parse_ranges(pages)
+        except RangeError as e:
+            raise UnitSpecError(f"{spec!r}: pages {e}") from None
+        if found[0] < 0:
+            raise UnitSpecError(f"{spec!r}: a page is never negative")
+        out.extend(f"{path}:{p}" for p in found)
     return out
 
 

@@ -69,7 +69,7 @@ def powercut(*args: str, **kw: Any) -> subprocess.Popen[str]:
 def test_cli_report_on_dask_equals_the_local_one(cluster: str, tmp_path: Path) -> None:
     reports = {}
     for name, extra in (("local", ()), ("dask", ("--executor", "dask", "--scheduler", cluster))):
-        done = powercut("explore", str(TRACE), "--points", "7:9", "--no-cache", "--workers", "2",
+        done = powercut("explore", str(TRACE), "--points", "7-9", "--no-cache", "--workers", "2",
                         "--json", str(tmp_path / f"{name}.json"), *extra)
         _, err = done.communicate(timeout=300)
         assert done.returncode == 1, err
@@ -87,7 +87,7 @@ def without_excerpts(report: dict[str, Any]) -> dict[str, Any]:
 
 
 # Every state of these crash points hangs: the WAL has no members, etcd never elects.
-HANGING_POINTS = "19:24"
+HANGING_POINTS = "19-24"
 
 
 def test_interrupted_dask_exploration_leaves_no_etcd(cluster: str, tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_interrupt_returns_partial_and_leaves_nothing(tmp_path: Path) -> None:
 
     def stop_after_two(p: Progress) -> None:
         seen.append(p)
-        if p.checked >= 2:
+        if p.judged >= 2:
             raise KeyboardInterrupt
 
     checker = CommandChecker("sh -c 'sleep 0.2' {dir}", timeout=30)

@@ -43,7 +43,8 @@ def processes_mentioning(text: str) -> dict[int, str]:
     ([str(TRACE), "--etcd-bin", "/nonexistent/etcd"], "--etcd-bin /nonexistent/etcd"),
     ([str(TRACE), "--check-cmd", "true"], "has no {dir}"),
     ([str(TRACE), "--checker", "command"], "needs --check-cmd"),
-    ([str(TRACE), "--points", "9:3"], "--points"),
+    ([str(TRACE), "--points", "9-3"], "--points"),
+    ([str(TRACE), "--points", "9:3"], "expected N, A-B, A-"),
     # Checked once the trace's checker is set up: the etcd it was recorded with must be here.
     pytest.param([str(TRACE), "--points", "500"], "does not exist", marks=pytest.mark.etcd),
     pytest.param([str(TRACE), "--max-states", "1"], "--max-states", marks=pytest.mark.etcd),
@@ -66,7 +67,7 @@ def test_not_a_trace_is_exit_2(tmp_path: Path) -> None:
 
 def test_dry_run_enumerates_without_checking(tmp_path: Path) -> None:
     out = tmp_path / "dry.json"
-    done = powercut("explore", str(TRACE), "--dry-run", "--points", "8:9", "--json", str(out),
+    done = powercut("explore", str(TRACE), "--dry-run", "--points", "8-9", "--json", str(out),
                     "--etcd-bin", "/nonexistent/etcd")
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text())

@@ -16,7 +16,7 @@ ROOTS = {"powercut": "powercut", "recorder": "powercut.recorder",
          "replayer": "powercut.replayer", "explorer": "powercut.explorer",
          "targets": "powercut.targets"}
 FLOOR = ("powercut.errors", "powercut.trace", "powercut.process", "powercut.ports",
-         "powercut.__init__")
+         "powercut.ranges", "powercut.__init__")
 # What each layer may import (besides itself, the floor and third-party modules).
 MAY_IMPORT = {
     "floor": (),
@@ -25,7 +25,7 @@ MAY_IMPORT = {
     "explorer": ("powercut.replayer",),
     "targets": ("powercut.replayer", "powercut.explorer", "powercut.recorder"),
     "cli": ("powercut.replayer", "powercut.explorer", "powercut.recorder", "powercut.targets",
-            "powercut.testing", "powercut.cli"),
+            "powercut.testing", "powercut.cli", "powercut.session"),
 }
 MAX_LINES = 350
 MAX_MODULES_PER_FOLDER = 12
@@ -42,8 +42,9 @@ def modules() -> dict[str, Path]:
 
 
 def layer(module: str) -> str:
-    if module == "powercut.__main__" or module.startswith("powercut.testing"):
-        return "cli"  # the doors on top: the command line and the test helpers
+    if module == "powercut.__main__" or module.startswith(("powercut.testing",
+                                                            "powercut.session")):
+        return "cli"  # the doors on top: the command line, the test helpers and their session
     for name in ("recorder", "replayer", "explorer", "targets", "cli"):
         if module.startswith(f"powercut.{name}"):
             return name

@@ -85,7 +85,7 @@ def test_alice_loses_the_aof_directory_redis_never_fsyncs_the_parent_of(tmp_path
     """Under ALICE's rules a directory entry is durable only through an fsync of its parent:
     Redis 7.0 fsyncs appendonlydir, never the directory that holds it."""
     trace = record(tmp_path, "redis", "--writes", "3")
-    status, doc = explore(trace, "--model", "alice", "--points", "11:")
+    status, doc = explore(trace, "--model", "alice", "--points", "11-")
     assert status == 1
     found = {(kind, verdict, roles) for kind, verdict, roles, _ in causes(doc)}
     assert ("lost-namespace", "data-loss", ("appendonlydir",)) in found, causes(doc)

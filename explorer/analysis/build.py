@@ -8,7 +8,6 @@ which pass). It runs no program.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from powercut.explorer.analysis.lazyfs import (
 from powercut.explorer.analysis.roles import roles
 from powercut.explorer.store.verdicts import Outcome, VerdictBook
 from powercut.explorer.verdict import OpSummary
+from powercut.replayer.replay import replay_command
 from powercut.replayer.state import CrashState, StateName, unfold_ids
 
 MAX_KEYS_READ = 64  # full verdicts read per cause for its evidence (lost keys, fields)
@@ -46,21 +46,17 @@ class Context:
     book: VerdictBook
     units_at: Mapping[int, int]  # crash point -> number of pending units
     judged: Callable[[], Iterable[tuple[CrashState, Outcome]]]
+    trace_page_size: int = 4096  # the trace's own: a replay names another model's
+    prefix: bool = False  # the trace was read up to its valid prefix (`--prefix`)
     replay_to: str = "crash-state"
     lazyfs_root: str = DEFAULT_LAZYFS_ROOT
 
 
-def replay_command(ctx: Context, name: StateName) -> str:
+def replay(ctx: Context, name: StateName) -> str:
     """The `powercut replay` command line that materialises the state `name`."""
-    args = ["powercut", "replay", ctx.trace, "--point", str(name.point)]
-    if ctx.model != "lazyfs":
-        args += ["--model", ctx.model]
-    if ctx.page_size != 4096:
-        args += ["--page-size", str(ctx.page_size)]
-    for spec in name.lost:
-        args += ["--lose", spec]
-    args += ["--to", ctx.replay_to]
-    return shlex.join(args)
+    return replay_command(ctx.trace, name, ctx.model, ctx.page_size,
+                          trace_page_size=ctx.trace_page_size, prefix=ctx.prefix,
+                          to=ctx.replay_to)
 
 
 def _other_afters(group: Group, ops: list[OpSummary], first: OpSummary | None) -> str:
@@ -129,7 +125,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
             cause_id(group.key), kind, group.verdict, (), (), (), None,
             "not known: the budget of checks ran out before these states were minimised "
             "(raise --cause-budget)", f"{group.verdict}: {group.key[2] or 'no detail'} ({where})",
-            points, group.failing, name, replay_command(ctx, name), _signatures(group, ctx),
+            points, group.failing, name, replay(ctx, name), _signatures(group, ctx),
             missing=missing, fields=fields, checks=group.checks, minimal=False,
             examples=tuple(group.examples), models=(ctx.model,))
     name = StateName.of(culprit.point, culprit.ids)
@@ -189,7 +185,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"#{culprit.first_point}: {describe_op(after)})")
     return RootCause(
         cause_id(group.key), kind, group.verdict, files, partner_files, culprit_ops,
-        after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
+        after, barrier, summary, points, group.failing, name, replay(ctx, name),
         _signatures(group, ctx), lazyfs, why_not, torn, missing, fields, group.checks,
         culprit.complete, tuple(group.examples), (ctx.model,), unchecked=group.unchecked)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from powercut.explorer.analysis.cause import RootCause, describe_op
 from powercut.explorer.verdict import OpSummary
+from powercut.ranges import ranges
 
 if TYPE_CHECKING:
     from powercut.explorer.exploration import Exploration
@@ -161,7 +162,7 @@ def crash_text(row: Row, *, with_causes: bool = True) -> str:
     if row.seq == -1:
         where = "before the first op"
     elif row.last != row.seq:
-        where = f"after each of #{row.seq}..#{row.last}"
+        where = f"after each of #{row.seq}-{row.last}"
     else:
         where = f"after #{row.seq}"
     text = f"✗ crash {where}: {row.count} of {row.total} states fail ({kinds})"
@@ -192,21 +193,13 @@ def subset_maps(subsets: tuple[tuple[int, ...], ...], pages: tuple[int, ...]) ->
 
 
 def point_ranges(points: Iterable[int], limit: int | None = None) -> str:
-    """`3, 5..9, 12`: crash points with consecutive runs joined; past `limit` runs,
-    the first ones and how many points in all (`59, 67, 91, … (14)`)."""
+    """`3,5-9,12`: crash points in the one range syntax (`--points` reads it back); past
+    `limit` runs, the first ones and how many points in all (`59,67,91,… (14)`)."""
     ordered = sorted(set(points))
-    parts: list[str] = []
-    start = prev = None
-    for p in [*ordered, None]:
-        if p is not None and prev is not None and p == prev + 1:
-            prev = p
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}..{prev}")
-        start = prev = p
+    parts = ranges(ordered).split(",") if ordered else []
     if limit is not None and len(parts) > limit:
-        return ", ".join(parts[:limit]) + f", … ({len(ordered)})"
-    return ", ".join(parts)
+        return ",".join(parts[:limit]) + f",… ({len(ordered)})"
+    return ",".join(parts)
 
 
 def excerpt_lines(excerpt: str, limit: int = 8, width: int = 160) -> str:

@@ -64,7 +64,7 @@ class Progress:
 
     enumerated: int
     distinct: int
-    checked: int  # distinct states with a verdict (checked or reused)
+    judged: int  # distinct states with a verdict (checked, or reused from a journal or cache)
     failing: int
     running: int
     enumeration_done: bool
@@ -164,6 +164,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
         exploration.close()
         raise
     pool.shut_down()
+    exploration.checked = pool.checked  # with the analysis's minimisation and confirmations
     exploration.verdicts = Counter(j.outcome.verdict for j in exploration.iter_judged())
     exploration.elapsed = time.monotonic() - started
     return exploration
@@ -231,7 +232,8 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
              on_progress: Callable[[Progress], None] | None) -> Analysis:
     oracle = PoolOracle(trace, model, pool, book, markers)
     ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
-                  {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs)
+                  {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs,
+                  trace_page_size=trace.page_size, prefix=trace.status == "truncated")
     if on_progress is not None:
         on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
                              book.failing, 0, True, len(exploration.crash_points),
