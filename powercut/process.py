@@ -166,6 +166,18 @@ def live_children() -> int:
         return len(_live)
 
 
+def running() -> frozenset[Child]:
+    """The children powercut started in this process that are still running."""
+    with _live_lock:
+        return frozenset(_live)
+
+
+def kill(children: frozenset[Child]) -> None:
+    """End these children, each with its whole group (and reap them)."""
+    for child in children:
+        child.kill(grace=0)
+
+
 def log_tail(path: Path, limit: int = TAIL_BYTES) -> str:
     """The last `limit` bytes of a log file as text (from a line start when possible)."""
     try:

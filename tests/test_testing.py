@@ -184,3 +184,46 @@ def test_an_emitted_test_fails_on_the_bug_and_passes_on_the_fix(tmp_path: Path) 
     assert again.returncode == 1 and again.stdout.startswith("new: C")
     before = json.loads((tmp_path / "before.json").read_text())
     assert [c["kind"] for c in before["causes"]] == ["lost-data"]
+
+
+PLUGIN_USER = '''
+import subprocess
+
+import pytest
+
+from powercut.process import Child
+
+OTHER = subprocess.Popen(["sleep", "60"])  # another project's process
+LEFT = []
+
+
+def test_without_the_fixture(tmp_path):
+    LEFT.append(Child(["sleep", "60"], tmp_path / "a.log"))
+
+
+@pytest.mark.usefixtures("powercut_cleanup")
+def test_with_it(tmp_path):
+    LEFT.append(Child(["sleep", "60"], tmp_path / "b.log"))
+
+
+def test_after():
+    try:
+        assert LEFT[0].poll() is None  # not opted in: left alone
+        assert LEFT[1].poll() is not None  # opted in: powercut's own child ended
+        assert OTHER.poll() is None  # never another project's process
+    finally:
+        for child in LEFT:
+            child.kill(0)
+        OTHER.kill()
+        OTHER.wait()
+'''
+
+
+def test_the_plugins_cleanup_is_opt_in_and_ends_only_powercuts_children(tmp_path: Path) -> None:
+    """The plugin loads in every project that installs powercut: it touches no process
+    unless a test asks it to, and then only the children powercut started during it."""
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_user.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
