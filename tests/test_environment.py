@@ -19,7 +19,7 @@ from tests.realparts import PRETEND_MISSING, REPO
 UNMARKED = "tests/test_markers.py::test_text_and_json_lines"
 NEEDS_FUSE = "tests/test_markers.py::test_markers_in_order_and_control_dir_virtual"
 NEEDS_ETCD = "tests/test_cluster.py"
-NEEDS_REDIS = "tests/test_target_redis.py"
+NEEDS_REDIS = "targets/redis/tests/test_redis.py"
 
 
 def pytest_run(*args: str, missing: str, ci: bool = False) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,11 @@
 """Session-wide guards: the real parts must be here, and nothing may be left behind.
 
+Here at the top of the repository, so they hold for every test: the
+engine's (`tests/`), the examples, and each target's own, which live in its
+folder (`targets/NAME/tests/`) and are imported as the modules of the
+installed package they are (`powercut.targets.NAME.tests...`), never twice
+under another name.
+
 Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
 that leaked it. After each test: no FUSE mount under that directory, no
@@ -14,19 +20,21 @@ skips: CI must not turn green without the real parts).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from powercut import targets
 from powercut.recorder.mount import fuse_mounts
 from powercut.targets.kit.embedded import CHILD
-from tests.realparts import PARTS, etcd_binaries, missing_parts, program_parts
+from tests.realparts import PARTS, REPO, etcd_binaries, missing_parts, program_parts
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="powercut-tests-"))
 os.environ["TMPDIR"] = str(_SESSION_TMP)
@@ -148,6 +156,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers and exitstatus == 0:
         session.exitstatus = 1
         print(f"\ntemp files left behind by powercut: {sorted(leftovers)[:10]}")
+
+
+class TargetTests(pytest.Module):
+    """A test module of a target's own folder, imported by its name in the package."""
+
+    def _getobj(self) -> ModuleType:
+        parts = self.path.relative_to(REPO / "targets").with_suffix("").parts
+        return importlib.import_module(".".join(("powercut", "targets", *parts)))
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector
+                                ) -> pytest.Module | None:
+    if module_path.is_relative_to(REPO / "targets"):
+        return TargetTests.from_parent(parent, path=module_path)
+    return None
 
 
 def pytest_configure(config: pytest.Config) -> None:
