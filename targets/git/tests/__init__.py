@@ -1,1 +1,1 @@
-"""The git target's own tests (collected from its folder: see the repository's conftest.py)."""
+"""The git target's own tests, collected from its folder (the top conftest.py)."""
