@@ -57,6 +57,9 @@ class Exploration:
     paused: str = ""  # why it stopped early on its own (a full disk); interrupted is set too
     analysis: Analysis = field(default_factory=Analysis)
     verdicts: Counter[str] = field(default_factory=Counter)  # over enumerated states
+    # A kernel file-system trace: the file system that recovers each crash image ("ext4
+    # data=writeback"); its causes are marked with it rather than with the disk's model.
+    kernel: str | None = None
 
     @property
     def reused(self) -> int:

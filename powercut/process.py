@@ -70,6 +70,10 @@ class Child:
                 cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True,
                 user=user, group=group, extra_groups=[] if user is not None else None)
         self.pid = self._proc.pid
+        # Written down for the guardian: if this process is SIGKILLed, the child's whole
+        # session still goes (see `guard`). Imported here: guard builds on this module.
+        from powercut import guard
+        guard.hold(session=self.pid)
         # The thread that started it: an interrupted exploration kills only
         # the children of its own worker threads.
         self.owner = threading.current_thread().name
@@ -206,8 +210,9 @@ def processes_naming(path: Path | str) -> list[tuple[int, int, int]]:
     """(pid, pgid, sid) of every living process whose command line names `path` or under it."""
     needle = os.fsencode(os.path.abspath(path))
     found = []
+    spared = ancestors()  # never this process, nor the shell or `timeout` that started it
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in spared:
             continue
         pid = int(entry)
         try:
@@ -219,6 +224,66 @@ def processes_naming(path: Path | str) -> list[tuple[int, int, int]]:
         except (OSError, ProcessLookupError):
             continue
     return found
+
+
+def ancestors(pid: int | None = None) -> set[int]:
+    """`pid` (default: this process) and every process above it, up to init."""
+    found: set[int] = set()
+    current = os.getpid() if pid is None else pid
+    while current > 0 and current not in found:
+        found.add(current)
+        try:
+            with open(f"/proc/{current}/stat") as f:
+                stat = f.read()
+            current = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def _under(link: str, root: str) -> bool:
+    link = link.removesuffix(" (deleted)")
+    return link == root or link.startswith(root + "/")
+
+
+def holders(path: Path | str) -> list[int]:
+    """Living processes whose cwd, root, an open file or a mapped file is `path` or under it.
+
+    Read from /proc links only (never through the path itself: a dead FUSE
+    mount would answer ENOTCONN, a hung one would block). Never this process
+    or one of its ancestors: a shell or `timeout` that started powercut is
+    not what holds a mount.
+    """
+    root = os.path.abspath(path)
+    spared = ancestors()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in spared:
+            continue
+        base = f"/proc/{entry}"
+        try:
+            links = [os.readlink(f"{base}/cwd"), os.readlink(f"{base}/root")]
+            links += [os.readlink(f"{base}/fd/{fd}") for fd in os.listdir(f"{base}/fd")]
+            with open(f"{base}/maps", "rb") as f:
+                links += [os.fsdecode(line.split(None, 5)[5].rstrip(b"\n"))
+                          for line in f if line.count(b" ") >= 5 and b"/" in line]
+        except (OSError, IndexError):
+            continue  # gone, or a kernel thread
+        if any(_under(link, root) for link in links):
+            found.append(int(entry))
+    return found
+
+
+def kill_holders(path: Path | str, wait: float = 5.0) -> int:
+    """SIGKILL every process holding `path` (see `holders`); how many there were."""
+    found = holders(path)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while found and holders(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(found)
 
 
 def kill_naming(path: Path | str, wait: float = 5.0) -> int:

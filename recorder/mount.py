@@ -103,11 +103,28 @@ def stale_mounts() -> list[str]:
 
 
 def served_here(mountpoint: Path | str) -> pyfuse3.Operations | None:
-    """The file system this process serves on `mountpoint`, if it serves one there now."""
+    """The file system this process serves on `mountpoint`, if it serves one there now
+    (or serves the image of the kernel file system mounted there, see `also_serving`)."""
     serving = _SERVING
-    if serving is None or serving[0] != Path(os.path.abspath(mountpoint)):
+    path = Path(os.path.abspath(mountpoint))
+    if serving is None or (serving[0] != path and path not in _ALSO):
         return None
     return serving[1]
+
+
+_ALSO: set[Path] = set()
+
+
+@contextlib.contextmanager
+def also_serving(path: Path) -> Iterator[None]:
+    """Within the block, `served_here(path)` is this process's recording file system: a
+    kernel file system mounted at `path` from an image on the recording mount."""
+    path = Path(os.path.abspath(path))
+    _ALSO.add(path)
+    try:
+        yield
+    finally:
+        _ALSO.discard(path)
 
 
 def removal_hint(path: Path | str) -> str:

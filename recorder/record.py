@@ -27,9 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from powercut import guard
 from powercut.errors import MountError, TraceError, WorkloadError
+from powercut.recorder import kernel
 from powercut.recorder.fs import RecorderFS
-from powercut.recorder.mount import check_mountpoint, is_mounted, mounted, removal_hint
+from powercut.recorder.kernel import OnKernel
+from powercut.recorder.mount import (
+    also_serving,
+    check_mountpoint,
+    is_mounted,
+    mounted,
+    removal_hint,
+)
 from powercut.recorder.umount import remove_stale_mount
 from powercut.recorder.workload import Workload, prepare
 from powercut.trace import Status, TraceWriter, initial_tree
@@ -90,16 +99,21 @@ def _check_output(output: Path, *dirs: Path) -> None:
 
 def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_TIMEOUT,
            backing: Path | str | None = None, mountpoint: Path | str | None = None,
-           argv: list[str] | None = None) -> RecordResult:
+           argv: list[str] | None = None, on_kernel: OnKernel | None = None) -> RecordResult:
     """Run `workload` on a recording mount and write its trace to `output`.
 
     `backing` (kept afterwards; its contents become the trace's initial
-    tree) and `mountpoint` default to fresh temp directories. Raises
-    KeyboardInterrupt after writing an `interrupted` trace on Ctrl-C.
+    tree) and `mountpoint` default to fresh temp directories. With
+    `on_kernel`, the workload runs on that kernel file system, in an image
+    on the recording mount (see `kernel`). Raises KeyboardInterrupt after
+    writing an `interrupted` trace on Ctrl-C.
     """
     output = Path(output)
     started = time.monotonic()
+    if on_kernel is not None:
+        on_kernel.check()
     workdir = Path(tempfile.mkdtemp(prefix="powercut-record-"))
+    guard.hold(remove=str(workdir))
     mnt = Path(mountpoint) if mountpoint is not None else workdir / "mnt"
     try:
         with _interrupt_once():
@@ -111,18 +125,26 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                 mnt.mkdir()
             check_mountpoint(mnt)  # before the trace exists: a bad mountpoint writes nothing
             _check_output(output, back, mnt)
-            prepare(workload, back)  # its files are the initial tree, not recorded ops
+            if on_kernel is None:
+                prepare(workload, back)  # its files are the initial tree, not recorded ops
+            else:
+                image = kernel.make(on_kernel, back, workdir)
+                kernel.prepare_on_image(lambda root: prepare(workload, root), image, workdir,
+                                        on_kernel)
             try:
                 writer = TraceWriter(output, argv=list(sys.argv if argv is None else argv),
-                                     workload=workload.header(), initial=initial_tree(back))
+                                     workload=workload.header(), initial=initial_tree(back),
+                                     fs=on_kernel.header() if on_kernel else None)
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
             status: Status = "interrupted"
             try:
-                with mounted(fs, mnt):
+                guard.hold(fuse=str(mnt))
+                with mounted(fs, mnt), kernel.marker_env(mnt), _run_at(
+                        mnt, workdir, on_kernel) as where:
                     try:
-                        result = workload.run(mnt, workdir, timeout)
+                        result = workload.run(where, workdir, timeout)
                     except WorkloadError:
                         status = "workload-failed"  # it could not even start
                         raise
@@ -152,6 +174,18 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
         detail += f"; recorder errors: {'; '.join(fs.errors)}"
     return RecordResult(output, status, writer.ops, fs.bytes_written,
                         time.monotonic() - started, detail)
+
+
+@contextlib.contextmanager
+def _run_at(mnt: Path, workdir: Path, on_kernel: OnKernel | None) -> Iterator[Path]:
+    """Where the workload runs: the recording mount, or the kernel file system mounted from
+    the image on it (unmounted and detached before the recording mount goes)."""
+    if on_kernel is None:
+        yield mnt
+        return
+    with kernel.mounted_image(mnt / kernel.IMAGE, workdir / "fs", on_kernel) as root, \
+            also_serving(root):
+        yield root
 
 
 def _remove_workdir(workdir: Path, mnt: Path) -> None:

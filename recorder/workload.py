@@ -55,6 +55,13 @@ def prepare(workload: Workload, backing: Path) -> None:
         hook(backing)
 
 
+def marker_file(mnt: Path) -> Path:
+    """The file a workload's program writes its markers to: the mount's control file, or on
+    a kernel file system (`record --fs`) the recording mount's, which $POWERCUT_MARKER names."""
+    named = os.environ.get("POWERCUT_MARKER")
+    return Path(named) if named else mnt / CONTROL_DIR / MARKER_FILE
+
+
 def start(argv: list[str], log: Path, env: Mapping[str, str] | None = None, **kw: Any) -> Child:
     """Start a workload's program (its own process group, output to `log`)."""
     try:
@@ -81,7 +88,7 @@ class Markers:
             served_here(mnt), "report_markers", None)
         self._fd = -1
         if self._report is None:
-            self._fd = os.open(mnt / CONTROL_DIR / MARKER_FILE, os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(marker_file(mnt), os.O_WRONLY | os.O_APPEND)
 
     @property
     def direct(self) -> bool:
@@ -109,7 +116,8 @@ class Markers:
 
 @dataclass(frozen=True)
 class Command:
-    """Any command; `{mnt}` in its arguments becomes the mount's path."""
+    """Any command; `{mnt}` in its arguments becomes the mount's path, `{marker}` the
+    marker file's (also in $POWERCUT_MARKER)."""
 
     argv: tuple[str, ...]
     name: str = "command"
@@ -125,7 +133,9 @@ class Command:
 
     def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "command.log"
-        child = start([arg.replace("{mnt}", str(mnt)) for arg in self.argv], log)
+        marker = str(marker_file(mnt))
+        child = start([arg.replace("{mnt}", str(mnt)).replace("{marker}", marker)
+                       for arg in self.argv], log)
         try:
             exit = child.wait(timeout)
             if exit is None:

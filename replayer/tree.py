@@ -72,10 +72,21 @@ class Tree:
         if entry.kind == "file":
             assert node.data is not None
             node.data.write(0, entry.data)
-            node.size = len(entry.data)
+            node.size = max(entry.size, len(entry.data))
         elif entry.kind == "symlink":
             node.target = entry.target
         parent.children[name] = node
+
+    @classmethod
+    def of_trace(cls, trace: Trace, page_size: int | None = None) -> Tree:
+        """The tree before the trace's first op: its initial entries and their bytes."""
+        tree = cls(trace.initial, page_size or trace.page_size)
+        if trace.version >= 2:
+            for path, offset, data in trace.initial_chunks():
+                node = tree.file(path, f"initial file {path!r}")
+                assert node.data is not None
+                node.data.write(offset, data)
+        return tree
 
     # ------------------------------------------------------------------ lookup
 
@@ -262,7 +273,7 @@ def snapshot(tree: Tree) -> FileTree:
 
 def final_tree(trace: Trace) -> FileTree:
     """The tree after every op of `trace`, with every write persisted."""
-    tree = Tree(trace.initial, trace.page_size)
+    tree = Tree.of_trace(trace)
     for op in trace.ops():
         tree.apply(op)
     return snapshot(tree)

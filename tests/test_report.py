@@ -96,7 +96,7 @@ def test_json_report_leads_with_causes_and_streams_every_state(tmp_path: Path) -
         doc = json.loads(path.read_text())
         assert doc == to_json_dict(exploration)
     assert (doc["kind"], doc["version"]) == ("powercut-report", 2) and SCHEMA == "powercut-report/2"
-    assert list(doc) == ["kind", "version", "trace", "trace_digest", "model", "page_size",
+    assert list(doc) == ["kind", "version", "trace", "trace_digest", "model", "kernel", "page_size",
                          "checker", "summary", "causes", "errors", "crash_points", "states"]
     summary = doc["summary"]
     assert set(summary) == {"crash_points", "states_enumerated", "states_distinct",

@@ -23,11 +23,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
 from powercut.explorer.analysis.roles import role
 from powercut.explorer.verdict import OpSummary
 from powercut.replayer.state import StateName
+
+if TYPE_CHECKING:
+    from powercut.explorer.analysis.in_files import InFiles
 
 SEVERITY: dict[str, int] = {"unrecoverable": 0, "data-loss": 1, "hang": 2, "error": 3}
 """Most severe first: a verdict's rank when causes are sorted."""
@@ -82,6 +86,7 @@ class RootCause:
     models: tuple[str, ...] = ()  # the persistence models it appears under
     hang: str = ""  # for hangs: "confirmed" at the full timeout, or "inferred"
     unchecked: int = 0  # failing states folded in by role and signature, budget spent
+    files: InFiles | None = None  # kernel traces: what the failing disk lost, in files
 
     @property
     def first_point(self) -> int:

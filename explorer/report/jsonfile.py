@@ -46,7 +46,7 @@ def signature_dict(s: SignatureCount) -> dict[str, Any]:
 CORE = frozenset({"id", "kind", "verdict", "roles", "partner_roles", "barrier", "after", "ops",
                   "summary", "first_point", "last_point", "points", "failing", "culprit",
                   "minimal", "checks", "signatures", "reproducer", "torn", "missing", "models",
-                  "hang", "unchecked", "examples"})
+                  "hang", "unchecked", "examples", "files"})
 
 
 def cause_dict(c: RootCause) -> dict[str, Any]:
@@ -84,8 +84,23 @@ def cause_dict(c: RootCause) -> dict[str, Any]:
         "hang": c.hang,
         "unchecked": c.unchecked,
         "examples": [e.to_json() for e in c.examples],
+        "files": files_dict(c),
         # A checker's own evidence fields (`members` of a cluster), each a key of its own.
         **{name: list(values) for name, values in c.fields.items() if name not in CORE},
+    }
+
+
+def files_dict(c: RootCause) -> dict[str, Any] | None:
+    """Kernel traces: what the failing disk lost, in files (see analysis.in_files)."""
+    if c.files is None:
+        return None
+    return {
+        "changes": [{"path": ch.path, "change": ch.change, "words": ch.words()}
+                    for ch in c.files.changes],
+        "minimal": c.files.minimal,
+        "passing": c.files.passing.to_json(),
+        "durable_at": op_dict(c.files.durable_at),
+        "checks": c.files.checks,
     }
 
 
@@ -97,6 +112,7 @@ def head_dict(exploration: Exploration) -> dict[str, Any]:
         "trace": exploration.trace,
         "trace_digest": exploration.trace_digest,
         "model": exploration.model,
+        "kernel": exploration.kernel,
         "page_size": exploration.page_size,
         "checker": exploration.checker,
         "summary": summary_dict(exploration),

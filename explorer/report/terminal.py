@@ -89,7 +89,12 @@ def summary_panel(exploration: Exploration) -> Panel:
     digest = f"  ({exploration.trace_digest[:19]}…)" if exploration.trace_digest else ""
     grid.add_row("trace", Text(exploration.trace + digest))
     grid.add_row("checker", Text(exploration.checker))
-    grid.add_row("model", f"{exploration.model}, pages of {exploration.page_size} B")
+    if exploration.kernel is not None:
+        grid.add_row("model", f"{exploration.kernel}, recovered by this kernel from each crash "
+                     "image; the disk loses or keeps each "
+                     f"{exploration.page_size} B page written since its last flush")
+    else:
+        grid.add_row("model", f"{exploration.model}, pages of {exploration.page_size} B")
     if exploration.plan is not None:
         grid.add_row("plan", Text(exploration.plan.describe()))
     grid.add_row("crash points", str(s["crash_points"]))
@@ -170,6 +175,16 @@ def cause_panel(n: int, c: RootCause) -> Panel:
                                       + subset_maps(c.torn.passing, pages), style="green"))
     if c.missing:
         facts.add_row("missing keys", Text(", ".join(c.missing)))
+    if c.files is not None:
+        for i, words in enumerate(c.files.words()):
+            facts.add_row("lost" if i == 0 else "", Text(words))
+        if c.files.durable_at is not None:
+            facts.add_row("durable at", Text(f"#{c.files.durable_at.seq} "
+                                             f"{describe_op(c.files.durable_at)}"))
+        facts.add_row("compared with", Text(
+            f"{c.files.passing.text()} (passes"
+            + ("" if c.files.minimal else "; the files are not minimised: the budget ran out")
+            + ")"))
     for name, values in c.fields.items():  # a checker's own evidence (cluster members)
         facts.add_row(name, Text(", ".join(values)))
     if c.models:

@@ -113,6 +113,12 @@ def header_summary(trace: Trace) -> RenderableType:
     grid.add_row("recorded", f"{when} by powercut {h.get('tool_version', '?')}")
     grid.add_row("operations", f"{trace.op_count} (initial tree: {len(trace.initial)} entries, "
                                f"page size {trace.page_size})")
+    if trace.fs is not None:
+        fs = trace.fs
+        options = f", mounted -o {fs['mount_options']}" if fs.get("mount_options") else ""
+        grid.add_row("file system", f"{fs.get('type')} in {fs.get('image')} "
+                     f"({int(fs.get('size') or 0) >> 20} MiB, mkfs {' '.join(fs.get('mkfs', []))}"
+                     f"{options}; {fs.get('mkfs_version', '?')}; kernel {fs.get('kernel', '?')})")
     grid.add_row("status", status)
     return grid
 

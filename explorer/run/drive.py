@@ -35,7 +35,9 @@ from pathlib import Path
 
 from powercut.errors import DiskFull, PowercutError
 from powercut.explorer.analysis import DEFAULT_CAUSE_BUDGET, Analysis, Context, find_causes
+from powercut.explorer.analysis.in_files import Recoveries, in_files
 from powercut.explorer.checkers import Checker
+from powercut.explorer.checkers.kernel import OnImage, on_kernel
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.run import leftovers
 from powercut.explorer.run.hangs import Deadlines, inferred
@@ -46,6 +48,7 @@ from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.store.journal import Journal
 from powercut.explorer.store.states import StateLog
 from powercut.explorer.store.verdicts import VerdictBook
+from powercut.kernelfs.filesystems import label
 from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.models import get_model
 from powercut.replayer.models.base import PersistenceModel
@@ -107,6 +110,12 @@ def explore(trace: Trace | Path | str, checker: Checker,
         trace = open_trace(trace)
     if isinstance(model, str):
         model = get_model(model, trace.page_size)
+    if trace.fs is not None and model.name != "lazyfs":
+        raise PowercutError(
+            f"the trace was recorded on a kernel {trace.fs.get('type')}: its crash states are "
+            "the disk's (a volatile write cache, the lazyfs rules over the image) and the "
+            f"kernel recovers each; --model {model.name} is for file-level traces")
+    checker = on_kernel(checker, trace)
     if timeout is not None:
         checker.timeout = timeout
     workers = max(1, workers or os.cpu_count() or 1)
@@ -138,7 +147,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
         trace=str(trace.path), trace_digest=trace.digest, model=model.name,
         page_size=model.page_size, checker=checker.describe(), ops=facts.ops,
         crash_points=enumeration.crash_points, plan=None, states=states, book=book,
-        workdir=root, workers=pool.workers, own_journal=own_journal)
+        workdir=root, workers=pool.workers, own_journal=own_journal,
+        kernel=label(trace.fs) if trace.fs is not None else None)
     try:
         try:
             _run(enumeration, facts, pool, states, book, on_progress)
@@ -152,7 +162,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             exploration.plan = enumeration.plan
             exploration.checked = pool.checked
         if analyse and not exploration.interrupted:
-            exploration.analysis = _analyse(exploration, trace, model, pool, book, markers,
+            exploration.analysis = _analyse(exploration, trace, model, pool, facts, book,
+                                            markers,
                                             cause_budget, analysis_budget, on_progress)
     except KeyboardInterrupt:
         exploration.interrupted = True
@@ -227,7 +238,8 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
 
 
 def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, pool: Pool,
-             book: VerdictBook, markers: Callable[[int], str] | None, cause_budget: int,
+             facts: TraceFacts, book: VerdictBook, markers: Callable[[int], str] | None,
+             cause_budget: int,
              analysis_budget: int | None,
              on_progress: Callable[[Progress], None] | None) -> Analysis:
     oracle = PoolOracle(trace, model, pool, book, markers)
@@ -240,12 +252,16 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
                              phase="minimising"))
     analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget,
                            total_budget=analysis_budget)
-    if not any(c.verdict == "hang" for c in analysis.causes):
-        return analysis
-    if confirm_hangs(analysis, exploration, oracle):  # a suspected hang recovered: again
+    if any(c.verdict == "hang" for c in analysis.causes) and confirm_hangs(
+            analysis, exploration, oracle):  # a suspected hang recovered: again
         analysis = find_causes(exploration.pairs, ctx, oracle, cause_budget=cause_budget,
-                           total_budget=analysis_budget)
+                               total_budget=analysis_budget)
         confirm_hangs(analysis, exploration, oracle)
+    if isinstance(pool.checker, OnImage) and exploration.kernel is not None:
+        assert exploration.workdir is not None
+        in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
+                                      exploration.ops, exploration.workdir, cause_budget),
+                 exploration.kernel)
     return analysis
 
 

@@ -101,6 +101,8 @@ from powercut.trace import Trace, open_trace
               "causes the baseline does not have (CI).")
 @click.option("--dry-run", is_flag=True, help="Enumerate without checking; the document "
               "goes to --json (or stdout).")
+@click.option("--fsck", is_flag=True, help="Kernel file-system traces: run the file "
+              "system's read-only check on each recovered image, as evidence.")
 def explore_command(trace_path: str, checker_name_given: str | None, model: str,
                     page_size: int | None, strategy: str, budget: int | None,
                     max_states: int | None,
@@ -111,7 +113,8 @@ def explore_command(trace_path: str, checker_name_given: str | None, model: str,
                     html_path: str | None, lazyfs_dir: str | None, journal_path: str | None,
                     resume: bool, executor: str, scheduler: str | None, cache_dir: str | None,
                     no_cache: bool, emit_tests: str | None, baseline: Path | None,
-                    fail_on_new: bool, dry_run: bool, **target_options: Any) -> int:
+                    fail_on_new: bool, dry_run: bool, fsck: bool,
+                    **target_options: Any) -> int:
     """Check the crash states of TRACE and report the root causes it cannot recover from."""
     trace = open_trace(trace_path, allow_prefix=prefix)
     wanted = parse_points(points, trace.op_count)
@@ -137,7 +140,8 @@ def explore_command(trace_path: str, checker_name_given: str | None, model: str,
     name = checker_name_given or checker_name(trace, target_options)
     session = Session.open(
         trace, checker=name, options=options.chosen("explore", target_options, name),
-        timeout=timeout, models=model, page_size=page_size, strategy=strategy, budget=budget,
+        timeout=timeout, fsck=fsck, models=model, page_size=page_size, strategy=strategy,
+        budget=budget,
         max_states=max_states, seed=seed, points=wanted, workers=workers, executor=executor,
         scheduler=scheduler, cause_budget=cause_budget, early_hangs=not full_hangs,
         journal_path=journal_file, resume=resume, keep_journal=journal_path is not None,

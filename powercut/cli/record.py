@@ -17,7 +17,9 @@ import click
 
 from powercut import targets
 from powercut.cli import options
-from powercut.errors import WorkloadError
+from powercut.errors import PowercutError, WorkloadError
+from powercut.kernelfs.filesystems import DEFAULT_SIZE, FILE_SYSTEMS, parse_size
+from powercut.recorder.kernel import OnKernel
 from powercut.recorder.mount import removal_hint, stale_mounts
 from powercut.recorder.record import DEFAULT_TIMEOUT, record
 from powercut.recorder.workload import Workload
@@ -48,12 +50,35 @@ def make_workload(name: str, command: tuple[str, ...], values: dict[str, Any]) -
 @click.option("--mountpoint", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Mount here (an empty directory; a mount a killed recorder left here is "
               "removed first) [default: a temp dir].")
+@click.option("--fs", "fs_name", type=click.Choice(sorted(FILE_SYSTEMS)), default=None,
+              help="Run the workload on this kernel file system, in an image on the recording "
+              "mount: the trace holds its block writes and flushes.")
+@click.option("--fs-size", default=None, metavar="SIZE",
+              help=f"Size of the --fs image (K, M, G) [default: {DEFAULT_SIZE >> 20}M].")
+@click.option("--mkfs-opt", "mkfs_opts", multiple=True, metavar="OPT",
+              help="An option for mkfs of the --fs image (repeatable), e.g. --mkfs-opt=-O "
+              "--mkfs-opt=^has_journal.")
+@click.option("--mount-opt", "mount_opts", multiple=True, metavar="OPT",
+              help="A mount option of the --fs file system (repeatable), e.g. data=writeback, "
+              "commit=1; nodev,nosuid,noexec are always added.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def record_command(ctx: click.Context, output: Path | None, workload: str | None,
                    timeout: float, keep_backing: Path | None, mountpoint: Path | None,
-                   command: tuple[str, ...], **target_options: Any) -> None:
-    """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`."""
+                   fs_name: str | None, fs_size: str | None, mkfs_opts: tuple[str, ...],
+                   mount_opts: tuple[str, ...], command: tuple[str, ...],
+                   **target_options: Any) -> None:
+    """Record a workload's file-system operations: `powercut record -- CMD {mnt} ...`.
+
+    In the command, {mnt} is the directory it works in, and {marker} the file
+    it appends acknowledgements to (also $POWERCUT_MARKER).
+    """
+    on_kernel = None
+    if fs_name is not None:
+        on_kernel = OnKernel(fs_name, parse_size(fs_size) if fs_size else DEFAULT_SIZE,
+                             mkfs_opts, ",".join(mount_opts))
+    elif fs_size or mkfs_opts or mount_opts:
+        raise PowercutError("--fs-size, --mkfs-opt and --mount-opt go with --fs ext4|xfs|btrfs")
     for mnt in stale_mounts():
         if mountpoint is not None and os.path.abspath(mountpoint) == mnt:
             continue  # record() removes this one before mounting there again
@@ -67,7 +92,8 @@ def record_command(ctx: click.Context, output: Path | None, workload: str | None
         output = Path(f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.trace")
     try:
         result = record(output, chosen, timeout=timeout, backing=keep_backing,
-                        mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]])
+                        mountpoint=mountpoint, argv=["powercut", *sys.argv[1:]],
+                        on_kernel=on_kernel)
     except KeyboardInterrupt:
         click.echo(f"powercut: interrupted; the ops recorded so far are kept in {output}",
                    err=True)

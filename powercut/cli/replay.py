@@ -52,6 +52,12 @@ def replay_command(trace: Path, point: int, lose: tuple[str, ...], keep: tuple[s
     lost = "; ".join(state.name.lost) or "nothing"
     click.echo(f"crash point {point}: {done.files} files, {done.bytes} bytes, lost {lost} "
                f"-> {to}")
+    if opened.fs is not None:
+        image = to / str(opened.fs.get("image"))
+        options = ",".join(filter(None, ("loop,nodev,nosuid,noexec",
+                                         opened.fs.get("mount_options"))))
+        click.echo(f"the crash image is {image} ({opened.fs.get('type')}); mounting it lets "
+                   f"this kernel recover it: mount -o {options} {image} MOUNTPOINT")
 
 
 COMMANDS: list[click.Command] = [replay_command]

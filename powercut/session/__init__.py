@@ -79,6 +79,7 @@ class Session:
     @classmethod
     def open(cls, trace: Trace | Path | str, *, checker: str | Checker | None = None,
              options: Mapping[str, Any] | None = None, timeout: float | None = None,
+             fsck: bool = False,
              models: str | tuple[str, ...] = "lazyfs", page_size: int | None = None,
              prefix: bool = False, strategy: str = "auto", budget: int | None = None,
              **settings: Any) -> Session:
@@ -91,7 +92,8 @@ class Session:
         chosen = tuple(get_model(name, page_size or opened.page_size) for name in names)
         if budget is None and strategy != "exhaustive":
             budget = default_budget(opened)
-        return cls(opened, choose_checker(opened, checker, options, timeout=timeout), chosen,
+        chosen_checker = choose_checker(opened, checker, options, timeout=timeout, fsck=fsck)
+        return cls(opened, chosen_checker, chosen,
                    strategy=strategy, budget=None if strategy == "exhaustive" else budget,
                    owns_checker=not isinstance(checker, Checker), **settings)
 

@@ -1,9 +1,11 @@
 """The trace format's contract: its constants, its paths and its operations.
 
 A trace is a versioned msgpack stream (README, "Trace format"): a header
-map, one map per operation, a footer with the operation count and a sha256
-digest of every byte before it. This module says what a valid operation is
-(`op_from_record`) and what a safe path is (`check_path`); `reader` and
+map, in version 2 the chunks of the initial files (sparse and compressed,
+each a record of its own), one map per operation, a footer with the
+operation count and a sha256 digest of every byte before it. This module
+says what a valid operation is (`op_from_record`), what a valid chunk is
+(`chunk_from_record`) and what a safe path is (`check_path`); `reader` and
 `writer` stream whole traces. Nothing here does I/O.
 """
 
@@ -14,9 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from powercut.errors import TraceError
+from powercut.trace.limits import MAX_CHUNK_BYTES
 
 FORMAT_KIND = "powercut-trace"
-FORMAT_VERSION = 1
+# Version 2 moved the initial files' bytes out of the header into chunk
+# records. A writer uses the oldest version that holds its trace (1 when no
+# initial file needs chunks), so older readers keep reading what they can.
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
+CHUNK_KIND = "chunk"
+CODECS = ("raw", "zlib")
 STATUSES = ("complete", "interrupted", "workload-failed")
 Status = Literal["complete", "interrupted", "workload-failed"]
 RENAME_FLAGS = (0, "noreplace", "exchange")
@@ -50,9 +59,6 @@ PATH_KEYS = ("path", "src", "dst")
 # Offsets and sizes past this are refused: no real trace needs them, and a
 # hostile one could otherwise ask the replayer for an exabyte sparse file.
 MAX_FILE_OFFSET = 1 << 44  # 16 TiB
-# Reader limits: a hostile length prefix must not make msgpack allocate.
-MAX_RECORD_BYTES = 256 << 20
-MAX_ENTRIES = 1 << 20
 
 
 def check_path(path: object, what: str = "path", *, root: bool = False) -> str:
@@ -150,3 +156,40 @@ def op_from_record(rec: object, expected_seq: int) -> Op:
         raise TraceError(f"seq {seq} symlink: target holds a NUL byte")
     extra = {k: v for k, v in rec.items() if k not in OP_ATTRS and k != "op"}
     return Op(seq=seq, t_ns=rec["t_ns"], pid=rec["pid"], op=name, extra=extra, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Bytes of an initial file at `offset` (version 2), still in the trace's `codec`."""
+
+    path: str
+    offset: int
+    length: int  # bytes once decoded
+    codec: str
+    data: bytes
+
+
+def chunk_from_record(rec: dict[str, Any], sizes: Mapping[str, int],
+                      ends: dict[str, int]) -> Chunk:
+    """Validate one chunk record against the initial files' `sizes`.
+
+    `ends` maps each path to the end of its last chunk so far: chunks of a
+    file come in ascending, non-overlapping order (updated here).
+    """
+    path = rec.get("path")
+    if not isinstance(path, str) or path not in sizes:
+        raise TraceError(f"chunk of {str(path)[:80]!r}: not a file of the initial tree")
+    offset, length, codec, data = (rec.get(k) for k in ("offset", "length", "codec", "data"))
+    if not _is(offset, int) or not _is(length, int) or not isinstance(data, bytes):
+        raise TraceError(f"chunk of {path!r}: offset, length or data of the wrong type")
+    if codec not in CODECS:
+        raise TraceError(f"chunk of {path!r}: codec {codec!r} is not one of {CODECS}")
+    if not 0 < length <= MAX_CHUNK_BYTES:
+        raise TraceError(f"chunk of {path!r}: length {length} is not in 1..{MAX_CHUNK_BYTES}")
+    if offset < ends.get(path, 0) or offset + length > sizes[path]:
+        raise TraceError(f"chunk of {path!r} at {offset}: overlaps an earlier chunk or ends "
+                         f"past the file's size {sizes[path]}")
+    if codec == "raw" and len(data) != length:
+        raise TraceError(f"chunk of {path!r} at {offset}: {len(data)} bytes, {length} declared")
+    ends[path] = offset + length
+    return Chunk(path, offset, length, codec, data)

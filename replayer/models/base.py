@@ -155,7 +155,7 @@ class ReplayModel(PersistenceModel):
 
     def crash_points(self, trace: Trace,
                      wanted: Callable[[int], bool] | None = None) -> Iterator[Pending]:
-        run = self.start(Tree(trace.initial, self.page_size))
+        run = self.start(Tree.of_trace(trace, self.page_size))
         if wanted is None or wanted(BEFORE_FIRST):
             yield run.pending(BEFORE_FIRST)
         for op in trace.ops():

@@ -33,8 +33,7 @@ from powercut.explorer.checkers.base import (
 )
 from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import Child, last_lines
-from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
-from powercut.recorder.workload import WorkloadResult, start
+from powercut.recorder.workload import WorkloadResult, marker_file, start
 from powercut.targets.kit.acknowledged import plan_writes
 
 CHILD = Path(__file__).with_name("child.py")
@@ -72,7 +71,7 @@ class LibraryWorkload:
                                     for w in writes]))
         log = workdir / f"{self.name}.log"
         child = start(argv("workload", self.library, mnt / self.db_dir, self.settings, plan,
-                           mnt / CONTROL_DIR / MARKER_FILE), log)
+                           marker_file(mnt)), log)
         try:
             exit = child.wait(timeout)
             if exit is None:
