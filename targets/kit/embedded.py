@@ -11,7 +11,8 @@ or reading is `unrecoverable` (the database's message is the signature),
 no answer within `limit()` a `hang`, a key missing or with another value
 `data-loss`. A target supplies its library file, its settings (recorded
 in the header, so the checker opens the database as the workload did) and
-the names of the files that identify its binding.
+its `Binding` (the extension module and library that are the database's
+code, and its version).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import Child, last_lines
 from powercut.recorder.workload import WorkloadResult, marker_file, start
 from powercut.targets.kit.acknowledged import plan_writes
+from powercut.targets.kit.binding import Binding
+from powercut.trace import Op
 
 CHILD = Path(__file__).with_name("child.py")
 
@@ -90,30 +93,32 @@ class LibraryChecker(Checker):
 
     uses_markers = True
 
-    def __init__(self, name: str, library: Path, workload: Mapping[str, Any],
-                 description: str, binding: Sequence[Path], *,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, name: str, library: Path, workload: Mapping[str, Any], binding: Binding,
+                 *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        binding.refuse_other(workload)
         self.name = name
         self.library = library
         self.db_dir = str(workload.get("db_dir") or "db")
         settings = workload.get("settings")
         self.settings: dict[str, Any] = dict(settings) if isinstance(settings, Mapping) else {}
-        self.description = description
-        self.binding = tuple(binding)  # the files that are the database's code
+        self.binding = binding
+        self.version = binding.version()
         self.timeout = timeout
 
     def describe(self) -> str:
-        return f"{self.name} ({self.description}, {self.db_dir}/)"
+        settings = "".join(f", {k} {v}" for k, v in sorted(self.settings.items()))
+        return (f"{self.name} ({self.binding.key} {self.version} through "
+                f"{self.binding.module.split('.')[0]}, {self.db_dir}/{settings})")
 
     def identity(self) -> str:
         code = " ".join(f"{p.name}={file_fingerprint(p)}"
-                        for p in (CHILD, self.library, *self.binding))
+                        for p in (CHILD, self.library, *self.binding.files()))
         return (f"{self.describe()} settings={json.dumps(self.settings, sort_keys=True)} "
                 f"{code} timeout={self.timeout:g}")
 
-    def check(self, directory: Path, markers: Sequence[object], *,
+    def check(self, directory: Path, markers: Sequence[Op], *,
               scratch: Path | None = None) -> Verdict:
-        want = durability.expected(markers)  # type: ignore[arg-type]
+        want = durability.expected(markers)
         with scratch_dir(scratch) as work:
             keys, out = work / "keys.json", work / "values.json"
             keys.write_text(json.dumps([key for key, _ in want.items()]))

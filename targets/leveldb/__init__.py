@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from powercut.errors import CheckerError, WorkloadError
+from powercut.errors import WorkloadError
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.targets.base import Option, Target
 from powercut.targets.kit import writes_option
 from powercut.targets.kit.embedded import LibraryChecker, LibraryWorkload
-from powercut.targets.leveldb import binding
+from powercut.targets.leveldb.binding import LEVELDB
 from powercut.trace import Trace
 
 DEFAULT_WRITES = 100
@@ -47,19 +47,19 @@ class LevelDBTarget(Target):
     )
 
     def missing(self) -> list[str]:
-        problem = binding.problem()
+        problem = LEVELDB.problem()
         return [problem] if problem else []
 
     def workload(self, name: str, options: Mapping[str, Any], command: tuple[str, ...]
                  ) -> Workload:
-        missing = binding.problem()
+        missing = LEVELDB.problem()
         if missing is not None:
             raise WorkloadError(missing)
         value_size = _given(options, "value_size", DEFAULT_VALUE_SIZE)
         sync_every = _given(options, "sync_every", 1)
         return LibraryWorkload(
             "leveldb", LIBRARY, DB_DIR, {}, _given(options, "writes", DEFAULT_WRITES),
-            {**binding.header(), "value_size": value_size, "sync_every": sync_every},
+            {**LEVELDB.header(), "value_size": value_size, "sync_every": sync_every},
             sync_every=sync_every, value_size=value_size)
 
     def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,18 +68,7 @@ class LevelDBTarget(Target):
 
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:
-        missing = binding.problem()
-        if missing is not None:
-            raise CheckerError(missing)
-        here = binding.versions()["leveldb_version"]
-        want = trace.workload.get("leveldb_version")
-        if isinstance(want, str) and want != here:
-            raise CheckerError(f"the trace was recorded with LevelDB {want}; plyvel here runs "
-                               f"LevelDB {here} ({binding.SETUP})")
-        linked = binding.linked()
-        files = [binding.extension(), *([linked] if linked is not None else [])]
-        return LibraryChecker("leveldb", LIBRARY, trace.workload,
-                              f"LevelDB {here} through plyvel", files, timeout=timeout)
+        return LibraryChecker("leveldb", LIBRARY, trace.workload, LEVELDB, timeout=timeout)
 
 
 def _given(options: Mapping[str, Any], key: str, default: int) -> int:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from powercut.targets.kit import plan_writes, send_acknowledged
-from powercut.targets.leveldb import TARGET, binding
+from powercut.targets.leveldb import TARGET
+from powercut.targets.leveldb.binding import LEVELDB
 from powercut.trace import open_trace
 from tests.targets_cli import causes, explore, header_paths, powercut, record
 
@@ -41,14 +42,15 @@ def test_unsynced_writes_are_acknowledged_by_the_next_sync_write_last_value_only
 @pytest.mark.fuse
 @pytest.mark.leveldb
 def test_synced_writes_are_clean_under_lazyfs_with_debians_leveldb(tmp_path: Path) -> None:
-    linked = binding.linked()
+    linked = LEVELDB.linked()
     assert linked is not None and "plyvel" not in str(linked), linked
     real = os.path.realpath(linked)
     assert real.startswith(("/lib/", "/usr/lib/")), real
     assert os.path.basename(real).startswith("libleveldb.so.1.23"), real
     trace = record(tmp_path, "leveldb", "--writes", "20")
     header = open_trace(trace).workload
-    assert (header["leveldb_version"], header["libleveldb"]) == ("1.23", os.path.basename(real))
+    assert (header["leveldb_version"], header["leveldb_library"]) == (
+        "1.23", os.path.basename(real))
     assert not header_paths(header)
     status, doc = explore(trace)
     assert (status, causes(doc)) == (0, [])
