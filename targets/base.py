@@ -53,7 +53,8 @@ class Target(abc.ABC):
     digest; `missing()` says in one line what is not installed, and the
     tests of a target need what it lists), and `processes`, the command
     names of what its workloads and checkers start (a test that leaves one
-    running fails).
+    running fails). A target whose one workload and one checker bear its
+    name need not list them.
     """
 
     name: ClassVar[str]
@@ -68,6 +69,13 @@ class Target(abc.ABC):
     # Distinct states `powercut explore` checks of this target's traces when --budget is not
     # given (None: the engine's default); a program slow to start on a large state asks fewer.
     default_budget: ClassVar[int | None] = None
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        name = cls.__dict__.get("name")
+        if isinstance(name, str):
+            cls.workloads = cls.__dict__.get("workloads", (name,))
+            cls.checkers = cls.__dict__.get("checkers", (name,))
 
     @abc.abstractmethod
     def workload(self, name: str, options: Mapping[str, Any], command: tuple[str, ...]
@@ -85,8 +93,20 @@ class Target(abc.ABC):
 
     def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
         """The options that record a trace's workload again, from its header (for emitted
-        regression tests; paths of the recording machine are left out)."""
-        return {}
+        regression tests; paths of the recording machine are left out): by default each
+        option of `record` the header (or its `settings`) holds under its name."""
+        settings = workload.get("settings")
+        settings = settings if isinstance(settings, Mapping) else {}
+        chosen: dict[str, Any] = {}
+        for option in self.options:
+            if "record" not in option.commands or option.metavar == "PATH":
+                continue
+            value = workload.get(option.dest, settings.get(option.dest))
+            if isinstance(value, bool):
+                value = str(value).lower()
+            if isinstance(value, int | str):
+                chosen[option.dest] = value
+        return chosen
 
     def missing(self) -> list[str]:
         """What this target needs that is not installed here, one line each (empty: none)."""

@@ -26,8 +26,6 @@ from powercut.trace import Trace
 class GitTarget(Target):
     name = "git"
     summary = "git 2.39: commits acknowledged once made, judged by git fsck and git log"
-    workloads = ("git",)
-    checkers = ("git",)
     programs = (repo.PROGRAM,)
     processes = ("git",)
     options = (

@@ -22,8 +22,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from powercut.errors import WorkloadError
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import (
     DEFAULT_TIMEOUT,
@@ -34,10 +35,11 @@ from powercut.explorer.checkers.base import (
 )
 from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import Child, last_lines
-from powercut.recorder.workload import WorkloadResult, marker_file, start
+from powercut.recorder.workload import Workload, WorkloadResult, marker_file, start
+from powercut.targets.base import Target
 from powercut.targets.kit.acknowledged import plan_writes
 from powercut.targets.kit.binding import Binding
-from powercut.trace import Op
+from powercut.trace import Op, Trace
 
 CHILD = Path(__file__).with_name("child.py")
 
@@ -137,3 +139,34 @@ class LibraryChecker(Checker):
                 if missing:
                     return durability.data_loss(missing, child.elapsed, evidence)
                 return Verdict("ok", duration=child.elapsed, evidence=evidence)
+
+
+class EmbeddedTarget(Target):
+    """A target whose program is a library: its binding, its `library.py`, its database's
+    place under the mount, and how many writes its workload makes unless told."""
+
+    binding: ClassVar[Binding]
+    library: ClassVar[Path]
+    db_dir: ClassVar[str] = "db"
+    default_writes: ClassVar[int] = 20
+
+    def missing(self) -> list[str]:
+        problem = self.binding.problem()
+        return [problem] if problem else []
+
+    def library_workload(self, options: Mapping[str, Any], settings: Mapping[str, Any],
+                         header: Mapping[str, Any] | None = None, **plan: Any) -> Workload:
+        """The workload: `--writes` (or the default) with these settings recorded; `plan`
+        goes to `plan_writes` (`sync_every`, `value_size`)."""
+        problem = self.binding.problem()
+        if problem is not None:
+            raise WorkloadError(problem)
+        writes = options.get("writes")
+        return LibraryWorkload(self.name, self.library, self.db_dir, settings,
+                               self.default_writes if writes is None else int(writes),
+                               {**self.binding.header(), **(header or {})}, **plan)
+
+    def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
+                timeout: float) -> Checker:
+        return LibraryChecker(self.name, self.library, trace.workload, self.binding,
+                              timeout=timeout)

@@ -29,8 +29,6 @@ DEFAULT_BUDGET = 600
 class PostgresTarget(Target):
     name = "postgres"
     summary = "PostgreSQL 15: committed writes (synchronous_commit=on) survive a power cut"
-    workloads = ("postgres",)
-    checkers = ("postgres",)
     default_budget = DEFAULT_BUDGET
     programs = (POSTGRES, UNSHARE)
     processes = ("postgres", "unshare")
@@ -47,10 +45,6 @@ class PostgresTarget(Target):
         writes = options.get("writes")
         return PostgresWrites.with_binary(options.get("pg_bin"),
                                           writes=DEFAULT_WRITES if writes is None else writes)
-
-    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
-        writes = workload.get("writes")
-        return {"writes": writes} if isinstance(writes, int) else {}
 
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:

@@ -27,8 +27,6 @@ from powercut.trace import Trace
 class RedisTarget(Target):
     name = "redis"
     summary = "Redis 7 with an append-only file: acknowledged SETs and DELs"
-    workloads = ("redis",)
-    checkers = ("redis",)
     programs = (server.PROGRAM,)
     processes = ("redis-server",)
     options = (
@@ -49,14 +47,6 @@ class RedisTarget(Target):
         writes = options.get("writes")
         return RedisWrites.with_binary(options.get("redis_bin"), appendfsync=appendfsync,
                                        writes=DEFAULT_WRITES if writes is None else writes)
-
-    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
-        chosen: dict[str, Any] = {}
-        if isinstance(workload.get("writes"), int):
-            chosen["writes"] = workload["writes"]
-        if workload.get("appendfsync") not in (None, "always"):
-            chosen["appendfsync"] = workload["appendfsync"]
-        return chosen
 
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:

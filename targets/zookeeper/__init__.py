@@ -25,8 +25,6 @@ from powercut.trace import Trace
 class ZooKeeperTarget(Target):
     name = "zookeeper"
     summary = "ZooKeeper 3.8 standalone: acknowledged znode writes survive a power cut"
-    workloads = ("zookeeper",)
-    checkers = ("zookeeper",)
     programs = (ZOOKEEPER, JAVA, LOGGER)
     processes = ("java",)
     options = (

@@ -18,7 +18,7 @@ from powercut.targets.kit import plan_writes, send_acknowledged
 from powercut.targets.leveldb import TARGET
 from powercut.targets.leveldb.binding import LEVELDB
 from powercut.trace import open_trace
-from tests.targets_cli import causes, explore, header_paths, powercut, record
+from tests.targets_cli import causes, explore, header_paths, markers, record, replayed
 
 
 def test_unsynced_writes_are_acknowledged_by_the_next_sync_write_last_value_only() -> None:
@@ -78,15 +78,12 @@ def test_sync_every_50_loses_a_write_of_the_old_log(tmp_path: Path) -> None:
 def test_a_current_naming_a_missing_manifest_is_unrecoverable(tmp_path: Path) -> None:
     trace = record(tmp_path, "leveldb", "--writes", "3")
     loaded = open_trace(trace)
-    state = tmp_path / "state"
-    done = powercut("replay", str(trace), "--point", str(loaded.op_count - 1), "--to",
-                    str(state))
-    assert done.returncode == 0, done.stderr
-    markers = [op for op in loaded.ops() if op.op == "marker"]
+    state = replayed(tmp_path, trace, loaded.op_count - 1)
+    acknowledged = markers(trace)
     with TARGET.checker("leveldb", loaded, {}, timeout=10) as checker:
-        assert checker.check(state, markers).verdict == "ok"
+        assert checker.check(state, acknowledged).verdict == "ok"
         (state / "db" / "CURRENT").write_text("MANIFEST-000009\n")
-        verdict = checker.check(state, markers)
+        verdict = checker.check(state, acknowledged)
     assert verdict.verdict == "unrecoverable" and verdict.exit_status == 2
     assert verdict.signature == ("open failed: Corruption: CURRENT points to a non-existent "
                                  "file: NotFound: <path>: No such file or directory")

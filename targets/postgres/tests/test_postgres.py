@@ -20,7 +20,7 @@ from powercut.targets.postgres import binary, server
 from powercut.targets.postgres.checker import PostgresChecker
 from powercut.targets.postgres.workloads import future_segments
 from powercut.trace import open_trace
-from tests.targets_cli import explore, powercut, record
+from tests.targets_cli import explore, last_in_flight, markers, powercut, record, replayed
 
 EMPTY_LOCK = 'lock file "postmaster.pid" is empty'
 
@@ -85,18 +85,11 @@ def test_committed_writes_survive_and_an_empty_lock_file_is_the_one_cause(
 @pytest.mark.postgres
 def test_control_a_state_before_a_commit_misses_its_acknowledged_row(tmp_path: Path) -> None:
     trace_path = record(tmp_path, "postgres", "--writes", "3")
-    trace = open_trace(trace_path)
-    ops = list(trace.ops())
-    acks = [op for op in ops if op.op == "marker" and "intent" not in op.extra]
-    last = acks[-1]
-    intent = next(op for op in ops if op.op == "marker" and op.extra.get("intent")
-                  and op.extra.get("key") == last.extra["key"])
-    state = tmp_path / "state"
-    done = powercut("replay", str(trace_path), "--point", str(intent.seq), "--to", str(state))
-    assert done.returncode == 0, done.stderr
-    checker = PostgresChecker(binary.POSTGRES.candidates()[0], trace.workload)
+    intent, last = last_in_flight(trace_path)
+    state = replayed(tmp_path, trace_path, intent.seq)
+    checker = PostgresChecker(binary.POSTGRES.candidates()[0], open_trace(trace_path).workload)
     # The state before the last commit, judged as if its acknowledgement had been seen.
-    verdict = checker.check(state, [op for op in ops if op.op == "marker"])
+    verdict = checker.check(state, markers(trace_path))
     assert verdict.verdict == "data-loss", verdict
     assert [m.key for m in verdict.evidence.missing] == [last.extra["key"]]
 
