@@ -159,6 +159,10 @@ def test_an_emitted_test_fails_on_the_bug_and_passes_on_the_fix(tmp_path: Path) 
     text = emitted.read_text()
     assert str(tmp_path) not in text and "/tmp" not in text  # no path of this machine
     assert "Missing barrier: fsync store.log before acknowledging" in text
+    # Its cause's own crash points, with the budget that found it (the default, 2000).
+    cause = json.loads((tmp_path / "before.json").read_text())["causes"][0]
+    assert f"POINTS = range({cause['first_point']}, {cause['last_point']} + 1)" in text
+    assert "BUDGET = 2000" in text
 
     def run_emitted() -> int:
         return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
