@@ -22,7 +22,7 @@ from powercut.trace import open_trace
 
 
 def _verdicts(e: Exploration) -> list[tuple[str, str, str]]:
-    return [(j.state.key, j.verdict.kind, j.verdict.signature) for j in e.judged]
+    return [(j.state.key, j.outcome.verdict, j.outcome.signature) for j in e.judged]
 
 
 def run(ctx: Context) -> list[Figure]:

@@ -30,7 +30,7 @@ FASTER = Target(">", 1.0)
 
 def sample(ctx: Context, kind: str, n: int) -> list[CrashState]:
     """Up to `n` states the floor pass judged `kind`, spread over the trace."""
-    states = [b.state for b in ctx.floor().bare if b.kind == kind]
+    states = [b.state for b in ctx.floor().bare if b.verdict == kind]
     if len(states) <= n:
         return states
     step = len(states) / n
@@ -41,7 +41,7 @@ def _after(ctx: Context, checker: EtcdChecker, state: CrashState) -> tuple[str, 
     with ctx.copy_of(state) as (root, scratch):
         started = time.perf_counter()
         verdict = checker.check(root, [], scratch=scratch)
-        return verdict.kind, time.perf_counter() - started
+        return verdict.verdict, time.perf_counter() - started
 
 
 def _before(ctx: Context, checker: NaiveEtcdChecker, state: CrashState) -> tuple[str, float]:

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from powercut.cli.explore_support import make_checker
 from powercut.explorer.checkers import Checker
 from powercut.explorer.checkers.base import deadline
 from powercut.explorer.exploration import Exploration
@@ -39,7 +38,8 @@ from powercut.replayer.models import get_model
 from powercut.replayer.replay import state_of
 from powercut.replayer.replays import Replays
 from powercut.replayer.state import CrashState
-from powercut.targets.etcd import binary
+from powercut.session.choice import choose_checker
+from powercut.targets.etcd.binary import ETCD
 from powercut.trace import Trace, open_trace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ class Bare:
     """One state judged by the checker alone: its verdict kind and the check's wall time."""
 
     state: CrashState
-    kind: str
+    verdict: str
     seconds: float
     limit: float | None  # the deadline the exploration gave it (None: the full timeout)
 
@@ -121,11 +121,11 @@ class Context:
 
     @property
     def binary(self) -> Path:
-        return binary.for_trace(self.trace.workload, self.etcd_bin)
+        return ETCD.matching(self.trace.workload, self.etcd_bin)
 
     def checker(self, name: str = SEED) -> Checker:
         """The checker `powercut explore` would pick for trace `name`."""
-        return make_checker(self.open(name), None, {}, timeout=self.timeout)
+        return choose_checker(self.open(name), timeout=self.timeout)
 
     def states(self) -> list[CrashState]:
         """The seed's distinct crash states under the lazyfs model, in enumeration order."""
@@ -136,7 +136,7 @@ class Context:
 
     def median_check(self, kind: str = "ok") -> float:
         """Median bare check time of the seed's states judged `kind`."""
-        times = [b.seconds for b in self.floor().bare if b.kind == kind]
+        times = [b.seconds for b in self.floor().bare if b.verdict == kind]
         return statistics.median(times) if times else float("nan")
 
     # --- any committed trace --------------------------------------------------------------------
@@ -189,7 +189,7 @@ class Context:
                     continue
                 seen.add(j.state.key)
                 verdict = e.verdict(j.state.key)
-                limit = verdict.evidence.get("deadline") if inferred(verdict) else None
+                limit = verdict.evidence.deadline if inferred(verdict) else None
                 pending = replays.pending(j.state.point)
                 state = state_of(pending, pending.lost_of(j.state.name))
                 with self.copy_of(state) as (root, scratch):
@@ -197,7 +197,7 @@ class Context:
                     started = time.perf_counter()
                     with deadline(limit):
                         got = checker.check(root, markers, scratch=scratch)
-                    bare.append(Bare(state, got.kind, time.perf_counter() - started, limit))
+                    bare.append(Bare(state, got.verdict, time.perf_counter() - started, limit))
         confirmed = sum(1 for c in e.causes if c.verdict == "hang" and
                         c.hang.startswith("confirmed"))
         return Floor(bare, confirmed, checker.timeout, run.workers)

@@ -32,7 +32,7 @@ TRACES = (SEED, "etcd-writes")
 
 
 def verdicts(run: Run) -> list[tuple[int, str, str, str]]:
-    return [(j.state.point, j.state.key, j.verdict.kind, j.verdict.signature)
+    return [(j.state.point, j.state.key, j.outcome.verdict, j.outcome.signature)
             for j in run.exploration.iter_judged()]
 
 
@@ -43,10 +43,10 @@ def efficiency(ctx: Context, name: str, model: str = "lazyfs",
     run = ctx.explored(name, model=model)
     floor = ctx.floor(name, model)
     e = run.exploration
-    kinds = Counter(b.kind for b in floor.bare)
-    bare = {b.state.key: b.kind for b in floor.bare}
+    kinds = Counter(b.verdict for b in floor.bare)
+    bare = {b.state.key: b.verdict for b in floor.bare}
     differ = sum(1 for j in e.iter_judged() if not j.state.duplicate
-                 and j.state.key in bare and bare[j.state.key] != j.verdict.kind)
+                 and j.state.key in bare and bare[j.state.key] != j.outcome.verdict)
     w = f"{run.workers} worker{'s' if run.workers > 1 else ''}"
     under = "" if model == "lazyfs" else f" {model},"
     figures = [

@@ -1,6 +1,6 @@
 """Where the recorder's time goes: every FUSE handler timed, and py-spy over the FUSE thread.
 
-Records the figure-4 workload (etcd bootstrap + `--puts` acknowledged
+Records the figure-4 workload (etcd bootstrap + `--writes` acknowledged
 puts) once through `record()`, with the recording file system swapped for
 a subclass whose handlers add up their own wall time and call count (the
 handlers are plain code with no `await`, so that is their whole cost on
@@ -13,7 +13,7 @@ write + fdatasync) through the recorder and on a plain directory. Only
 this module patches anything, and only in its own process; recorder/ is
 not touched.
 
-    .venv/bin/python -m bench.profile_recorder [--puts 1000] [--etcd-bin PATH] [--rate 400]
+    .venv/bin/python -m bench.profile_recorder [--writes 1000] [--etcd-bin PATH] [--rate 400]
 """
 
 from __future__ import annotations
@@ -164,11 +164,11 @@ def round_trip() -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--puts", type=int, default=1000)
+    parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--etcd-bin", default="/usr/bin/etcd")
     parser.add_argument("--rate", type=int, default=400, help="py-spy samples per second")
     args = parser.parse_args()
-    work = EtcdWrites.with_binary(args.etcd_bin, puts=args.puts)
+    work = EtcdWrites.with_binary(args.etcd_bin, writes=args.writes)
     tally = Tally()
     fuse_thread: list[int] = []
     original = threading.Thread.start

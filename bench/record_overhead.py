@@ -1,6 +1,6 @@
 """Figure 4: how much slower etcd runs through the recorder than on a plain directory.
 
-The workload is `etcd-writes`: etcd bootstraps, then takes `--puts`
+The workload is `etcd-writes`: etcd bootstraps, then takes `--writes`
 acknowledged client writes (each an intent and an acknowledgement marker),
 then stops. "Plain" runs it on a temp directory of the same disk (its
 marker file is a real file there, so the workload does the same writes);
@@ -11,7 +11,7 @@ hits both sides alike. The puts phase is also timed alone: etcd's first
 election takes a random few hundred milliseconds, which is most of the
 spread of the whole-run ratio. `profile_recorder` says where the time goes.
 
-    .venv/bin/python -m bench.record_overhead [--reps 5] [--puts 1000] [--etcd-bin PATH]
+    .venv/bin/python -m bench.record_overhead [--reps 5] [--writes 1000] [--etcd-bin PATH]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bench.context import Context
 from bench.figures import Figure, Target
 from powercut.recorder.markers import CONTROL_DIR, MARKER_FILE
 from powercut.recorder.record import record
-from powercut.recorder.workload import Outcome
+from powercut.recorder.workload import WorkloadResult
 from powercut.targets.etcd import workloads
 from powercut.targets.etcd.workloads import EtcdWrites
 
@@ -43,10 +43,10 @@ class PhasedWrites(EtcdWrites):
 
     phases: list[float] = field(default_factory=list, compare=False)
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         real = workloads.send_writes
 
-        def timed(*args: Any, **kwargs: Any) -> Outcome | None:
+        def timed(*args: Any, **kwargs: Any) -> str | None:
             self.phases.append(time.perf_counter())
             try:
                 return real(*args, **kwargs)
@@ -61,8 +61,8 @@ class PhasedWrites(EtcdWrites):
 
     @classmethod
     def of(cls, etcd_bin: Path | str, puts: int) -> PhasedWrites:
-        base = EtcdWrites.with_binary(etcd_bin, puts=puts)
-        return cls(base.etcd_bin, base.version, puts=puts)
+        base = EtcdWrites.with_binary(etcd_bin, writes=puts)
+        return cls(base.etcd_bin, base.version, writes=puts)
 
     def puts_seconds(self) -> float:
         start, end = self.phases[-2:]
@@ -117,7 +117,7 @@ def figures_of(work: EtcdWrites, times: dict[str, list[float]]) -> list[Figure]:
     put_plain, put_rec = (statistics.median(times[k]) for k in ("plain puts", "recorded puts"))
     reps = len(ratios)
     ops = int(statistics.median(times["ops"]))
-    what = f"etcd {work.version} bootstrap + {work.puts} acknowledged puts"
+    what = f"etcd {work.version} bootstrap + {work.writes} acknowledged puts"
     return [
         Figure("4 record", "plain directory, median", plain_m, " s", detail=f"{what}, {reps} reps"),
         Figure("4 record", "through the recorder, median", rec_m, " s",
@@ -126,8 +126,8 @@ def figures_of(work: EtcdWrites, times: dict[str, list[float]]) -> list[Figure]:
                f"median of {reps} interleaved pairs (min {min(ratios):.2f}, "
                f"max {max(ratios):.2f})"),
         Figure("4 record", "puts phase alone, recorded / plain", statistics.median(put_ratios),
-               "x", detail=f"{put_plain:.2f} s vs {put_rec:.2f} s for {work.puts} puts: "
-                           f"{1000 * (put_rec - put_plain) / work.puts:.2f} ms more per put "
+               "x", detail=f"{put_plain:.2f} s vs {put_rec:.2f} s for {work.writes} puts: "
+                           f"{1000 * (put_rec - put_plain) / work.writes:.2f} ms more per put "
                            f"(min {min(put_ratios):.2f}, max {max(put_ratios):.2f})"),
     ]
 
@@ -140,10 +140,10 @@ def run(ctx: Context) -> list[Figure]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--puts", type=int, default=1000)
+    parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--etcd-bin", default="/usr/bin/etcd")
     args = parser.parse_args()
-    work = PhasedWrites.of(args.etcd_bin, args.puts)
+    work = PhasedWrites.of(args.etcd_bin, args.writes)
     for f in figures_of(work, measure(work, args.reps)):
         print(f.line())
 

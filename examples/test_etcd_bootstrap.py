@@ -29,7 +29,7 @@ AROUND_THE_DB_WRITE = range(7, 10)
 @settings(deadline=None, database=None)
 @given(crash_states(TRACE, points=AROUND_THE_DB_WRITE))
 def test_etcd_bootstrap_survives_a_power_cut(state: CrashCase) -> None:
-    assert check(state).kind == "ok", state
+    assert check(state).verdict == "ok", state
 
 
 @pytest.mark.etcd
@@ -38,7 +38,7 @@ def test_hypothesis_finds_and_shrinks_the_torn_db_write() -> None:
 
     def fails(state: CrashCase) -> bool:
         tried.append(state)
-        return check(state).kind != "ok"
+        return check(state).verdict != "ok"
 
     found = find(crash_states(TRACE, points=AROUND_THE_DB_WRITE), fails,
                  settings=settings(deadline=None, database=None, max_examples=100))

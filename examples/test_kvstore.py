@@ -37,7 +37,7 @@ def kvstore(*, fixed: bool):  # type: ignore[no-untyped-def]
 @given(data=st.data())
 def test_every_acknowledged_put_survives_before_the_fix(data: st.DataObject) -> None:
     state = data.draw(crash_states(kvstore(fixed=False)))
-    assert check(state, check_cmd=CHECK).kind == "ok", state
+    assert check(state, check_cmd=CHECK).verdict == "ok", state
 
 
 @pytest.mark.fuse
@@ -45,4 +45,4 @@ def test_every_acknowledged_put_survives_before_the_fix(data: st.DataObject) -> 
 @given(data=st.data())
 def test_every_acknowledged_put_survives_after_the_fix(data: st.DataObject) -> None:
     state = data.draw(crash_states(kvstore(fixed=True)))
-    assert check(state, check_cmd=CHECK).kind == "ok", state
+    assert check(state, check_cmd=CHECK).verdict == "ok", state

@@ -25,15 +25,13 @@ from powercut.explorer.verdict import OpSummary, Verdict
 from powercut.replayer.enumeration.plan import Plan
 from powercut.replayer.state import CrashPoint, CrashState
 
-MISSING = Outcome("error", "no verdict (interrupted)")
-
 
 @dataclass(frozen=True)
 class Judged:
     """One enumerated state and its verdict's outcome (a duplicate carries its equal's)."""
 
     state: CrashState
-    verdict: Outcome
+    outcome: Outcome
 
 
 @dataclass
@@ -100,7 +98,7 @@ class Exploration:
 
     def pairs(self) -> Iterator[tuple[CrashState, Outcome]]:
         for j in self.iter_judged():
-            yield j.state, j.verdict
+            yield j.state, j.outcome
 
     def verdict(self, key: str) -> Verdict | None:
         """The whole verdict of a judged state (log excerpt, evidence), from the journal."""

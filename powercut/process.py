@@ -117,9 +117,6 @@ class Child:
             with _live_lock:
                 _live.discard(self)
 
-    def tail(self, limit: int = TAIL_BYTES) -> str:
-        return log_tail(self.log, limit)
-
     def __enter__(self) -> Child:
         return self
 
@@ -172,6 +169,18 @@ def kill_all(owner_prefix: str = "") -> None:
 def live_children() -> int:
     with _live_lock:
         return len(_live)
+
+
+def running() -> frozenset[Child]:
+    """The children powercut started in this process that are still running."""
+    with _live_lock:
+        return frozenset(_live)
+
+
+def kill(children: frozenset[Child]) -> None:
+    """End these children, each with its whole group (and reap them)."""
+    for child in children:
+        child.kill(grace=0)
 
 
 def log_tail(path: Path, limit: int = TAIL_BYTES) -> str:

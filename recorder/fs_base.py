@@ -102,8 +102,6 @@ class FSBase(pyfuse3.Operations):
         # reported from the recorder's own process (`report_markers`) on another.
         self._trace_lock = threading.Lock()
         self.control = ControlFiles()
-        # First path components that name a cluster member: ops under them get `member`.
-        self.members: frozenset[str] = frozenset()
         self.faults = FaultPlan()  # the call `record --fail` fails, if any
 
     # ------------------------------------------------------------------ helpers
@@ -117,10 +115,6 @@ class FSBase(pyfuse3.Operations):
     def _record(self, op: str, pid: int, orphan: bool = False, **fields: Any) -> int:
         if orphan:
             fields["orphan"] = True
-        if self.members:
-            first = str(fields.get("path") or fields.get("src") or "").split("/", 1)[0]
-            if first in self.members:
-                fields["member"] = first
         try:
             with self._trace_lock:
                 return self.writer.append(op, pid, **fields)

@@ -149,7 +149,6 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
             except OSError as e:
                 raise TraceError(f"cannot write trace {output}: {e.strerror}") from None
             fs = RecorderFS(back, writer)
-            fs.members = frozenset(getattr(workload, "members", ()))
             fs.faults = FaultPlan(fault)
             status: Status = "interrupted"
             try:
@@ -157,12 +156,12 @@ def record(output: Path | str, workload: Workload, *, timeout: float = DEFAULT_T
                 with mounted(fs, mnt), kernel.marker_env(mnt), _run_at(
                         mnt, workdir, on_kernel) as where:
                     try:
-                        outcome = workload.run(where, workdir, timeout)
+                        result = workload.run(where, workdir, timeout)
                     except WorkloadError:
                         status = "workload-failed"  # it could not even start
                         raise
-                status = "complete" if outcome.ok else "workload-failed"
-                detail, exited = outcome.detail, outcome.exited
+                status = "complete" if result.ok else "workload-failed"
+                detail, exited = result.detail, result.exited
             finally:
                 if fs.trace_failure is not None:
                     status = "interrupted"

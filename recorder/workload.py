@@ -33,7 +33,7 @@ POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WorkloadResult:
     """How a workload ended: reached its goal or not, and why.
 
     `exited` says, when the workload stopped short, whether the program under
@@ -52,13 +52,7 @@ class Workload(Protocol):
 
     def header(self) -> dict[str, Any]: ...
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome: ...
-
-
-class Prepared(Workload, Protocol):
-    """A workload that first sets up its files in the backing directory, unrecorded."""
-
-    def prepare(self, backing: Path) -> None: ...
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult: ...
 
 
 def prepare(workload: Workload, backing: Path) -> None:
@@ -66,6 +60,13 @@ def prepare(workload: Workload, backing: Path) -> None:
     hook = getattr(workload, "prepare", None)
     if callable(hook):
         hook(backing)
+
+
+def marker_file(mnt: Path) -> Path:
+    """The file a workload's program writes its markers to: the mount's control file, or on
+    a kernel file system (`record --fs`) the recording mount's, which $POWERCUT_MARKER names."""
+    named = os.environ.get("POWERCUT_MARKER")
+    return Path(named) if named else mnt / CONTROL_DIR / MARKER_FILE
 
 
 def start(argv: list[str], log: Path, env: Mapping[str, str] | None = None, **kw: Any) -> Child:
@@ -94,10 +95,7 @@ class Markers:
             served_here(mnt), "report_markers", None)
         self._fd = -1
         if self._report is None:
-            # On a kernel file system (`record --fs`) the control file is on the recording
-            # mount, which $POWERCUT_MARKER names.
-            path = os.environ.get("POWERCUT_MARKER") or mnt / CONTROL_DIR / MARKER_FILE
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(marker_file(mnt), os.O_WRONLY | os.O_APPEND)
 
     @property
     def direct(self) -> bool:
@@ -140,20 +138,20 @@ class Command:
     def header(self) -> dict[str, Any]:
         return {"name": self.name, "argv": list(self.argv)}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "command.log"
-        marker = os.environ.get("POWERCUT_MARKER") or str(mnt / CONTROL_DIR / MARKER_FILE)
+        marker = str(marker_file(mnt))
         child = start([arg.replace("{mnt}", str(mnt)).replace("{marker}", marker)
                        for arg in self.argv], log)
         try:
             exit = child.wait(timeout)
             if exit is None:
-                return Outcome(False, f"command still running after {timeout:g}s")
+                return WorkloadResult(False, f"command still running after {timeout:g}s")
             if exit.status != 0:
                 how = f"exited with status {exit.status}" if exit.signal is None else exit.describe
-                return Outcome(False, f"command {how}: {last_lines(log)}", exited=True)
+                return WorkloadResult(False, f"command {how}: {last_lines(log)}", exited=True)
             said = last_lines(log)
-            return Outcome(True, "command exited with status 0" + (f": {said}" if said else ""),
-                           exited=False)
+            return WorkloadResult(True, "command exited with status 0"
+                                  + (f": {said}" if said else ""), exited=False)
         finally:
             child.kill(grace=0.5 if child.returncode is None else 0)

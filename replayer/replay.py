@@ -11,6 +11,7 @@ states and never touches the disk.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 
 from powercut.errors import PowercutError
@@ -30,8 +31,8 @@ def pending_at(trace: Trace, model: PersistenceModel, point: int) -> Pending:
 
 def state_of(pending: Pending, lost: Lost) -> CrashState:
     """The crash state of `pending`'s point that loses `lost` (unit indices, legal)."""
-    return CrashState(pending.point, pending.name(lost), pending.key(lost), False, "named",
-                      lost, StateImage(pending, lost))
+    return CrashState(pending.point, pending.name(lost), pending.key(lost), class_="named",
+                      lost=lost, image=StateImage(pending, lost))
 
 
 def named_state(pending: Pending, name: StateName) -> CrashState:
@@ -67,3 +68,23 @@ def state_at(trace: Trace, model: PersistenceModel, point: int, *,
     if lost is not None:
         return named_state(pending, StateName(point, tuple(lost)))
     return kept_state(pending, keep)
+
+
+def replay_command(trace: str, name: StateName, model: str, page_size: int, *,
+                   trace_page_size: int, prefix: bool = False, fsync_failure: str = "keep",
+                   to: str = "crash-state") -> str:
+    """The `powercut replay` command line that materialises the state `name` of `trace`
+    (the model and page size only when they are not the defaults, `--prefix` for a trace
+    read up to its valid prefix)."""
+    args = ["powercut", "replay", trace, "--point", str(name.point)]
+    if model != "lazyfs":
+        args += ["--model", model]
+    if page_size != trace_page_size:
+        args += ["--page-size", str(page_size)]
+    if prefix:
+        args.append("--prefix")
+    if fsync_failure != "keep":
+        args += ["--fsync-failure", fsync_failure]
+    for spec in name.lost:
+        args += ["--lose", spec]
+    return shlex.join([*args, "--to", to])

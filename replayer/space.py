@@ -28,7 +28,7 @@ import bisect
 import functools
 import itertools
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 Lost = frozenset[int]
@@ -297,12 +297,3 @@ def free_space(n: int) -> Space:
     return Space(n, (Free(tuple(range(n))),) if n else ())
 
 
-def brute_force(space: Space) -> set[Lost]:
-    """Every legal lost set by trying all 2^n subsets: the oracle of the tests, tiny spaces only."""
-    assert space.n <= 16, "brute force is for tests on tiny spaces"
-    return {frozenset(s) for size in range(space.n + 1)
-            for s in itertools.combinations(range(space.n), size) if space.legal(s)}
-
-
-def describe(lost: Sequence[int]) -> str:
-    return ",".join(map(str, sorted(lost))) or "none"

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from powercut.ranges import RangeError, parse_ranges, ranges
+
 BEFORE_FIRST = -1
 _OP_ID = re.compile(r"^#(\d+)(?:\.([a-z-]+))?$")
 
@@ -29,32 +31,32 @@ _OP_ID = re.compile(r"^#(\d+)(?:\.([a-z-]+))?$")
 class Unit:
     """One thing that may or may not have reached the disk at a crash.
 
-    A page unit (`kind` "page") names page `page` of the file called `path`
-    at the crash point; `writes` are the seqs of the writes that made it
-    pending since the file's last sync. Other kinds name operation `seq`
+    A page unit names page `page` of the file called `path` at the crash
+    point; `writes` are the seqs of the writes that made it pending since
+    the file's last sync. An operation unit (`is_op`) names operation `seq`
     (or `piece` of it): `path` is the path it acts on, `writes` is `(seq,)`.
     """
 
     path: str
     page: int
     writes: tuple[int, ...]
-    kind: str = "page"
+    is_op: bool = False
     piece: str = ""
 
     @property
     def seq(self) -> int:
         """The operation that made the unit pending last (the write, or the op itself)."""
-        return self.writes[-1] if self.kind == "page" else self.page
+        return self.page if self.is_op else self.writes[-1]
 
     @property
     def id(self) -> str:
-        if self.kind == "page":
+        if not self.is_op:
             return f"{self.path}:{self.page}"
         return f"#{self.page}" + (f".{self.piece}" if self.piece else "")
 
     @classmethod
-    def op(cls, kind: str, seq: int, path: str, piece: str = "") -> Unit:
-        return cls(path, seq, (seq,), kind, piece)
+    def op(cls, seq: int, path: str, piece: str = "") -> Unit:
+        return cls(path, seq, (seq,), True, piece)
 
 
 def fold_ids(ids: Iterable[str]) -> list[str]:
@@ -77,7 +79,7 @@ def fold_units(units: Iterable[Unit]) -> list[str]:
     pages: dict[str, list[int]] = {}
     ops: list[Unit] = []
     for u in units:
-        if u.kind == "page":
+        if not u.is_op:
             pages.setdefault(u.path, []).append(u.page)
         else:
             ops.append(u)
@@ -89,22 +91,6 @@ def _op_order(uid: str) -> tuple[int, str]:
     m = _OP_ID.match(uid)
     assert m is not None
     return int(m.group(1)), m.group(2) or ""
-
-
-def ranges(values: list[int]) -> str:
-    """`[0, 1, 2, 3, 7]` -> `0-3,7` (ascending input)."""
-    parts: list[str] = []
-    start = prev = None
-    for v in values:
-        if prev is not None and v == prev + 1:
-            prev = v
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = v
-    if start is not None:
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-    return ",".join(parts)
 
 
 class UnitSpecError(ValueError):
@@ -121,16 +107,13 @@ def unfold_ids(specs: Iterable[str]) -> list[str]:
         path, sep, pages = spec.rpartition(":")
         if not sep or not path or not pages:
             raise UnitSpecError(f"{spec!r}: expected PATH:PAGE[,PAGE|-PAGE...] or #SEQ[.PIECE]")
-        for part in pages.split(","):
-            lo, dash, hi = part.partition("-")
-            try:
-                first, last = int(lo), int(hi) if dash else int(lo)
-            except ValueError:
-                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range"
-                                    ) from None
-            if first < 0 or last < first:
-                raise UnitSpecError(f"{spec!r}: {part!r} is not a page or a page range")
-            out.extend(f"{path}:{p}" for p in range(first, last + 1))
+        try:
+            found = parse_ranges(pages)
+        except RangeError as e:
+            raise UnitSpecError(f"{spec!r}: pages {e}") from None
+        if found[0] < 0:
+            raise UnitSpecError(f"{spec!r}: a page is never negative")
+        out.extend(f"{path}:{p}" for p in found)
     return out
 
 
@@ -184,26 +167,39 @@ class CrashPoint:
         return self.enumerated >= self.legal
 
 
+def verdict_key(content: str, markers: str = "") -> str:
+    """The key a state's verdict is kept under (journal, results cache): its content key, and
+    the digest of the markers it was judged with, if any."""
+    return f"{content}+{markers}" if markers else content
+
+
 @dataclass(frozen=True)
 class CrashState:
     """One legal on-disk state: at crash point `point`, the units `lost` did not persist.
 
-    `key` is the content key (hash of paths, kinds, modes, sizes and bytes,
-    and for checkers that read markers the markers before the point):
+    `content` is the content key (hash of paths, kinds, modes, sizes and
+    bytes): equal content means equal trees. `markers` is, for checkers
+    that read markers, a digest of the markers before the point ("" for
+    the others); `key`, both together, is what a verdict is kept under:
     equal keys mean equal states. `duplicate` is True when an earlier state
-    of the same exploration had this key. `kind` is the class it was
-    enumerated in. `lost` are unit indices of the point's pending units;
-    `image` is the replayer's handle for materialising it. Neither takes
-    part in equality.
+    of the same exploration had this key. `class_` is the class it was
+    enumerated in (JSON `class`). `lost` are unit indices of the point's
+    pending units; `image` is the replayer's handle for materialising it.
+    Neither takes part in equality.
     """
 
     point: int
     name: StateName
-    key: str
+    content: str
+    markers: str = ""
     duplicate: bool = False
-    kind: str = "exhaustive"
+    class_: str = "exhaustive"
     lost: frozenset[int] = field(default=frozenset(), compare=False, repr=False, hash=False)
     image: Any = field(default=None, compare=False, repr=False, hash=False)
+
+    @property
+    def key(self) -> str:
+        return verdict_key(self.content, self.markers)
 
     @property
     def lost_ids(self) -> list[str]:

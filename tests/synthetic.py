@@ -17,7 +17,7 @@ from typing import Any
 from powercut.explorer.checkers import Checker
 from powercut.explorer.exploration import Exploration
 from powercut.explorer.run.drive import explore
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, LostWrite, Verdict
 from powercut.trace import Op, Trace, TraceWriter, open_trace
 
 PAGE = 4096
@@ -25,9 +25,11 @@ Judge = Callable[[Path, Sequence[Op]], Verdict]
 OK = Verdict("ok")
 
 
-def bad(signature: str, kind: str = "unrecoverable", **evidence: Any) -> Verdict:
-    return Verdict(kind, signature, exit_status=2 if kind == "unrecoverable" else None,  # type: ignore[arg-type]
-                   excerpt=f"{signature}\n  at the synthetic checker", evidence=evidence)
+def bad(signature: str, verdict: str = "unrecoverable", **notes: Any) -> Verdict:
+    return Verdict(verdict, signature,  # type: ignore[arg-type]
+                   exit_status=2 if verdict == "unrecoverable" else None,
+                   excerpt=f"{signature}\n  at the synthetic checker",
+                   evidence=Evidence(notes=notes))
 
 
 def make_trace(path: Path, ops: list[tuple[str, dict[str, Any]]],
@@ -72,7 +74,8 @@ def acked(markers: Sequence[Op]) -> dict[str, str]:
 
 
 def loss(missing: list[str]) -> Verdict:
-    return Verdict("data-loss", "acknowledged keys missing", evidence={"missing": missing})
+    return Verdict("data-loss", "acknowledged keys missing",
+                   evidence=Evidence(missing=tuple(LostWrite(k) for k in missing)))
 
 
 def marker(key: str, value: str) -> tuple[str, dict[str, Any]]:

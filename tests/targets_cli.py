@@ -4,7 +4,8 @@
 target's program); `explore` runs `powercut explore TRACE ...` with no
 checker option (the trace's header names its checker) and returns the exit
 status and the JSON report; `causes` condenses a report's root causes to
-what tests assert on.
+what tests assert on; `replayed`, `markers` and `last_in_flight` give a
+target's tests a crash state to judge by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from powercut.trace import Op, open_trace
 
 
 def powercut(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
@@ -46,3 +49,24 @@ def causes(doc: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...], str]]:
 def header_paths(workload: dict[str, Any]) -> list[str]:
     """Values of a header's workload map that are absolute paths of this machine."""
     return [f"{k}={v}" for k, v in workload.items() if isinstance(v, str) and v.startswith("/")]
+
+
+def replayed(tmp_path: Path, trace: Path, point: int) -> Path:
+    """The all-kept crash state at `point` of `trace`, written by `powercut replay`."""
+    state = tmp_path / f"state-{point}"
+    done = powercut("replay", str(trace), "--point", str(point), "--to", str(state))
+    assert done.returncode == 0, done.stderr
+    return state
+
+
+def markers(trace: Path) -> list[Op]:
+    return [op for op in open_trace(trace).ops() if op.op == "marker"]
+
+
+def last_in_flight(trace: Path) -> tuple[Op, Op]:
+    """The intent marker of the last acknowledged write, and its acknowledgement."""
+    found = markers(trace)
+    last = [op for op in found if "intent" not in op.extra][-1]
+    intent = next(op for op in found if op.extra.get("intent")
+                  and op.extra.get("key") == last.extra["key"])
+    return intent, last

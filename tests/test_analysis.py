@@ -187,7 +187,7 @@ def test_fsync_between_the_two_writes_is_clean(tmp_path: Path) -> None:
 
 def hang_judge(directory: Path, markers: Sequence[Op]) -> Verdict:
     if (directory / "half").exists() and not (directory / "done").exists():
-        return bad("no answer within the timeout", kind="hang")
+        return bad("no answer within the timeout", verdict="hang")
     return OK
 
 
@@ -251,7 +251,7 @@ def test_once_the_budget_is_spent_states_fold_in_by_role_not_unexplained(
     with run(trace, objects_judge, budget=40, cause_budget=8, analysis_budget=8) as tight:
         [cause] = tight.causes
         assert (cause.kind, cause.roles) == ("lost-data", ("objects/c<n>",))
-        assert cause.failing == sum(j.verdict.kind != "ok" for j in tight.iter_judged())
+        assert cause.failing == sum(j.outcome.verdict != "ok" for j in tight.iter_judged())
         assert cause.unchecked > 0
         assert "folded in by role and signature" in cause.summary
 

@@ -35,7 +35,7 @@ def test_torn_db_write_of_a_real_trace_is_one_torn_write_cause(name: str) -> Non
     trace = open_trace(TRACES / name)
     write = next(op for op in trace.ops() if op.op == "write")
     assert (write.seq, write.path, write.offset, len(write.data or b"")) == (8, DB, 0, 16384)
-    with (EtcdChecker(binary.for_trace(trace.workload, None), trace.workload) as checker,
+    with (EtcdChecker(binary.ETCD.matching(trace.workload, None), trace.workload) as checker,
           explore(trace, checker, "lazyfs", workers=2, points=range(8, 9)) as exploration):
         assert exploration.enumerated == 16 and not exploration.interrupted
         (c,) = exploration.causes

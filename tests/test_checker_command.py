@@ -25,7 +25,7 @@ def _alive(pid: int) -> bool:
 
 def test_exit_zero_is_ok(tmp_path: Path) -> None:
     verdict = CommandChecker("test -d {dir}").check(tmp_path, [])
-    assert verdict.kind == "ok"
+    assert verdict.verdict == "ok"
     assert verdict.exit_status == 0
 
 
@@ -33,7 +33,7 @@ def test_non_zero_exit_is_unrecoverable_with_last_line(tmp_path: Path) -> None:
     script = 'import sys; print("checking"); sys.exit("torn at 8192")'
     cmd = f"{sys.executable} -c '{script}' {{dir}}"
     verdict = CommandChecker(cmd).check(tmp_path, [])
-    assert verdict.kind == "unrecoverable"
+    assert verdict.verdict == "unrecoverable"
     assert verdict.exit_status == 1
     assert verdict.signature == "torn at N"
     assert "checking" in verdict.log_tail
@@ -41,7 +41,7 @@ def test_non_zero_exit_is_unrecoverable_with_last_line(tmp_path: Path) -> None:
 
 def test_signal_is_unrecoverable(tmp_path: Path) -> None:
     verdict = CommandChecker("sh -c 'kill -SEGV $$' {dir}").check(tmp_path, [])
-    assert verdict.kind == "unrecoverable"
+    assert verdict.verdict == "unrecoverable"
     assert verdict.signal == 11
     assert verdict.signature == "killed by SIGSEGV"
 
@@ -51,7 +51,7 @@ def test_hang_is_killed_with_its_helpers(tmp_path: Path) -> None:
     state.mkdir()
     cmd = "sh -c 'echo $$ > {dir}/sh.pid; sleep 100 & echo $! > {dir}/sleep.pid; wait' {dir}"
     verdict = CommandChecker(cmd, timeout=2).check(state, [], scratch=tmp_path / "scratch")
-    assert verdict.kind == "hang"
+    assert verdict.verdict == "hang"
     assert verdict.signature == "no answer within the timeout"
     pids = [int((state / name).read_text()) for name in ("sh.pid", "sleep.pid")]
     assert not [p for p in pids if _alive(p)]
@@ -62,9 +62,9 @@ def test_hang_is_killed_with_its_helpers(tmp_path: Path) -> None:
 def test_sleep_100_hangs_and_leaves_no_process(tmp_path: Path) -> None:
     verdict = CommandChecker("sleep 100 {dir}", timeout=0.3).check(tmp_path, [])
     # `sleep 100 DIR` refuses the extra operand; a bare sleep is the hang case.
-    assert verdict.kind == "unrecoverable"
+    assert verdict.verdict == "unrecoverable"
     verdict = CommandChecker("sh -c 'sleep 100' {dir}", timeout=0.3).check(tmp_path, [])
-    assert verdict.kind == "hang"
+    assert verdict.verdict == "hang"
     assert live_children() == 0
 
 
@@ -72,7 +72,7 @@ def test_markers_file_holds_the_markers(tmp_path: Path) -> None:
     markers = [Op(seq=3, t_ns=1, pid=2, op="marker", text="put acknowledged",
                   extra={"key": "k", "value": "v"})]
     verdict = CommandChecker("cp {markers} {dir}/copy.jsonl").check(tmp_path, markers)
-    assert verdict.kind == "ok"
+    assert verdict.verdict == "ok"
     copied = tmp_path / "copy.jsonl"
     records = [json.loads(line) for line in copied.read_text().splitlines()]
     assert records == [{"seq": 3, "text": "put acknowledged", "key": "k", "value": "v"}]

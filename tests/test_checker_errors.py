@@ -60,12 +60,12 @@ def test_a_data_loss_line_in_either_form_is_data_loss(tmp_path: Path, form: str)
     checker = CommandChecker(f"{sys.executable} {tmp_path / 'check.py'} {{dir}} {{markers}} "
                              f"{form}")
     exploration = explore(trace, checker, "lazyfs", workers=2)
-    kinds = {j.state.point: j.verdict.kind for j in exploration.judged if j.verdict.failing}
-    assert kinds == {2: "data-loss"}, [j.verdict for j in exploration.judged]
+    kinds = {j.state.point: j.outcome.verdict for j in exploration.judged if j.outcome.failing}
+    assert kinds == {2: "data-loss"}, [j.outcome for j in exploration.judged]
     lost = exploration.verdict(next(j.state.key for j in exploration.judged
-                                    if j.verdict.failing))
+                                    if j.outcome.failing))
     assert lost is not None and lost.signature == "acknowledged keys missing"
-    assert [m["key"] for m in lost.evidence["missing"]] == ["k003"]
+    assert [m.key for m in lost.evidence.missing] == ["k003"]
     assert [(c.verdict, c.missing) for c in exploration.causes] == [("data-loss", ("k003",))]
     document = to_json_dict(exploration)
     assert document["causes"][0]["missing"] == ["k003"]
@@ -90,16 +90,16 @@ def test_a_checker_that_raises_says_what_and_where(tmp_path: Path) -> None:
         w.append("create", 1, path="f", mode=0o644)
     exploration: Exploration = explore(tmp_path / "t.trace", Broken(), "lazyfs", workers=1)
     errors = [exploration.verdict(j.state.key) for j in exploration.judged
-              if j.verdict.kind == "error"]
+              if j.outcome.verdict == "error"]
     assert len(errors) == 1
     error = errors[0]
     assert error is not None
     assert error.signature == "checker error: ValueError"
     assert error.excerpt.startswith("ValueError: cannot parse ")
     assert f"{Path(__file__).name}:" in error.excerpt  # the line that raised
-    assert error.evidence["exception"] == "ValueError"
-    assert error.evidence["where"].startswith(f"{__file__}:")
-    assert error.evidence["attempts"] == 2  # retried once, as any broken check
+    assert error.evidence.exception == "ValueError"
+    assert error.evidence.where.startswith(f"{__file__}:")
+    assert error.evidence.attempts == 2  # retried once, as any broken check
     assert exploration.causes == []  # an error is no finding about the program
     shown = json.dumps(to_json_dict(exploration))
     assert "cannot parse" in shown and "test_checker_errors.py:" in shown
@@ -114,8 +114,8 @@ def test_error_verdict_names_the_innermost_frame() -> None:
     except KeyError as e:
         verdict = error_verdict(e)
     line = inner.__code__.co_firstlineno + 1
-    assert verdict.kind == "error"
+    assert verdict.verdict == "error"
     assert verdict.signature == "checker error: KeyError"
-    assert verdict.evidence["where"] == f"{__file__}:{line} in inner"
+    assert verdict.evidence.where == f"{__file__}:{line} in inner"
     assert verdict.excerpt == f"KeyError: 'k'\n  at {Path(__file__).name}:{line} in inner"
-    assert verdict.evidence["error"] == "'k'" and verdict.evidence["worker_died"] is True
+    assert verdict.evidence.error == "'k'" and verdict.evidence.worker_died is True

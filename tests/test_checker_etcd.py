@@ -33,7 +33,7 @@ def bootstrapped(tmp_path_factory: pytest.TempPathFactory, etcd_bins: dict[str, 
     """A data dir made by a real etcd 3.4 bootstrap (an empty dir is a fresh start: ok)."""
     root = tmp_path_factory.mktemp("etcd-healthy")
     verdict = EtcdChecker(etcd_bins["3.4"], WORKLOAD).check(root, [])
-    assert verdict.kind == "ok", verdict
+    assert verdict.verdict == "ok", verdict
     assert (root / "data.etcd" / "member" / "snap" / "db").stat().st_size >= 4 * PAGE
     return root
 
@@ -48,7 +48,7 @@ def test_healthy_data_dir_is_ok(version: str, etcd_bins: dict[str, Path], bootst
     assert checker.describe() == f"etcd ({etcd_bins[version]} {checker.version})"
     assert checker.version.startswith(version)
     verdict = checker.check(state, [], scratch=tmp_path / "scratch")
-    assert verdict.kind == "ok", verdict
+    assert verdict.verdict == "ok", verdict
     assert live_children() == 0
 
 
@@ -66,7 +66,7 @@ def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins
         torn[page * PAGE:(page + 1) * PAGE] = whole[page * PAGE:(page + 1) * PAGE]
     db.write_bytes(bytes(torn))
     verdict = EtcdChecker(etcd_bins[version], WORKLOAD).check(state, [], scratch=tmp_path / "s")
-    assert verdict.kind == "unrecoverable"
+    assert verdict.verdict == "unrecoverable"
     assert verdict.signature == TORN[version][kept]
     assert verdict.exit_status == 2  # Go exits 2 on panic and on a fatal runtime error
     assert verdict.excerpt
@@ -76,10 +76,10 @@ def test_torn_db_is_unrecoverable(version: str, kept: tuple[int, ...], etcd_bins
 @pytest.mark.etcd  # looks among the installed etcds (their --version)
 def test_missing_binary_is_a_checker_error(tmp_path: Path) -> None:
     with pytest.raises(CheckerError, match=r"etcd 9\.9\.9, which is not on this.*--etcd-bin"):
-        binary.for_trace({"etcd_bin": str(tmp_path / "etcd"), "etcd_version": "9.9.9"}, None)
+        binary.ETCD.matching({"etcd_bin": str(tmp_path / "etcd"), "etcd_version": "9.9.9"}, None)
     with pytest.raises(CheckerError, match="not an executable"):
-        binary.for_trace({}, tmp_path / "etcd")
-    assert binary.for_trace({}, None) == binary.distro_etcd()
+        binary.ETCD.matching({}, tmp_path / "etcd")
+    assert binary.ETCD.matching({}, None) == binary.distro_etcd()
 
 
 @pytest.mark.etcd
@@ -88,15 +88,15 @@ def test_binary_found_by_version_not_by_recorded_path(tmp_path: Path,
     """A trace recorded on another machine (or in a clone elsewhere) names a path that is not
     here: the etcd of its version is found among those installed with powercut."""
     gone = str(tmp_path / "elsewhere" / ".venv" / "etcd")
-    assert binary.for_trace({"etcd_bin": gone, "etcd_version": "3.5.1"}, None) == \
+    assert binary.ETCD.matching({"etcd_bin": gone, "etcd_version": "3.5.1"}, None) == \
         etcd_bins["3.5"].resolve()
-    assert binary.for_trace({"etcd_bin": gone, "etcd_version": "3.4.23"}, None) == \
+    assert binary.ETCD.matching({"etcd_bin": gone, "etcd_version": "3.4.23"}, None) == \
         etcd_bins["3.4"].resolve()
-    digest = binary.sha256(etcd_bins["3.4"])
-    assert binary.for_trace({"etcd_version": "3.4.23", "etcd_sha256": digest}, None) == \
+    digest = binary.ETCD.digest(etcd_bins["3.4"])
+    assert binary.ETCD.matching({"etcd_version": "3.4.23", "etcd_sha256": digest}, None) == \
         etcd_bins["3.4"].resolve()
     with pytest.raises(CheckerError, match="sha256"):
-        binary.for_trace({"etcd_version": "3.4.23", "etcd_sha256": "0" * 64}, None)
+        binary.ETCD.matching({"etcd_version": "3.4.23", "etcd_sha256": "0" * 64}, None)
 
 
 @pytest.mark.etcd
@@ -121,6 +121,6 @@ def test_port_taken_by_another_program_is_retried(etcd_bins: dict[str, Path], tm
         monkeypatch.setattr(ports, "take", take)
         verdict = EtcdChecker(etcd_bins["3.5"], WORKLOAD).check(tmp_path / "state", [],
                                                                  scratch=tmp_path / "s")
-    assert verdict.kind == "ok", verdict
+    assert verdict.verdict == "ok", verdict
     assert len(calls) == 2
-    assert "address already in use" in (tmp_path / "s" / "etcd-0.log").read_text()
+    assert "address already in use" in (tmp_path / "s" / "try-0" / "program.log").read_text()

@@ -24,7 +24,7 @@ TORN = {17: "node2", 22: "node1", 28: "node3"}
 @pytest.mark.parametrize(("seq", "member"), sorted(TORN.items()))
 def test_torn_db_write_names_the_member(seq: int, member: str) -> None:
     trace = open_trace(TRACES / "etcd-cluster.trace")
-    checker = EtcdClusterChecker(binary.for_trace(trace.workload, None), trace.workload)
+    checker = EtcdClusterChecker(binary.ETCD.matching(trace.workload, None), trace.workload)
     with checker, explore(trace, checker, "lazyfs", workers=2,
                           points=range(seq, seq + 1)) as exploration:
         causes = exploration.causes
@@ -32,10 +32,11 @@ def test_torn_db_write_names_the_member(seq: int, member: str) -> None:
         assert len(torn) == 1, [c.title for c in causes]
         assert torn[0].roles == (f"{member}/member/snap/db",)
         assert torn[0].torn is not None and torn[0].torn.write.seq == seq
-        assert torn[0].members == (member,)
+        assert torn[0].fields == {"members": (member,)}
         assert all(s.signature.startswith(f"{member}: ") for s in torn[0].signatures)
-        failing = [j for j in exploration.judged if j.verdict.failing]
+        failing = [j for j in exploration.judged if j.outcome.failing]
         assert failing
         for j in failing:
             verdict = exploration.verdict(j.state.key)
-            assert verdict is not None and verdict.evidence["members"][member] == "unrecoverable"
+            assert verdict is not None
+            assert verdict.evidence.notes["members"][member] == "unrecoverable"

@@ -58,7 +58,7 @@ def test_two_cluster_checks_run_at_once_each_on_its_own_loopback(
     for t in threads:
         t.join()
     got = [verdicts[n] for n in range(2)]
-    assert all(v is not None and v.kind == "ok" for v in got), got
+    assert all(v is not None and v.verdict == "ok" for v in got), got
     assert most == 6, most  # both clusters' members at once, not one cluster after the other
     assert process.live_children() == 0
     assert not namespaces.in_own_network()

@@ -43,7 +43,7 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def findings(e: Exploration) -> tuple[Any, Any]:
-    states = [(j.state.point, j.state.name, j.state.key, j.verdict.kind, j.verdict.signature)
+    states = [(j.state.point, j.state.name, j.state.key, j.outcome.verdict, j.outcome.signature)
               for j in e.judged]
     causes = [(c.id, c.kind, c.failing, c.points, c.torn) for c in e.causes]
     return states, causes
@@ -58,7 +58,7 @@ def test_dask_and_local_explorations_agree(cluster: str, etcd_bins: dict[str, Pa
     assert remote.workers == 2
     assert remote.checked == remote.distinct == local.distinct
     assert findings(remote) == findings(local)
-    assert sum(j.verdict.kind == "unrecoverable" for j in remote.judged) == 12
+    assert sum(j.outcome.verdict == "unrecoverable" for j in remote.judged) == 12
 
 
 def powercut(*args: str, **kw: Any) -> subprocess.Popen[str]:
@@ -69,7 +69,7 @@ def powercut(*args: str, **kw: Any) -> subprocess.Popen[str]:
 def test_cli_report_on_dask_equals_the_local_one(cluster: str, tmp_path: Path) -> None:
     reports = {}
     for name, extra in (("local", ()), ("dask", ("--executor", "dask", "--scheduler", cluster))):
-        done = powercut("explore", str(TRACE), "--points", "7:9", "--no-cache", "--workers", "2",
+        done = powercut("explore", str(TRACE), "--points", "7-9", "--no-cache", "--workers", "2",
                         "--json", str(tmp_path / f"{name}.json"), *extra)
         _, err = done.communicate(timeout=300)
         assert done.returncode == 1, err
@@ -87,7 +87,7 @@ def without_excerpts(report: dict[str, Any]) -> dict[str, Any]:
 
 
 # Every state of these crash points hangs: the WAL has no members, etcd never elects.
-HANGING_POINTS = "19:24"
+HANGING_POINTS = "19-24"
 
 
 def test_interrupted_dask_exploration_leaves_no_etcd(cluster: str, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def client(tmp_path: Path) -> Iterator[Client]:
 
 
 def verdicts(e: Exploration) -> list[tuple[int, str, str, str]]:
-    return [(j.state.point, j.state.key, j.verdict.kind, j.verdict.signature)
+    return [(j.state.point, j.state.key, j.outcome.verdict, j.outcome.signature)
             for j in e.iter_judged()]
 
 

@@ -65,11 +65,11 @@ def test_each_distinct_state_checked_once(tmp_path: Path) -> None:
     assert [j.state.point for j in exploration.judged] == [s.point for s in enumerated]
     assert len(checker.calls) == exploration.checked == exploration.distinct
     assert exploration.distinct == len({s.key for s in enumerated}) < exploration.enumerated
-    by_key = {j.state.key: j.verdict for j in exploration.judged if not j.state.duplicate}
+    by_key = {j.state.key: j.outcome for j in exploration.judged if not j.state.duplicate}
     for j in exploration.judged:
-        assert j.verdict == by_key[j.state.key]
+        assert j.outcome == by_key[j.state.key]
         assert j.state.image is None
-    torn = [j for j in exploration.judged if j.verdict.failing and not j.state.duplicate]
+    torn = [j for j in exploration.judged if j.outcome.failing and not j.state.duplicate]
     # 6 torn subsets of f's pages (2**3 minus all-kept and all-lost), each with no g,
     # an empty g, and g with its page kept.
     assert len(torn) == 18
@@ -117,7 +117,7 @@ def test_interrupt_returns_partial_and_leaves_nothing(tmp_path: Path) -> None:
 
     def stop_after_two(p: Progress) -> None:
         seen.append(p)
-        if p.checked >= 2:
+        if p.judged >= 2:
             raise KeyboardInterrupt
 
     checker = CommandChecker("sh -c 'sleep 0.2' {dir}", timeout=30)
@@ -125,7 +125,7 @@ def test_interrupt_returns_partial_and_leaves_nothing(tmp_path: Path) -> None:
                           on_progress=stop_after_two)
     assert exploration.interrupted
     assert 2 <= exploration.checked < 8
-    assert all(j.verdict.kind == "ok" for j in exploration.judged)
+    assert all(j.outcome.verdict == "ok" for j in exploration.judged)
     exploration.close()
     assert list((tmp_path / "work").iterdir()) == []
     assert live_children() == 0
@@ -138,8 +138,8 @@ def test_checker_that_breaks_gives_error_verdicts(tmp_path: Path) -> None:
             raise ValueError("boom")
 
     exploration = explore(in_place_trace(tmp_path / "t.trace"), Broken(), "lazyfs", workers=2)
-    assert {j.verdict.kind for j in exploration.judged} == {"error"}
-    assert exploration.judged[0].verdict.signature == "checker error: ValueError"
+    assert {j.outcome.verdict for j in exploration.judged} == {"error"}
+    assert exploration.judged[0].outcome.signature == "checker error: ValueError"
 
 
 def test_broken_setup_stops_the_exploration(tmp_path: Path) -> None:

@@ -65,8 +65,8 @@ def test_explore_agrees_with_judging_every_state(ops: list[tuple[str, int, int, 
         for i, state in enumerate(Enumeration(trace, get_model("lazyfs", PAGE))):
             target = Path(tmp) / f"oracle-{i}"
             materialise(state, target)
-            expected.append((state.point, state.name, ByContent().check(target, []).kind))
-        got = [(j.state.point, j.state.name, j.verdict.kind) for j in exploration.judged]
+            expected.append((state.point, state.name, ByContent().check(target, []).verdict))
+        got = [(j.state.point, j.state.name, j.outcome.verdict) for j in exploration.judged]
         assert got == expected
         assert exploration.checked == exploration.distinct
         exploration.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from powercut.explorer.checkers import durability
+from powercut.explorer.verdict import LostWrite
 from powercut.trace import Op
 
 STORE = r'''
@@ -71,19 +72,19 @@ def test_expected_is_the_last_acknowledged_value() -> None:
     assert want.acked == {"a": "3", "b": None}
     assert durability.lost(want, {"a": "3"}.get) == []
     assert durability.lost(want, {"a": "1", "b": "2"}.get) == [
-        {"key": "a", "value": "3", "found": "1"}, {"key": "b", "value": None, "found": "2"}]
+        LostWrite("a", "3", "1"), LostWrite("b", None, "2")]
     # A write in flight (intent recorded, no acknowledgement yet) may or may not be there.
     flying = durability.expected([*markers, marker(6, key="a", value="4", intent=True),
                                   marker(7, key="c", value="5", intent=True)])
     assert flying.in_flight == {"a": frozenset({"4"})}
     assert durability.lost(flying, {"a": "4"}.get) == []
-    assert durability.lost(flying, {"a": "1"}.get) == [{"key": "a", "value": "3", "found": "1"}]
-    # Both documented forms of `missing`, as `{"key", ...}` objects (see test_checker_errors).
+    assert durability.lost(flying, {"a": "1"}.get) == [LostWrite("a", "3", "1")]
+    # Both documented forms of `missing` (see test_checker_errors).
     assert durability.reported_loss('x\n{"verdict": "data-loss", "missing": ["k"]}\n') == [
-        {"key": "k"}]
+        LostWrite("k")]
     assert durability.reported_loss(
         '{"verdict": "data-loss", "missing": [{"key": "k", "value": "v"}, 3]}') == [
-        {"key": "k", "value": "v"}, {"key": "3"}]
+        LostWrite("k", "v"), LostWrite("3")]
     assert durability.reported_loss("exit 1\n") is None
 
 

@@ -19,7 +19,7 @@ from tests.realparts import PRETEND_MISSING, REPO
 UNMARKED = "tests/test_markers.py::test_text_and_json_lines"
 NEEDS_FUSE = "tests/test_markers.py::test_markers_in_order_and_control_dir_virtual"
 NEEDS_ETCD = "tests/test_cluster.py"
-NEEDS_REDIS = "tests/test_target_redis.py"
+NEEDS_REDIS = "targets/redis/tests/test_redis.py"
 
 
 def pytest_run(*args: str, missing: str, ci: bool = False) -> subprocess.CompletedProcess[str]:
@@ -41,7 +41,7 @@ def test_without_fuse_and_etcd_the_rest_runs() -> None:
 
 @pytest.mark.parametrize(("selected", "missing", "says"), [
     (NEEDS_FUSE, "fuse", "/dev/fuse does not exist"),
-    (NEEDS_ETCD, "etcd", "etcd 3.4"),
+    (NEEDS_ETCD, "etcd", "etcd is pretended missing"),
     (NEEDS_REDIS, "redis", "redis is pretended missing"),
 ])
 def test_a_selected_test_needing_a_missing_part_stops_the_run(selected: str, missing: str,

@@ -36,10 +36,10 @@ def test_acknowledged_put_lost_before_its_fsync() -> None:
     texts = {op.seq: op.text for op in trace.ops() if op.op == "marker"}
     assert texts[56] == "put key-0001=value-0001 acknowledged"
     assert texts[59] == "put key-0002=value-0002 acknowledged"
-    checker = EtcdChecker(binary.for_trace(trace.workload, None), trace.workload)
+    checker = EtcdChecker(binary.ETCD.matching(trace.workload, None), trace.workload)
     with checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(55, 61))
-    lost = {j.state.point: [m["key"] for m in exploration.verdict(j.state.key).evidence[
-        "missing"]] for j in exploration.judged if j.verdict.kind == "data-loss"}
+    lost = {j.state.point: [m.key for m in exploration.verdict(j.state.key).evidence.missing]
+            for j in exploration.judged if j.outcome.verdict == "data-loss"}
     assert lost == {59: ["key-0002"]}
-    assert all(j.verdict.kind in ("ok", "data-loss") for j in exploration.judged)
+    assert all(j.outcome.verdict in ("ok", "data-loss") for j in exploration.judged)

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import pytest
 
 from powercut import targets
-from powercut.cli.explore_support import default_budget
 from powercut.replayer.enumeration import DEFAULT_BUDGET
+from powercut.session.choice import default_budget
 from tests.synthetic import make_trace
 
 

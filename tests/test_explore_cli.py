@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.realparts import TRACES
+from tests.synthetic import make_trace
 
 TRACE = TRACES / "etcd-3.4-bootstrap.trace"
 
@@ -43,7 +44,8 @@ def processes_mentioning(text: str) -> dict[int, str]:
     ([str(TRACE), "--etcd-bin", "/nonexistent/etcd"], "--etcd-bin /nonexistent/etcd"),
     ([str(TRACE), "--check-cmd", "true"], "has no {dir}"),
     ([str(TRACE), "--checker", "command"], "needs --check-cmd"),
-    ([str(TRACE), "--points", "9:3"], "--points"),
+    ([str(TRACE), "--points", "9-3"], "--points"),
+    ([str(TRACE), "--points", "9:3"], "expected N, A-B, A-"),
     # Checked once the trace's checker is set up: the etcd it was recorded with must be here.
     pytest.param([str(TRACE), "--points", "500"], "does not exist", marks=pytest.mark.etcd),
     pytest.param([str(TRACE), "--max-states", "1"], "--max-states", marks=pytest.mark.etcd),
@@ -66,7 +68,7 @@ def test_not_a_trace_is_exit_2(tmp_path: Path) -> None:
 
 def test_dry_run_enumerates_without_checking(tmp_path: Path) -> None:
     out = tmp_path / "dry.json"
-    done = powercut("explore", str(TRACE), "--dry-run", "--points", "8:9", "--json", str(out),
+    done = powercut("explore", str(TRACE), "--dry-run", "--points", "8-9", "--json", str(out),
                     "--etcd-bin", "/nonexistent/etcd")
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text())
@@ -136,3 +138,27 @@ def test_trace_cut_short_needs_prefix(tmp_path: Path) -> None:
     done = powercut("explore", str(cut), "--dry-run", "--prefix", "--points", "8")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["states_enumerated"] == 16
+
+
+TORN_CHECK = '''
+import os, sys
+path = os.path.join(sys.argv[1], "f")
+data = open(path, "rb").read() if os.path.exists(path) else b""
+sys.exit(0 if data in (b"", b"n" * 3 * 4096) else "f is torn")
+'''
+
+
+def test_explain_names_a_cause_whatever_the_number_of_models(tmp_path: Path) -> None:
+    trace = make_trace(tmp_path / "t.trace", [
+        ("create", {"path": "f", "mode": 0o600}),
+        ("write", {"path": "f", "offset": 0, "data": b"n" * 3 * 4096})])
+    (tmp_path / "check.py").write_text(TORN_CHECK)
+    check = f"{sys.executable} {tmp_path / 'check.py'} {{dir}}"
+    for models in ("lazyfs", "lazyfs,ext4-ordered"):
+        done = powercut("explore", str(trace.path), "--check-cmd", check, "--model", models,
+                        "--no-cache", "--explain", "1")
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "failing states (examples):" in done.stdout, models
+        missing = powercut("explore", str(trace.path), "--check-cmd", check, "--model", models,
+                           "--no-cache", "--explain", "9")
+        assert "there is no root cause 9" in missing.stderr, models

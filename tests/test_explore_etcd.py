@@ -54,7 +54,7 @@ def first_big_db_write() -> int:
 def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path: Path) -> None:
     trace = open_trace(TRACE)
     point = first_big_db_write()
-    found = binary.for_trace(trace.workload, etcd_bins[version])
+    found = binary.ETCD.matching(trace.workload, etcd_bins[version])
     with EtcdChecker(found, trace.workload) as checker:
         exploration = explore(trace, checker, "lazyfs", workers=2, points=range(point, point + 1),
                               workdir=tmp_path / "work")
@@ -66,12 +66,12 @@ def test_torn_first_db_write(version: str, etcd_bins: dict[str, Path], tmp_path:
         lost = [uid.rpartition(":") for uid in unfold_ids(judged.state.name.lost)]
         assert {path for path, _, _ in lost} <= {DB}
         pages = [p for p in range(4) if str(p) not in {page for _, _, page in lost}]
-        assert judged.verdict.kind == ("unrecoverable" if judged.verdict.signature else "ok")
-        got[tuple(pages)] = judged.verdict.signature
+        assert judged.outcome.verdict == ("unrecoverable" if judged.outcome.signature else "ok")
+        got[tuple(pages)] = judged.outcome.signature
     assert got == expected(version)
     # Log text names the state as `<state>`, never the temp dir that is gone.
     too_small = next(exploration.verdict(j.state.key) for j in exploration.judged
-                     if "too small" in j.verdict.signature)
+                     if "too small" in j.outcome.signature)
     assert too_small is not None
     assert f"<state>/{DB}" in too_small.excerpt + too_small.log_tail
     assert str(tmp_path) not in too_small.excerpt + too_small.log_tail
@@ -96,7 +96,7 @@ def test_wal_without_members_hangs(version: str, etcd_bins: dict[str, Path],
                               points=range(rename, rename + 1))
     [judged] = exploration.judged
     verdict = exploration.verdict(judged.state.key)
-    assert verdict is not None and verdict.kind == "hang"
+    assert verdict is not None and verdict.verdict == "hang"
     assert verdict.signature == "no answer within the timeout"
     assert verdict.excerpt
     assert live_children() == 0

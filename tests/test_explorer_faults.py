@@ -80,7 +80,7 @@ def test_a_hanging_checker_is_killed_at_the_timeout(tmp_path: Path, trace: Path)
     exploration = run(trace, checker, tmp_path / "work")
     FAULTS.add("hang", exploration.checked)
     assert exploration.checked == exploration.distinct > 1
-    assert {j.verdict.kind for j in exploration.judged} == {"hang"}
+    assert {j.outcome.verdict for j in exploration.judged} == {"hang"}
     exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
@@ -116,12 +116,12 @@ def test_a_checker_that_raises_is_retried_once_then_an_error(tmp_path: Path, tra
                                                              failures: int, kind: str) -> None:
     checker = Flaky(failures)
     exploration = run(trace, checker, tmp_path / "work")
-    assert {j.verdict.kind for j in exploration.judged} == {kind}
+    assert {j.outcome.verdict for j in exploration.judged} == {kind}
     assert set(checker.calls.values()) == {min(failures + 1, ATTEMPTS)}
     if kind == "error":
         verdict = exploration.verdict(exploration.judged[0].state.key)
         assert verdict is not None and verdict.signature == "checker error: RuntimeError"
-        assert verdict.evidence["attempts"] == ATTEMPTS
+        assert verdict.evidence.attempts == ATTEMPTS
     exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
@@ -147,11 +147,11 @@ def test_a_checker_program_killed_from_outside_is_retried_once(tmp_path: Path, t
     exploration = run(trace, checker, tmp_path / "work")
     FAULTS.add("SIGKILL", sum(min(len(p.read_text()), kills)
                               for p in (tmp_path / "counts").iterdir()))
-    assert {j.verdict.kind for j in exploration.judged} == {kind}
+    assert {j.outcome.verdict for j in exploration.judged} == {kind}
     tries = {len(p.read_text()) for p in (tmp_path / "counts").iterdir()}
     assert tries == {min(kills + 1, ATTEMPTS)}
     if kind == "error":
-        assert exploration.judged[0].verdict.signature == "killed by SIGKILL"
+        assert exploration.judged[0].outcome.signature == "killed by SIGKILL"
     exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")
 
@@ -186,7 +186,7 @@ def test_an_etcd_exploration_with_a_taken_port_leaves_nothing(
     checker = EtcdChecker(etcd_bins["3.5"], trace.workload)
     exploration = run(trace.path, checker, tmp_path / "work", points=range(-1, 1))
     assert exploration.checked >= 1
-    assert all(j.verdict.kind == "ok" for j in exploration.judged)
+    assert all(j.outcome.verdict == "ok" for j in exploration.judged)
     assert len(taken_port) > exploration.checked  # the taken port cost one retry
     exploration.close()
     assert_nothing_left(tmp_path, tmp_path / "work")

@@ -159,7 +159,7 @@ def test_fsync_failures_draws_states_after_the_failed_call_and_finds_the_loss(
                                                        str(programs / program), "{mnt}"],
                                   cache_dir=cache)
         try:
-            return find(strategy, lambda case: check(case, check_cmd=check_cmd).kind != "ok",
+            return find(strategy, lambda case: check(case, check_cmd=check_cmd).verdict != "ok",
                         settings=settings(max_examples=15, database=None, deadline=None))
         except NoSuchExample:
             return None
@@ -167,7 +167,7 @@ def test_fsync_failures_draws_states_after_the_failed_call_and_finds_the_loss(
     case = failing("ignores.py")
     assert case is not None and case.point >= 2 and case.trace.fault is not None
     assert "--point 3" in repr(case) and "--lose data:0" in repr(case)
-    assert check(case, check_cmd=check_cmd).evidence.get("missing") == [{"key": "k"}]
+    assert [m.key for m in check(case, check_cmd=check_cmd).evidence.missing] == ["k"]
     assert failing("exits.py") is None  # it exits on the error: nothing drawn fails
 
 

@@ -15,14 +15,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from powercut.explorer.store.journal import HEADER, Journal, JournalError, open_journal, scan
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.store.records import decode_evidence
+from powercut.explorer.verdict import Evidence, LostWrite, Verdict
 
 HEADER_BYTES = msgpack.packb(HEADER)
 VERDICTS = [
     Verdict("ok", duration=0.5),
     Verdict("unrecoverable", signature="panic: x", exit_status=2, log_tail="a\nb",
-            excerpt="panic: x", evidence={"missing": ["k1", "k2"], "n": 3}),
-    Verdict("hang", signal=9, evidence={"nested": {"a": [1, 2]}}),
+            excerpt="panic: x", evidence=Evidence(
+                missing=(LostWrite("k1", "v", None), LostWrite("k2")), notes={"n": 3})),
+    Verdict("hang", signal=9, evidence=Evidence(inferred=True, deadline=1.5,
+                                                notes={"nested": {"a": [1, 2]}})),
 ]
 
 
@@ -41,15 +44,27 @@ def test_round_trip_and_reopen(tmp_path: Path) -> None:
     _write(path, 6)
     with Journal.open(path, "c") as journal:
         assert len(journal) == journal.loaded == 6
-        assert journal.get("key-1") == Verdict(
-            "unrecoverable", signature="panic: x", exit_status=2, log_tail="a\nb",
-            excerpt="panic: x", evidence={"missing": ["k1", "k2"], "n": 3})
-        assert journal.get("key-2").evidence == {"nested": {"a": [1, 2]}}
+        assert journal.get("key-1") == VERDICTS[1]
+        assert journal.get("key-2") == VERDICTS[2]
         assert journal.get("nope") is None
-        journal.append("key-6", Verdict("error", evidence={"t": (1, {2}), "p": path}))
+        journal.append("key-6", Verdict("error", evidence=Evidence(
+            fields={"members": ("n2",)}, notes={"t": (1, {2}), "p": path})))
     with Journal.open(path, "c") as journal:
         assert len(journal) == 7
-        assert journal.get("key-6").evidence == {"t": [1, [2]], "p": str(path)}
+        evidence = journal.get("key-6").evidence
+        assert evidence.fields == {"members": ("n2",)}
+        assert evidence.notes == {"t": [1, [2]], "p": str(path)}
+
+
+def test_evidence_of_an_older_powercut_still_reads() -> None:
+    """Before evidence was typed it was a free map; a journal or cache of then reads back."""
+    old = decode_evidence({"argv": ["etcd"], "missing": [{"key": "k", "value": "v",
+                                                          "found": None}, "k2"],
+                           "members": {"node1": "ok", "node2": "hang"}, "quorum": False,
+                           "inferred": True})
+    assert old.argv == ("etcd",) and old.inferred
+    assert old.missing == (LostWrite("k", "v", None), LostWrite("k2"))
+    assert old.fields == {"members": ("node2",)} and old.notes == {"quorum": False}
 
 
 def test_other_checkers_are_kept_and_ignored(tmp_path: Path) -> None:

@@ -55,9 +55,9 @@ def test_an_image_the_kernel_refuses_is_unrecoverable_in_its_words(tmp_path: Pat
     with open(state / "disk.img", "r+b") as f:  # the primary super block, zeroed
         os.pwrite(f.fileno(), bytes(4096), 0)
     verdict = checker("true {dir}", "ext4").check(state, [], scratch=tmp_path / "work")
-    assert verdict.kind == "unrecoverable"
+    assert verdict.verdict == "unrecoverable"
     assert verdict.signature.startswith("ext4: ") and "loop" in verdict.excerpt.lower()
-    assert "EXT4-fs" in verdict.excerpt and verdict.evidence["mount"] == "refused"
+    assert "EXT4-fs" in verdict.excerpt and verdict.evidence.notes["mount"] == "refused"
     nothing_left(tmp_path)
 
 
@@ -67,10 +67,10 @@ def test_the_checker_runs_on_the_mount_with_fsck_as_evidence(tmp_path: Path, fs:
     put(state, fs, "hello", b"hello\n")
     judge = checker("grep -q hello {dir}/hello", fs, fsck=True)
     verdict = judge.check(state, [], scratch=tmp_path / "work")
-    assert verdict.kind == "ok", verdict
-    assert verdict.evidence["fsck"]["clean"] is True, verdict.evidence["fsck"]
+    assert verdict.verdict == "ok", verdict
+    assert verdict.evidence.notes["fsck"]["clean"] is True, verdict.evidence.notes["fsck"]
     failing = checker("test -e {dir}/absent", fs).check(state, [], scratch=tmp_path / "w2")
-    assert failing.kind == "unrecoverable"
+    assert failing.verdict == "unrecoverable"
     nothing_left(tmp_path)
 
 
@@ -84,9 +84,9 @@ def test_a_second_state_with_the_same_recovered_tree_reuses_the_verdict(tmp_path
     with open(state / "disk.img", "r+b") as f:
         os.pwrite(f.fileno(), b"noise" * 800, 30 * MiB)
     second = judge.check(state, [], scratch=tmp_path / "w2")
-    assert first.kind == second.kind == "ok"
+    assert first.verdict == second.verdict == "ok"
     assert counter.read_text().count("x") == 1  # the program ran once
-    assert second.evidence.get("same_recovered_tree") is True
+    assert second.evidence.notes.get("same_recovered_tree") is True
     put(state, "ext4", "f", b"other")  # another tree: judged anew
     judge.check(state, [], scratch=tmp_path / "w3")
     assert counter.read_text().count("x") == 2

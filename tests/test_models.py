@@ -137,7 +137,7 @@ class _OrderedOps(PersistenceModel):
     def crash_points(self, trace, wanted=None):
         class _P(Pending):
             point = 0
-            units = tuple(Unit.op("op", i, f"d{i}") for i in range(3))
+            units = tuple(Unit.op(i, f"d{i}") for i in range(3))
             space = Space(3, (Cut((0, 1, 2), (), (), ()),))
 
             def key(self, lost) -> str:

@@ -21,9 +21,9 @@ from powercut.replayer.models.alice import AliceModel
 from powercut.replayer.models.ext4 import Ext4OrderedModel
 from powercut.replayer.models.garbage import ALNUM
 from powercut.replayer.pages import read_pages
-from powercut.replayer.space import brute_force
 from powercut.replayer.tree import Tree, snapshot
 from powercut.trace import Trace, TraceWriter, open_trace
+from tests.brute import brute_force
 from tests.synthetic import make_trace
 
 PS = 512

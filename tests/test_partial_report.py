@@ -51,7 +51,7 @@ def test_sigterm_after_failing_verdicts_reports_them_not_analysed(tmp_path: Path
     try:
         deadline = time.monotonic() + 120
         while not (journal.exists() and any(
-                decode_verdict(fields).kind == "unrecoverable"
+                decode_verdict(fields).verdict == "unrecoverable"
                 for _, _, fields in scan(journal)[0])):
             assert run.poll() is None, "the exploration ended before it was stopped"
             assert time.monotonic() < deadline, "no failing verdict was ever journaled"
@@ -69,7 +69,7 @@ def test_sigterm_after_failing_verdicts_reports_them_not_analysed(tmp_path: Path
 
     assert run.returncode == 130, err
     judged = scan(journal)[0]
-    failing = sum(decode_verdict(fields).kind == "unrecoverable" for _, _, fields in judged)
+    failing = sum(decode_verdict(fields).verdict == "unrecoverable" for _, _, fields in judged)
     assert failing > 0
     assert "no root cause found" not in out
     assert "NOT ANALYSED (interrupted)" in out and "--resume" in out, out

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from powercut.recorder.record import record
-from powercut.recorder.workload import Markers, Outcome
+from powercut.recorder.workload import Markers, WorkloadResult
 from powercut.trace import open_trace
 
 
@@ -29,7 +29,7 @@ class InProcess:
     def header(self) -> dict[str, Any]:
         return {"name": self.name}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         with Markers(mnt) as markers:
             assert markers.direct
             fd = os.open(mnt / "a", os.O_WRONLY | os.O_CREAT, 0o644)
@@ -42,7 +42,7 @@ class InProcess:
             markers.write({"key": "c"})
             os.write(fd, b"two")
             os.close(fd)
-        return Outcome(True, "done")
+        return WorkloadResult(True, "done")
 
 
 @pytest.mark.fuse

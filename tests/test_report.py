@@ -158,18 +158,18 @@ def test_timeline_joins_a_run_of_failing_points_and_folds_quiet_syncs(tmp_path: 
     ops += [("create", {"path": f"h{i}", "mode": 0o600}) for i in range(8)]
 
     def judge(d: Path, m: object) -> Verdict:
-        return bad("no answer", kind="hang") if (d / "g").exists() else OK
+        return bad("no answer", verdict="hang") if (d / "g").exists() else OK
 
     with run(make_trace(tmp_path / "t.trace", ops), judge) as exploration:
         rows = timeline_rows(exploration, exploration.causes)
         text = render(exploration)
     crashes = [crash_text(r) for r in rows if r.kind == "crash"]
-    assert crashes == ["✗ crash after each of #41..#49: 9 of 9 states fail (hang 9) → #1"]
+    assert crashes == ["✗ crash after each of #41-49: 9 of 9 states fail (hang 9) → #1"]
     gaps = [gap_text(r) for r in rows if r.kind == "gap"]
     assert "… 7 ops …" in gaps  # between the first and last op of the failing run
     assert sum(r.kind == "barrier" for r in rows) == 6  # of 20 quiet syncs
     assert any("(14 syncs)" in g for g in gaps)
-    assert "after each of #41..#49" in text and "rename f → g" in text
+    assert "after each of #41-49" in text and "rename f → g" in text
 
 
 def test_json_report_is_readable_by_others_and_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -198,8 +198,9 @@ def test_terminal_report_caps_panels_and_says_where_the_rest_are(tmp_path: Path)
     with run(make_trace(tmp_path / "t.trace", ops), judge) as exploration:
         assert len(exploration.causes) == MAX_PANELS + 4
         text = render(exploration)
-        assert explain(exploration, str(MAX_PANELS + 2), Console(file=io.StringIO()))
-        assert not explain(exploration, "C00000000", Console(file=io.StringIO()))
+        out = io.StringIO()
+        explain(MAX_PANELS + 2, exploration.causes[MAX_PANELS + 1], Console(file=out))
+        assert f"#{MAX_PANELS + 2} torn-write" in out.getvalue()
     assert f"#{MAX_PANELS} torn-write" in text and f"#{MAX_PANELS + 1} torn-write" not in text
     assert "… 4 more root causes" in text
 
@@ -225,7 +226,7 @@ def test_every_report_renders_any_exploration(tmp_path: Path, ops) -> None:  # t
         assert len(doc["causes"]) == len(exploration.causes)
         page = render_html(exploration)
         assert page.count('<section class="cause') == len(exploration.causes)
-        failing = sum(1 for j in exploration.judged if j.verdict.failing)
+        failing = sum(1 for j in exploration.judged if j.outcome.failing)
         # Every failing state is folded into exactly one cause.
         assert sum(c.failing for c in exploration.causes) == failing
 
@@ -234,7 +235,7 @@ def test_coverage_says_when_only_some_crash_points_were_explored(tmp_path: Path)
     with etcd_like(tmp_path, points=range(2, 4)) as exploration:
         text = render(exploration)
         assert to_json_dict(exploration)["summary"]["coverage"]["exhaustive"] is False
-    assert "PARTIAL: only crash points 2..3 of -1..4 were explored" in text
+    assert "PARTIAL: only crash points 2-3 of -1-4 were explored" in text
 
 
 def test_subsets_of_a_large_write_are_page_ranges_not_maps() -> None:
@@ -242,6 +243,6 @@ def test_subsets_of_a_large_write_are_page_ranges_not_maps() -> None:
 
     assert subset_maps(((0, 3), ()), (0, 1, 2, 3)) == "▮▯▯▮ ▯▯▯▯"
     pages = tuple(range(64))
-    assert subset_maps(((0, 1, 2, 3, 9),), pages) == "{0..3, 9}"
+    assert subset_maps(((0, 1, 2, 3, 9),), pages) == "{0-3,9}"
     assert subset_maps(tuple((i,) for i in range(30)), pages).endswith("{23} … 6 more")
-    assert point_ranges([-1, 0, 1, 5]) == "-1..1, 5"
+    assert point_ranges([-1, 0, 1, 5]) == "-1-1,5"

@@ -16,7 +16,7 @@ from tests.synthetic import etcd_like
 class Snapshot:
     enumerated: int
     distinct: int
-    checked: int
+    judged: int
     failing: int
     enumeration_done: bool
     planned: int | None = None
@@ -25,14 +25,12 @@ class Snapshot:
 
 def test_not_a_terminal_draws_nothing_but_counts(tmp_path: Path) -> None:
     out = io.StringIO()
-    with etcd_like(tmp_path) as exploration, LiveProgress(out) as progress:
-        progress.started(None)
-        for judged in exploration.judged:
-            progress.judged(judged)
+    with LiveProgress(out) as progress:
+        etcd_like(tmp_path, on_progress=progress).close()
     assert out.getvalue() == ""
     assert (progress.enumerated, progress.failing) == (21, 13)
     assert progress.first_failure_at is not None
-    assert progress.status.startswith("13 failing (first after ")
+    assert progress.status == "minimising 13 failing states to their root causes"
 
 
 def test_ci_disables_the_display_even_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

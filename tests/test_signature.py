@@ -1,4 +1,5 @@
-"""Signatures from real etcd 3.4.23 and 3.5.1 logs of torn member/snap/db states."""
+"""Signatures from real etcd 3.4.23 and 3.5.1 logs of torn member/snap/db states (etcd's own
+grammar, `targets/etcd/logs.py`), and the engine's generic rules (Go runtime, last line)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from hypothesis import strategies as st
 
 from powercut.explorer.checkers.signature import (
     find_cause,
-    go_cause,
     last_line_cause,
     normalise,
+    runtime_cause,
     tail_excerpt,
 )
+from powercut.targets.etcd.logs import cause as etcd_cause
 
 DATA = Path(__file__).parent / "data"
 
@@ -35,7 +37,7 @@ DATA = Path(__file__).parent / "data"
      "panic: invalid freelist page: 0, page type is unknown<00>"),
 ])
 def test_real_etcd_logs(log: str, signature: str, first_line: str) -> None:
-    cause = go_cause((DATA / log).read_text())
+    cause = etcd_cause((DATA / log).read_text())
     assert cause is not None
     assert cause.signature == signature
     assert cause.excerpt.startswith(first_line)
@@ -45,7 +47,7 @@ def test_real_etcd_logs(log: str, signature: str, first_line: str) -> None:
 
 
 def test_sigbus_excerpt_names_the_signal() -> None:
-    cause = go_cause((DATA / "etcd34-db-sigbus.log").read_text())
+    cause = etcd_cause((DATA / "etcd34-db-sigbus.log").read_text())
     assert cause is not None
     assert "fatal error: fault" in cause.excerpt
     assert "[signal SIGBUS" in cause.excerpt
@@ -57,7 +59,7 @@ def test_zap_fatal_line_joins_msg_and_error() -> None:
            '"msg":"failed to recover v3 backend from snapshot",'
            '"error":"failed to find database snapshot file '
            '(snap: snapshot file doesn\'t exist)"}\n')
-    cause = go_cause(log)
+    cause = etcd_cause(log)
     assert cause is not None
     assert cause.signature == ("failed to recover v3 backend from snapshot: failed to find "
                                "database snapshot file (snap: snapshot file doesn't exist)")
@@ -66,7 +68,7 @@ def test_zap_fatal_line_joins_msg_and_error() -> None:
 def test_bbolt_panic_numbers_removed() -> None:
     log = ("starting\npanic: invalid freelist page: 66, page type is leaf\n\n"
            "goroutine 1 [running]:\n")
-    cause = go_cause(log)
+    cause = etcd_cause(log)
     assert cause is not None
     assert cause.signature == "invalid freelist page: N, page type is leaf"
 
@@ -74,7 +76,7 @@ def test_bbolt_panic_numbers_removed() -> None:
 def test_capnslog_critical_without_panic() -> None:
     log = ("2026-11-25 06:38:31.497084 I | embed: name = m1\n"
            "2026-11-25 06:38:31.497440 C | etcdmain: walpb: crc mismatch\n")
-    cause = go_cause(log)
+    cause = etcd_cause(log)
     assert cause is not None
     assert cause.signature == "walpb: crc mismatch"
 
@@ -82,7 +84,7 @@ def test_capnslog_critical_without_panic() -> None:
 def test_panic_wins_over_earlier_critical_line() -> None:
     text = (DATA / "etcd34-db-size-too-small.log").read_text()
     assert " C | mvcc/backend" in text
-    cause = go_cause(text)
+    cause = etcd_cause(text)
     assert cause is not None
     assert cause.excerpt.startswith("panic:")
 
@@ -96,7 +98,18 @@ def test_tail_excerpt_shortens_json_lines() -> None:
 
 
 def test_no_go_cause_in_healthy_output() -> None:
-    assert go_cause("2026-11-25 06:38:31.497084 I | embed: name = m1\nready\n") is None
+    assert etcd_cause("2026-11-25 06:38:31.497084 I | embed: name = m1\nready\n") is None
+
+
+def test_any_go_program_dies_of_its_runtime_but_its_logger_is_its_own() -> None:
+    """The engine knows Go's runtime (any Go program panics this way); zap and capnslog lines
+    are etcd's grammar, declared by its target."""
+    text = (DATA / "etcd34-db-sigbus.log").read_text()
+    generic = runtime_cause(text)
+    assert generic is not None and generic == etcd_cause(text)
+    zap = '{"level":"fatal","msg":"failed to recover","error":"no snapshot"}\n'
+    assert runtime_cause(zap) is None
+    assert etcd_cause(zap) is not None
 
 
 def test_last_line_for_other_programs() -> None:

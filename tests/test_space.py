@@ -14,7 +14,8 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from powercut.replayer.space import Cut, Free, Groups, Space, brute_force, free_space
+from powercut.replayer.space import Cut, Free, Groups, Space, free_space
+from tests.brute import brute_force
 
 
 @st.composite

@@ -13,7 +13,7 @@ from tests.test_models_weak import PS, ops, trace_of
 
 page_units = st.builds(lambda path, page: Unit(path, page, (page,)),
                        st.sampled_from(["db", "a:b", "d/x", "#1"]), st.integers(0, 40))
-op_units = st.builds(lambda seq, piece: Unit.op("create", seq, "f", piece),
+op_units = st.builds(lambda seq, piece: Unit.op(seq, "f", piece),
                      st.integers(0, 500), st.sampled_from(["", "name", "size"]))
 
 
@@ -27,7 +27,7 @@ def test_folding_units_is_folding_their_ids_and_unfolds_back(units: list[Unit]) 
 
 def test_pages_fold_into_ranges_and_ops_follow_in_order() -> None:
     units = [Unit("db", p, (p,)) for p in (7, 0, 1, 2, 3)] + \
-        [Unit.op("rename", 12, "x", "name"), Unit.op("create", 9, "y")]
+        [Unit.op(12, "x", "name"), Unit.op(9, "y")]
     assert fold_units(units) == ["db:0-3,7", "#9", "#12.name"]
 
 

@@ -18,8 +18,8 @@ from powercut.replayer.enumeration.dry_run import write_dry_run
 from powercut.replayer.enumeration.plan import water_level
 from powercut.replayer.models import get_model
 from powercut.replayer.replay import named_state, pending_at
-from powercut.replayer.space import brute_force
 from powercut.trace import Trace, TraceWriter, open_trace
+from tests.brute import brute_force
 
 
 def _many_pages(tmp_path: Path, pages: int = 10, name: str = "b.trace") -> Trace:
@@ -57,7 +57,7 @@ def test_auto_is_exhaustive_where_it_fits_then_systematic_then_random(tmp_path: 
     # The random phase fills what dedup left of the budget: 100 distinct, no more.
     assert enumeration.stats.distinct == 100
     assert "random" in names
-    kinds = {s.kind for s in states}
+    kinds = {s.class_ for s in states}
     assert {"exhaustive", "all-kept", "one-lost", "random"} <= kinds
     assert enumeration.stats.enumerated == len(states)
     assert sum(cp.enumerated for cp in enumeration.crash_points) == len(states)
@@ -69,7 +69,7 @@ def test_systematic_and_random_and_exhaustive_strategies(tmp_path: Path) -> None
     systematic = Enumeration(trace, get_model(), strategy="systematic", budget=40)
     picked = {s.key for s in systematic}
     assert picked <= full
-    assert {s.kind for s in systematic} - {"all-kept", "all-lost", "one-lost", "torn-write",
+    assert {s.class_ for s in systematic} - {"all-kept", "all-lost", "one-lost", "torn-write",
                                            "one-kept", "pair"} == set()
     first = [s.name for s in Enumeration(trace, get_model(), strategy="random", budget=20,
                                          seed=3)]

@@ -1,41 +1,75 @@
-"""The marker discipline: a test that needs FUSE is marked `fuse`, one that needs etcd `etcd`.
+"""The marker discipline: a test that needs FUSE is marked `fuse`, one that needs a target's
+program is marked with the target's name.
 
 `pytest -m "not fuse and not etcd"` on a machine without them must run only
-tests that do not need them (tests/conftest.py refuses a selection that
-does). Checked statically over tests/*.py: a test needs FUSE when it, or
-anything of its module (or of the tests module it imports from) that it
-reaches by name, calls `record(`, `mounted(`, `RecorderFS(` or runs the
-`record` command with a workload (`"record"` and `"--"` in one argument
-list); it needs etcd when it reaches the `etcd_bins` fixture or builds an
-etcd checker, workload or binary lookup; it needs a target's program
-(`redis`...) when it builds that target's checker or workload or records
-its workload by name. What the source cannot show (a
-`powercut explore` of an etcd trace sets up the etcd checker) was found by
-running `-m "not fuse and not etcd"` once with /dev/fuse and the etcd
-binaries bound over by empty files, and is marked by hand.
+tests that do not need them (conftest.py refuses a selection that does).
+Checked statically over tests/*.py and every target's own tests
+(targets/NAME/tests/): a test needs FUSE when it, or anything of its module
+(or of the tests module it imports from) that it reaches by name, calls
+`record(`, `mounted(`, `RecorderFS(` or runs the `record` command with a
+workload (`"record"` and `"--"` in one argument list); it needs a target's
+program when it reaches what that target's folder defines to run it (its
+`Program`s, checkers, workloads or `TARGET`, imported from its package) or
+records its workload by name; etcd also when it reaches the `etcd_bins`
+fixture. What each target defines is read from the target itself, so a new
+target needs nothing here. What the source cannot show (a `powercut
+explore` of an etcd trace sets up the etcd checker) was found by running
+`-m "not fuse and not etcd"` once with /dev/fuse and the etcd binaries
+bound over by empty files, and is marked by hand.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
+import inspect
+import pkgutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.realparts import REPO
+from powercut.explorer.checkers import Checker
+from powercut.targets.kit import Program
+from tests.realparts import REPO, program_parts
 
 FUSE_CALLS = {"record", "mounted", "RecorderFS"}
-ETCD_CALLS = {"EtcdChecker", "EtcdClusterChecker", "EtcdBootstrap", "for_trace",
-              "etcd_binaries", "distro_etcd"}
+ETCD_CALLS = {"etcd_binaries"}  # the engine's tests' own helper of the two etcds
 ETCD_NAMES = {"etcd_bins"}
-# A target's program: its checker or workload built by name, or `record(..., "NAME", ...)`.
-PROGRAM_CALLS = {"RedisChecker": "redis", "RedisWrites": "redis",
-                 "LevelDBChecker": "leveldb", "LevelDBWrites": "leveldb",
-                 "GitChecker": "git", "GitCommits": "git"}
-PROGRAMS = {"redis", "leveldb", "git"}
+TARGETS = "powercut.targets."
+
+
+@functools.cache
+def symbols() -> dict[str, frozenset[str]]:
+    """By target: the names its package defines that run its program (its `Program`s,
+    checker and workload classes, and `TARGET`), read from the target itself."""
+    found: dict[str, frozenset[str]] = {}
+    for name, target in program_parts().items():
+        package = importlib.import_module(type(target).__module__)
+        modules = [package] + [importlib.import_module(m.name) for m in pkgutil.walk_packages(
+            package.__path__, package.__name__ + ".") if ".tests" not in m.name]
+        names = {"TARGET"}
+        for module in modules:
+            for attr, value in vars(module).items():
+                runs = isinstance(value, Program) or (inspect.isclass(value) and (
+                    issubclass(value, Checker) or (hasattr(value, "header")
+                    and hasattr(value, "run"))))
+                if runs and getattr(value, "__module__", module.__name__).startswith(
+                        package.__name__):
+                    names.add(attr)
+        found[name] = frozenset(names)
+    return found
+
+
+@functools.cache
+def workloads() -> dict[str, str]:
+    """Workload name -> the target whose program it records."""
+    return {w: name for name, t in program_parts().items() for w in t.workloads}
 # Tests the rule flags that do not need the part, and why.
 NOT_NEEDED = {
     ("test_errors_cli.py", "test_bad_input_is_one_line_and_exit_2", "fuse"):
         "its `record` cases are refused before anything is mounted",
+    ("test_trace_chunks.py", "test_a_sparse_256_mib_image_costs_its_data_not_its_size", "fuse"):
+        "its `record` is the module's own trace writer over a directory, no mount",
 }
 
 
@@ -58,6 +92,7 @@ class Module:
         self.defs: dict[str, ast.AST] = {}
         self.module_marks: set[str] = set()
         self.imported: dict[str, Module] = {}
+        self.from_target: dict[str, str] = {}  # a name imported from a target's package
         for node in self.tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self.defs[node.name] = node
@@ -68,6 +103,10 @@ class Module:
                         self.defs[target.id] = node
                         if target.id == "pytestmark" and node.value is not None:
                             self.module_marks |= _marks([node.value])
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
+                    TARGETS) and node.module.split(".")[2] in program_parts():
+                for alias in node.names:
+                    self.from_target[alias.asname or alias.name] = node.module.split(".")[2]
             elif (isinstance(node, ast.ImportFrom) and node.module
                   and node.module.startswith("tests.") and imports is not None):
                 other = imports.get(node.module.split(".", 1)[1])
@@ -98,7 +137,7 @@ class Module:
                 continue
             seen.add(id(current))
             for sub in ast.walk(current):
-                parts |= _signals(sub)
+                parts |= _signals(sub) | module.target_signals(sub)
                 names = []
                 if isinstance(sub, ast.Name):
                     names.append(sub.id)
@@ -116,6 +155,21 @@ class Module:
         return parts
 
 
+    def target_signals(self, node: ast.AST) -> set[str]:
+        """The target whose program `node` reaches: a name of what runs it, imported from its
+        package (`ETCD`, `binary.ETCD.matching`, `RedisChecker(...)`, `TARGET.checker`)."""
+        chain: list[str] = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return set()
+        target = self.from_target.get(node.id)
+        if target is None or not ({node.id, *chain} & symbols()[target]):
+            return set()
+        return {target}
+
+
 def _signals(node: ast.AST) -> set[str]:
     parts = set()
     if isinstance(node, ast.Call):
@@ -125,11 +179,9 @@ def _signals(node: ast.AST) -> set[str]:
             parts.add("fuse")
         if name in ETCD_CALLS:
             parts.add("etcd")
-        if name in PROGRAM_CALLS:
-            parts.add(PROGRAM_CALLS[name])
         if name == "record":
-            parts |= {a.value for a in node.args
-                      if isinstance(a, ast.Constant) and a.value in PROGRAMS}
+            parts |= {workloads()[a.value] for a in node.args
+                      if isinstance(a, ast.Constant) and a.value in workloads()}
     if isinstance(node, ast.Name) and node.id in ETCD_NAMES:
         parts.add("etcd")
     elements = (node.args if isinstance(node, ast.Call)
@@ -161,9 +213,14 @@ def unmarked(sources: dict[str, str]) -> list[str]:
     return sorted(problems)
 
 
-def test_every_test_that_needs_fuse_or_etcd_is_marked() -> None:
-    sources = {p.name: p.read_text() for p in (REPO / "tests").glob("*.py")}
-    problems = unmarked(sources)
+def test_every_test_that_needs_fuse_or_a_program_is_marked() -> None:
+    files = [*(REPO / "tests").glob("*.py"), REPO / "conftest.py",
+             *(REPO / "targets").glob("*/tests/test_*.py")]
+    where = {p.name: p.parent.relative_to(REPO) for p in files}
+    assert len(where) == len(files), "two test modules of one name"
+    problems = unmarked({p.name: p.read_text() for p in files})
+    problems = [f"{where[p.split('::')[0].removeprefix('tests/')]}/"
+                f"{p.removeprefix('tests/')}" for p in problems]
     assert not problems, "\n".join(problems)
 
 

@@ -116,7 +116,7 @@ from hypothesis import HealthCheck, given, settings
 def test_hanging_checker(state, crash_dir, powercut_record):
     # a checker that forks a sleeper and hangs: killed at its timeout, nothing left behind
     cmd = "sh -c 'sleep 30 & sleep 30' {dir}"
-    assert check(state, check_cmd=cmd, timeout=0.3).kind == "hang"
+    assert check(state, check_cmd=cmd, timeout=0.3).verdict == "hang"
     assert crash_dir.is_dir() and not any(crash_dir.iterdir())
 '''
 
@@ -159,6 +159,10 @@ def test_an_emitted_test_fails_on_the_bug_and_passes_on_the_fix(tmp_path: Path) 
     text = emitted.read_text()
     assert str(tmp_path) not in text and "/tmp" not in text  # no path of this machine
     assert "Missing barrier: fsync store.log before acknowledging" in text
+    # Its cause's own crash points, with the budget that found it (the default, 2000).
+    cause = json.loads((tmp_path / "before.json").read_text())["causes"][0]
+    assert f"POINTS = range({cause['first_point']}, {cause['last_point']} + 1)" in text
+    assert "BUDGET = 2000" in text
 
     def run_emitted() -> int:
         return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -184,3 +188,46 @@ def test_an_emitted_test_fails_on_the_bug_and_passes_on_the_fix(tmp_path: Path) 
     assert again.returncode == 1 and again.stdout.startswith("new: C")
     before = json.loads((tmp_path / "before.json").read_text())
     assert [c["kind"] for c in before["causes"]] == ["lost-data"]
+
+
+PLUGIN_USER = '''
+import subprocess
+
+import pytest
+
+from powercut.process import Child
+
+OTHER = subprocess.Popen(["sleep", "60"])  # another project's process
+LEFT = []
+
+
+def test_without_the_fixture(tmp_path):
+    LEFT.append(Child(["sleep", "60"], tmp_path / "a.log"))
+
+
+@pytest.mark.usefixtures("powercut_cleanup")
+def test_with_it(tmp_path):
+    LEFT.append(Child(["sleep", "60"], tmp_path / "b.log"))
+
+
+def test_after():
+    try:
+        assert LEFT[0].poll() is None  # not opted in: left alone
+        assert LEFT[1].poll() is not None  # opted in: powercut's own child ended
+        assert OTHER.poll() is None  # never another project's process
+    finally:
+        for child in LEFT:
+            child.kill(0)
+        OTHER.kill()
+        OTHER.wait()
+'''
+
+
+def test_the_plugins_cleanup_is_opt_in_and_ends_only_powercuts_children(tmp_path: Path) -> None:
+    """The plugin loads in every project that installs powercut: it touches no process
+    unless a test asks it to, and then only the children powercut started during it."""
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_user.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr

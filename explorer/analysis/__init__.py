@@ -56,7 +56,7 @@ def find_causes(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]], ctx:
                 oracle: Oracle, *, cause_budget: int = DEFAULT_CAUSE_BUDGET,
                 total_budget: int | None = None) -> Analysis:
     """The root causes of the failing states `judged()` streams (see the module docstring)."""
-    failing = [(state, outcome) for state, outcome in judged() if outcome.kind in FINDINGS]
+    failing = [(state, outcome) for state, outcome in judged() if outcome.verdict in FINDINGS]
     total = total_budget if total_budget is not None else max(256, 8 * cause_budget)
     attributor = Attributor(oracle, ctx.ops, per_cause=cause_budget, total=total,
                             roles=ctx.roles)
@@ -90,7 +90,7 @@ def checker_errors(judged: Callable[[], Iterable[tuple[CrashState, Outcome]]],
     errors: Counter[str] = Counter()
     error_keys: dict[str, str] = {}
     for state, outcome in judged():
-        if outcome.kind == "error":
+        if outcome.verdict == "error":
             errors[outcome.signature] += 1
             error_keys.setdefault(outcome.signature, state.key)
     error_list = []

@@ -80,7 +80,7 @@ class Group:
 
 def is_data(unit: Unit, ops: list[OpSummary]) -> bool:
     """Is the unit a file's data (a page, an append's size or garbage, a size change)?"""
-    return unit.kind == "page" or ops[unit.seq].op in DATA_OPS
+    return not unit.is_op or ops[unit.seq].op in DATA_OPS
 
 
 def reaching(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
@@ -176,14 +176,14 @@ class Attributor:
     def _explain(self, state: CrashState, outcome: Outcome) -> Group | None:
         lost = frozenset(unfold_ids(state.name.lost))
         for group in self.groups.values():
-            if group.culprit is None or group.verdict != outcome.kind:
+            if group.culprit is None or group.verdict != outcome.verdict:
                 continue
             ids = frozenset(group.culprit.ids)
             if not ids <= lost:
                 continue
             if any(point == state.point and inst <= lost for point, inst in group.instances):
                 return group
-            if self._confirm(group, state.point, ids, outcome.kind):
+            if self._confirm(group, state.point, ids, outcome.verdict):
                 return group
         return self._explain_by_role(state, outcome)
 
@@ -251,7 +251,7 @@ class Attributor:
             return self._unexplained(outcome)
         ask = self._ask()
         pending = self.oracle.pending(state.point)
-        culprit = minimise(ask, pending, pending.resolve(state.name.lost), outcome.kind)
+        culprit = minimise(ask, pending, pending.resolve(state.name.lost), outcome.verdict)
         self.spent += ask.spent
         same = self._same_disk(pending, culprit, ask)
         if same is not None:
@@ -300,7 +300,7 @@ class Attributor:
                                         for i in pending.resolve(state.name.lost)))
         for group in self.groups.values():
             culprit = group.culprit
-            if culprit is None or not culprit.units or group.verdict != outcome.kind or \
+            if culprit is None or not culprit.units or group.verdict != outcome.verdict or \
                     outcome.signature not in group.signatures:
                 continue
             if set(self.roles.all(u.path for u in culprit.essential)) <= lost_roles:
@@ -308,7 +308,7 @@ class Attributor:
         return None
 
     def _unexplained(self, outcome: Outcome) -> Group:
-        key = ("unexplained", outcome.kind, outcome.signature)
+        key = ("unexplained", outcome.verdict, outcome.signature)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(key, None)

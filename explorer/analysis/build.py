@@ -1,14 +1,13 @@
 """Turn the groups of `attribute` into `RootCause`s: barrier, summary, evidence, reproducers.
 
 Reads what the groups point at: the operations, the full verdicts of a few
-states (from the journal: excerpts, lost keys, cluster members) and, for a
+states (from the journal: excerpts, lost keys, a checker's own fields) and, for a
 torn write, the states of its crash points (which page subsets fail and
 which pass). It runs no program.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -30,10 +29,11 @@ from powercut.explorer.analysis.lazyfs import (
 )
 from powercut.explorer.analysis.roles import Roles
 from powercut.explorer.store.verdicts import Outcome, VerdictBook
-from powercut.explorer.verdict import OpSummary, Verdict
+from powercut.explorer.verdict import OpSummary
+from powercut.replayer.replay import replay_command
 from powercut.replayer.state import CrashState, StateName, unfold_ids
 
-MAX_KEYS_READ = 64  # full verdicts read per cause for its evidence (lost keys, members)
+MAX_KEYS_READ = 64  # full verdicts read per cause for its evidence (lost keys, fields)
 
 
 @dataclass
@@ -47,6 +47,8 @@ class Context:
     book: VerdictBook
     units_at: Mapping[int, int]  # crash point -> number of pending units
     judged: Callable[[], Iterable[tuple[CrashState, Outcome]]]
+    trace_page_size: int = 4096  # the trace's own: a replay names another model's
+    prefix: bool = False  # the trace was read up to its valid prefix (`--prefix`)
     replay_to: str = "crash-state"
     lazyfs_root: str = DEFAULT_LAZYFS_ROOT
     fsync_failure: str = "keep"  # the model's rule for a failed fsync (see its `failure`)
@@ -57,32 +59,11 @@ class Context:
             self.roles = Roles(self.ops)
 
 
-def replay_command(ctx: Context, name: StateName) -> str:
+def replay(ctx: Context, name: StateName) -> str:
     """The `powercut replay` command line that materialises the state `name`."""
-    args = ["powercut", "replay", ctx.trace, "--point", str(name.point)]
-    if ctx.model != "lazyfs":
-        args += ["--model", ctx.model]
-    if ctx.page_size != 4096:
-        args += ["--page-size", str(ctx.page_size)]
-    if ctx.fsync_failure != "keep":
-        args += ["--fsync-failure", ctx.fsync_failure]
-    for spec in name.lost:
-        args += ["--lose", spec]
-    args += ["--to", ctx.replay_to]
-    return shlex.join(args)
-
-
-def missing_keys(verdict: Verdict) -> list[str]:
-    """The acknowledged keys a data-loss verdict names (evidence `missing`), in its order.
-
-    A checker may name a key plainly or as {"key": ..., "value": ...}.
-    """
-    missing = verdict.evidence.get("missing") or ()
-    if isinstance(missing, str | bytes):
-        missing = (missing,)
-    if not isinstance(missing, list | tuple):
-        return [str(missing)]
-    return [str(k["key"]) if isinstance(k, Mapping) and "key" in k else str(k) for k in missing]
+    return replay_command(ctx.trace, name, ctx.model, ctx.page_size,
+                          trace_page_size=ctx.trace_page_size, prefix=ctx.prefix,
+                          fsync_failure=ctx.fsync_failure, to=ctx.replay_to)
 
 
 def _other_afters(group: Group, ctx: Context, first: OpSummary | None) -> str:
@@ -112,18 +93,18 @@ def build(groups: list[Group], ctx: Context) -> list[RootCause]:
     return [_cause(g, ctx, torn.get(id(g))) for g in groups]
 
 
-def _evidence(group: Group, ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _evidence(group: Group, ctx: Context) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The acknowledged keys lost and each checker field's values, over the group's states."""
     missing: dict[str, None] = {}
-    members: set[str] = set()
+    fields: dict[str, set[str]] = {}
     for key in group.keys[:MAX_KEYS_READ]:
         verdict = ctx.book.full(key)
         if verdict is None:
             continue
-        missing.update(dict.fromkeys(missing_keys(verdict)))
-        found = verdict.evidence.get("members")
-        if isinstance(found, Mapping):
-            members.update(str(n) for n, kind in found.items() if kind != "ok")
-    return tuple(missing), tuple(sorted(members))
+        missing.update(dict.fromkeys(m.key for m in verdict.evidence.missing))
+        for name, values in verdict.evidence.fields.items():
+            fields.setdefault(name, set()).update(values)
+    return tuple(missing), {name: tuple(sorted(v)) for name, v in sorted(fields.items())}
 
 
 def _signatures(group: Group, ctx: Context) -> tuple[SignatureCount, ...]:
@@ -139,7 +120,7 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
     ops = ctx.ops
     culprit = group.culprit
     points = tuple(sorted(group.points))
-    missing, members = _evidence(group, ctx)
+    missing, fields = _evidence(group, ctx)
     where = f"{_plural(group.failing, 'failing state')} at {_plural(len(points), 'crash point')}"
     if group.unchecked:
         where += (f", {group.unchecked} of them folded in by role and signature once the "
@@ -151,8 +132,8 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
             cause_id(group.key), kind, group.verdict, (), (), (), None,
             "not known: the budget of checks ran out before these states were minimised "
             "(raise --cause-budget)", f"{group.verdict}: {group.key[2] or 'no detail'} ({where})",
-            points, group.failing, name, replay_command(ctx, name), _signatures(group, ctx),
-            missing=missing, members=members, checks=group.checks, minimal=False,
+            points, group.failing, name, replay(ctx, name), _signatures(group, ctx),
+            missing=missing, fields=fields, checks=group.checks, minimal=False,
             examples=tuple(group.examples), models=(ctx.model,),
             unchecked=group.unchecked)
     name = StateName.of(culprit.point, culprit.ids)
@@ -230,8 +211,8 @@ def _cause(group: Group, ctx: Context, torn: TornWrite | None) -> RootCause:
                    f"#{culprit.first_point}: {describe_op(after)})")
     return RootCause(
         cause_id(group.key), kind, group.verdict, files, partner_files, culprit_ops,
-        after, barrier, summary, points, group.failing, name, replay_command(ctx, name),
-        _signatures(group, ctx), lazyfs, why_not, torn, missing, members, group.checks,
+        after, barrier, summary, points, group.failing, name, replay(ctx, name),
+        _signatures(group, ctx), lazyfs, why_not, torn, missing, fields, group.checks,
         culprit.complete, tuple(group.examples), (ctx.model,), unchecked=group.unchecked,
         equivalent_states=tuple(group.equivalents))
 
@@ -296,9 +277,9 @@ def _torn_subsets(groups: list[Group], ctx: Context) -> dict[int, TornWrite]:
             lost = {int(uid.rpartition(":")[2]) for uid in unfold_ids(
                 s for s in state.name.lost if s.startswith(prefix))}
             kept = tuple(p for p in pages if p not in lost)
-            if outcome.kind == g.verdict:
+            if outcome.verdict == g.verdict:
                 found[k][0].add(kept)
-            elif outcome.kind == "ok":
+            elif outcome.verdict == "ok":
                 found[k][1].add(kept)
     def order(subsets: set[tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
         return tuple(sorted(subsets, key=lambda s: (len(s), s)))

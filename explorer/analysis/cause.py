@@ -26,7 +26,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from powercut.explorer.analysis.lazyfs import LazyFSFault
@@ -37,11 +38,8 @@ from powercut.replayer.state import StateName
 if TYPE_CHECKING:
     from powercut.explorer.analysis.in_files import InFiles
 
-CAUSE_KINDS = ("torn-write", "lost-data", "lost-namespace", "ordering", "prefix",
-               "fsync-failure", "unexplained")
-"""The kinds a cause may have; a new kind is one more name here."""
 SEVERITY: dict[str, int] = {"unrecoverable": 0, "data-loss": 1, "hang": 2, "error": 3}
-"""Most severe first: a verdict kind's rank when causes are sorted."""
+"""Most severe first: a verdict's rank when causes are sorted."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,7 @@ class RootCause:
     lazyfs_why_not: str = ""
     torn: TornWrite | None = None
     missing: tuple[str, ...] = ()  # data loss: acknowledged keys lost
-    members: tuple[str, ...] = ()  # cluster checkers: members that did not recover
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the checker's own
     checks: int = 0  # checker runs its minimisation spent
     minimal: bool = True  # False: the budget ran out before the culprit was minimal
     examples: tuple[StateName, ...] = ()  # a few failing states (evidence)

@@ -44,7 +44,7 @@ def failed_sync(culprit: Culprit, ops: list[OpSummary]) -> OpSummary | None:
     than the point from which losing the page fails. None for any other culprit, and when
     the loss mattered before the sync was even tried (an acknowledgement before the fsync:
     a missing barrier, `lost-data`, whatever the fsync then returned)."""
-    if not culprit.units or any(u.kind != "page" for u in culprit.units):
+    if not culprit.units or any(u.is_op for u in culprit.units):
         return None
     failed = [op for op in ops[:culprit.first_point + 1]
               if op.errno is not None and op.op == "fsync"]

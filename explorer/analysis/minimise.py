@@ -73,8 +73,8 @@ class Asker:
         self.spent += self.oracle.checks - before
         return outcomes
 
-    def fails(self, pending: Pending, lost: Lost, kind: str) -> bool:
-        return self.judge([(pending, lost)])[0].kind == kind
+    def fails(self, pending: Pending, lost: Lost, verdict: str) -> bool:
+        return self.judge([(pending, lost)])[0].verdict == verdict
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,8 @@ class Culprit:
         return self.core or self.units
 
 
-def shrink(ask: Asker, pending: Pending, lost: Lost, kind: str) -> tuple[Lost, bool]:
-    """A minimal lost set that still fails with `kind` (ddmin toward all kept); and whether it
+def shrink(ask: Asker, pending: Pending, lost: Lost, verdict: str) -> tuple[Lost, bool]:
+    """A minimal lost set that still fails with `verdict` (ddmin toward all kept); and whether it
     is minimal (False when the budget ran out first)."""
     space = pending.space
     current = lost
@@ -118,7 +118,7 @@ def shrink(ask: Asker, pending: Pending, lost: Lost, kind: str) -> tuple[Lost, b
                 if cand != current and cand not in candidates:
                     candidates.append(cand)
             outcomes = ask.judge([(pending, c) for c in candidates]) if candidates else []
-            smaller = [c for c, o in zip(candidates, outcomes, strict=True) if o.kind == kind]
+            smaller = [c for c, o in zip(candidates, outcomes, strict=True) if o.verdict == verdict]
             if smaller:
                 current = min(smaller, key=len)
                 n = max(n - 1, 2)
@@ -145,14 +145,14 @@ def same_units(pending: Pending, culprit: Sequence[Unit]) -> Lost | None:
         if i is None:
             return None
         here = pending.units[i]
-        if here.kind != unit.kind or here.writes[-1] not in unit.writes:
+        if here.is_op != unit.is_op or here.writes[-1] not in unit.writes:
             return None
         found.add(i)
     return frozenset(found)
 
 
 def first_failing(ask: Asker, culprit: Sequence[Unit], since: int, point: int,
-                  kind: str) -> int:
+                  verdict: str) -> int:
     """The earliest crash point in [since, point] at which losing the culprit fails (binary
     search; `point` fails). A point where its units are not all pending counts as passing."""
     lo, hi = max(since, BEFORE_FIRST), point
@@ -163,7 +163,7 @@ def first_failing(ask: Asker, culprit: Sequence[Unit], since: int, point: int,
             units = same_units(pending, culprit)
             if units is None:  # not pending there: it cannot fail from them
                 lo = mid + 1
-            elif ask.fails(pending, pending.space.lose(frozenset(), units), kind):
+            elif ask.fails(pending, pending.space.lose(frozenset(), units), verdict):
                 hi = mid
             else:
                 lo = mid + 1
@@ -183,16 +183,16 @@ def partner(ask: Asker, pending: Pending, lost: Lost) -> Lost:
     if not later:
         return frozenset()
     try:
-        if ask.judge([(pending, space.lose(lost, later))])[0].kind != "ok":
+        if ask.judge([(pending, space.lose(lost, later))])[0].verdict != "ok":
             return frozenset()
         while len(later) > 1:
             half = len(later) // 2
             first, second = later[:half], later[half:]
             a, b = ask.judge([(pending, space.lose(lost, first)),
                               (pending, space.lose(lost, second))])
-            if a.kind == "ok":
+            if a.verdict == "ok":
                 later = first
-            elif b.kind == "ok":
+            elif b.verdict == "ok":
                 later = second
             else:
                 break
@@ -201,24 +201,24 @@ def partner(ask: Asker, pending: Pending, lost: Lost) -> Lost:
     return frozenset(later)
 
 
-def minimise(ask: Asker, pending: Pending, lost: Lost, kind: str) -> Culprit:
-    """The culprit of the state of `pending` that loses `lost` and fails with `kind`."""
+def minimise(ask: Asker, pending: Pending, lost: Lost, verdict: str) -> Culprit:
+    """The culprit of the state of `pending` that loses `lost` and fails with `verdict`."""
     point = pending.point
     try:
-        prefix_fails = ask.fails(pending, frozenset(), kind)
+        prefix_fails = ask.fails(pending, frozenset(), verdict)
     except OutOfChecks:
         prefix_fails = False
     if prefix_fails:
-        first = first_failing(ask, (), BEFORE_FIRST, point, kind)
-        return Culprit(point, (), kind, first)
-    small, complete = shrink(ask, pending, lost, kind)
+        first = first_failing(ask, (), BEFORE_FIRST, point, verdict)
+        return Culprit(point, (), verdict, first)
+    small, complete = shrink(ask, pending, lost, verdict)
     units = tuple(pending.units[i] for i in sorted(small))
     since = max((u.seq for u in units), default=BEFORE_FIRST)
-    first = first_failing(ask, units, since, point, kind)
+    first = first_failing(ask, units, since, point, verdict)
     torn = torn_write(pending, small)
     pair = frozenset() if torn is not None else partner(ask, pending, small)
     roots = core(pending, small)
-    return Culprit(point, units, kind, first,
+    return Culprit(point, units, verdict, first,
                    tuple(pending.units[i] for i in sorted(pair)), torn, complete,
                    () if roots == small else tuple(pending.units[i] for i in sorted(roots)))
 
@@ -239,13 +239,13 @@ def torn_write(pending: Pending, lost: Lost) -> int | None:
     """The write a lost set tears: every lost unit is a page of it and some page of it is
     kept (the latest such write), else None."""
     units = [pending.units[i] for i in lost]
-    if not units or any(u.kind != "page" for u in units):
+    if not units or any(u.is_op for u in units):
         return None
     common = set(units[0].writes)
     for u in units[1:]:
         common &= set(u.writes)
     for seq in sorted(common, reverse=True):
-        if any(u.kind == "page" and seq in u.writes and i not in lost
+        if any(not u.is_op and seq in u.writes and i not in lost
                for i, u in enumerate(pending.units)):
             return seq
     return None

@@ -23,16 +23,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from powercut.explorer.checkers.signature import (
-    EXCERPT_AFTER,
     Cause,
-    go_cause,
     last_line_cause,
-    normalise,
+    runtime_cause,
     tail_excerpt,
 )
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import Child, Exit, log_tail, log_text
 from powercut.trace import Op
 
@@ -52,10 +51,19 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
 
 class Checker(abc.ABC):
-    """Judges crash states. Subclasses implement `check` and `describe`."""
+    """Judges crash states. Subclasses implement `check` and `describe`.
+
+    `uses_markers` declares that a verdict depends on the markers before
+    the crash point (acknowledged writes read back): two states with equal
+    trees and different markers are then judged apart. `evidence_fields`
+    names the fields of its own the checker puts in `Evidence.fields` (the
+    reports show them with each root cause).
+    """
 
     name: str = "checker"
     timeout: float = DEFAULT_TIMEOUT  # seconds a state has to recover before it is a hang
+    uses_markers: bool = False
+    evidence_fields: ClassVar[tuple[str, ...]] = ()
     # The programs bind ports the state's own data fixes (a cluster's peer URLs): each check
     # then runs in a network namespace of its own, with its own loopback, where the kernel
     # allows it (`powercut.namespaces.own_network`), so checks never collide on a port.
@@ -161,52 +169,42 @@ def _plain(value: object) -> object:
     return value
 
 
-def failure_verdict(kind: str, child: Child, exit: Exit | None, *,
-                    evidence: dict[str, object] | None = None) -> Verdict:
+def failure_verdict(verdict: str, child: Child, exit: Exit | None, *,
+                    rule: Callable[[str], Cause | None] | None = None,
+                    evidence: Evidence | None = None) -> Verdict:
     """A failing verdict with the child's evidence: exit, signal, log tail, cause and excerpt.
 
-    The cause is a Go panic or fatal line when there is one (any Go
-    program); else a signal that killed the program; else the last line it
-    printed. A hang is grouped as one, whatever it printed last.
+    The cause of an exit is the line `rule` (the target's failure-line
+    rule; by default a Go runtime failure, any Go program's) finds in its
+    log; else a signal that killed the program; else the last line it
+    printed. A hang is grouped as one, whatever it printed last, unless the
+    Go runtime said it failed before it stopped answering.
     """
     text = log_text(child.log)
-    go = go_cause(text)
     last = last_line_cause(text)
     cause: Cause | None
-    if kind == "hang":
+    if verdict == "hang":
         # What a hung program printed last depends on when it was stopped, so
         # it goes in the excerpt, not in the signature that groups hangs.
-        signature = f"hang after: {go.signature}" if go else "no answer within the timeout"
-        cause = go or Cause("", signature, tail_excerpt(log_tail(child.log)))
-    elif go is not None:
-        cause, signature = go, go.signature
+        failed = runtime_cause(text)
+        signature = f"hang after: {failed.signature}" if failed else "no answer within the timeout"
+        cause = failed or Cause("", signature, tail_excerpt(log_tail(child.log)))
+    elif (found := (rule or runtime_cause)(text)) is not None:
+        cause, signature = found, found.signature
     elif exit is not None and exit.signal is not None:
         cause, signature = last, exit.describe
     elif last is not None:
         cause, signature = last, last.signature
     else:
         cause, signature = None, f"{exit.describe if exit else 'failed'} with no output"
+    base = evidence or Evidence()
     return Verdict(
-        kind=kind,  # type: ignore[arg-type]
+        verdict=verdict,  # type: ignore[arg-type]
         signature=signature,
         exit_status=exit.status if exit else None,
         signal=exit.signal if exit else None,
         log_tail=log_tail(child.log),
         excerpt=cause.excerpt if cause else "",
         duration=child.elapsed,
-        evidence={"argv": child.argv, **(evidence or {})},
+        evidence=base if base.argv else dataclasses.replace(base, argv=tuple(child.argv)),
     )
-
-
-def exit_verdict(kind: str, child: Child, exit: Exit,
-                 failure_line: Callable[[str], tuple[str, int] | None]) -> Verdict:
-    """`failure_verdict` of a program that exited, with the cause its own log names when
-    `failure_line(log)` finds it (the message and the index of its line)."""
-    verdict = failure_verdict(kind, child, exit)
-    text = log_text(child.log)
-    found = failure_line(text)
-    if found is None:
-        return verdict
-    message, at = found
-    excerpt = "\n".join(text.splitlines()[at:at + 1 + EXCERPT_AFTER])
-    return dataclasses.replace(verdict, signature=normalise(message), excerpt=excerpt)

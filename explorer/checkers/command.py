@@ -30,7 +30,7 @@ from powercut.explorer.checkers.base import (
     scratch_dir,
     write_markers,
 )
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import Child, log_text
 from powercut.trace import Op
 
@@ -110,12 +110,9 @@ class CommandChecker(Checker):
 
     name = "command"
 
-    @property
-    def uses_markers(self) -> bool:
-        return "{markers}" in self.command
-
     def __init__(self, command: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.command = command
+        self.uses_markers = "{markers}" in command
         self.words = parse_check_cmd(command)
         self.timeout = timeout
         # Read once: a file the command names and the checker writes (a log, a
@@ -149,10 +146,11 @@ class CommandChecker(Checker):
                 if exit is None:
                     child.kill(grace=0)  # a hung program gets no graceful exit
                     return failure_verdict("hang", child, None)
+                evidence = Evidence(argv=tuple(argv))
                 if exit.status == 0:
                     return Verdict("ok", exit_status=0, duration=child.elapsed,
-                                   evidence={"argv": argv})
+                                   evidence=evidence)
                 lost = durability.reported_loss(log_text(child.log))
                 if lost is not None:
-                    return durability.data_loss(lost, child.elapsed, {"argv": argv})
+                    return durability.data_loss(lost, child.elapsed, evidence)
                 return failure_verdict("unrecoverable", child, exit)

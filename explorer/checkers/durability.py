@@ -17,12 +17,12 @@ No I/O here: the checkers read the keys back and call `lost`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, LostWrite, Verdict
 from powercut.trace import Op
 
 Expected = dict[str, str | None]  # key -> last acknowledged value (None: deleted)
@@ -70,18 +70,19 @@ def _str(value: object) -> str:
     return str(value)
 
 
-def lost(want: Expectation, read: Callable[[str], str | None]) -> list[dict[str, Any]]:
-    """Each acknowledged key whose read-back value differs: {key, value (expected), found}."""
+def lost(want: Expectation, read: Callable[[str], str | None]) -> list[LostWrite]:
+    """Each acknowledged key whose read-back value differs (its expected value, what was
+    found)."""
     missing = []
     for key, value in want.items():
         found = read(key)
         if not want.allows(key, found):
-            missing.append({"key": key, "value": value, "found": found})
+            missing.append(LostWrite(key, value, found))
     return missing
 
 
-def signature(missing: Sequence[Mapping[str, Any]]) -> str:
-    gone = sum(1 for m in missing if m.get("found") is None)
+def signature(missing: Sequence[LostWrite]) -> str:
+    gone = sum(1 for m in missing if m.found is None)
     changed = len(missing) - gone
     parts = []
     if gone:
@@ -91,20 +92,19 @@ def signature(missing: Sequence[Mapping[str, Any]]) -> str:
     return " and ".join(parts) or "acknowledged writes lost"
 
 
-def data_loss(missing: Sequence[Mapping[str, Any]], duration: float,
-              evidence: Mapping[str, Any]) -> Verdict:
+def data_loss(missing: Sequence[LostWrite], duration: float, evidence: Evidence) -> Verdict:
     """The `data-loss` verdict for keys read back wrong (evidence `missing`)."""
     return Verdict("data-loss", signature=signature(missing), duration=duration,
-                   evidence={**evidence, "missing": [dict(m) for m in missing]})
+                   evidence=dataclasses.replace(evidence, missing=tuple(missing)))
 
 
-def reported_loss(output: str) -> list[dict[str, Any]] | None:
+def reported_loss(output: str) -> list[LostWrite] | None:
     """What a command checker's output says was lost (its `missing`), or None if it says not.
 
-    Each entry as `{"key", ...}`: `missing` may hold keys as plain strings or
-    `{"key": ..., "value": ...}` objects (both documented), or one of either.
+    `missing` may hold keys as plain strings or `{"key": ..., "value": ...}`
+    objects (both documented), or one of either.
     """
-    found: list[Any] | None = None
+    found: list[LostWrite] | None = None
     for line in output.splitlines():
         line = line.strip()
         if not (line.startswith("{") and "data-loss" in line):
@@ -120,8 +120,16 @@ def reported_loss(output: str) -> list[dict[str, Any]] | None:
     return found
 
 
-def _loss_entry(item: object) -> dict[str, Any]:
-    """One entry of a reported `missing` list as a `{"key", ...}` object."""
+def _loss_entry(item: object) -> LostWrite:
+    """One entry of a reported `missing` list."""
     if isinstance(item, Mapping) and "key" in item:
-        return {str(k): v for k, v in item.items()}
-    return {"key": item if isinstance(item, str) else json.dumps(item)}
+        return LostWrite(_text(item["key"]), _maybe(item.get("value")), _maybe(item.get("found")))
+    return LostWrite(item if isinstance(item, str) else json.dumps(item))
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _maybe(value: object) -> str | None:
+    return None if value is None else _text(value)

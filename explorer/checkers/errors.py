@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import traceback
 
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 
 
 def error_verdict(exc: BaseException) -> Verdict:
@@ -30,5 +30,5 @@ def error_verdict(exc: BaseException) -> Verdict:
         excerpt += f"\n  at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} " \
                    f"in {frames[-1].name}"
     return Verdict("error", signature=f"checker error: {name}", excerpt=excerpt,
-                   evidence={"error": message, "exception": name, "where": where,
-                             "worker_died": True})
+                   evidence=Evidence(error=message, exception=name, where=where,
+                                     worker_died=True))

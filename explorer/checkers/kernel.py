@@ -39,7 +39,7 @@ from powercut.errors import PowercutError
 from powercut.explorer.checkers.base import Checker, scratch_dir
 from powercut.explorer.checkers.recovered import Judged, tree_key
 from powercut.explorer.checkers.signature import normalise
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 from powercut.kernelfs import filesystems, loop
 from powercut.kernelfs.mounting import KernelLog, MountFailed, mount, unmount
 from powercut.trace import Op, Trace
@@ -74,7 +74,8 @@ class OnImage(Checker):
             self.type, ()))))
         self.fsck = filesystems.get(self.type) if fsck else None
         self.name = inner.name
-        self.uses_markers = bool(getattr(inner, "uses_markers", False))
+        self.uses_markers = inner.uses_markers
+        self.evidence_fields = inner.evidence_fields
         self.own_network = inner.own_network
         self.judged = Judged()  # verdicts by recovered tree (see `recovered`)
 
@@ -117,7 +118,9 @@ class OnImage(Checker):
                     if same is not None:
                         return self._with_evidence(dataclasses.replace(
                             same, duration=time.monotonic() - started,
-                            evidence={**same.evidence, "same_recovered_tree": True}), [], fsck)
+                            evidence=dataclasses.replace(same.evidence, notes={
+                                **same.evidence.notes, "same_recovered_tree": True})), [],
+                            fsck)
                     verdict = self.inner.check(mnt, markers, scratch=work / "check")
                     verdict = self._with_evidence(verdict, log.lines(), fsck)
                     if not _worker_died(verdict):
@@ -156,12 +159,12 @@ class OnImage(Checker):
     def _refused(self, e: MountFailed, duration: float,
                  fsck: dict[str, Any] | None) -> Verdict:
         said = _telling(e.kernel) or f"mount failed: {os.strerror(e.errno)}"
-        evidence: dict[str, Any] = {"mount": "refused", "kernel": e.kernel[-_KERNEL_LINES:]}
+        notes: dict[str, Any] = {"mount": "refused", "kernel": e.kernel[-_KERNEL_LINES:]}
         if fsck is not None:
-            evidence["fsck"] = fsck
+            notes["fsck"] = fsck
         signature = f"{self.type}: " + normalise(_LOOP.sub("loop", said))
         return Verdict("unrecoverable", signature=signature, log_tail="\n".join(e.kernel),
-                       excerpt=said, duration=duration, evidence=evidence)
+                       excerpt=said, duration=duration, evidence=Evidence(notes=notes))
 
     def _with_evidence(self, verdict: Verdict, kernel: list[str],
                        fsck: dict[str, Any] | None) -> Verdict:
@@ -172,7 +175,8 @@ class OnImage(Checker):
             extra["fsck"] = fsck
         if not extra:
             return verdict
-        return dataclasses.replace(verdict, evidence={**verdict.evidence, **extra})
+        return dataclasses.replace(verdict, evidence=dataclasses.replace(
+            verdict.evidence, notes={**verdict.evidence.notes, **extra}))
 
     def _fsck(self, device: str, image: Path, mnt: Path, log: KernelLog) -> dict[str, Any]:
         """The file system's read-only check of the recovered image (mounted once so the
@@ -197,8 +201,8 @@ class OnImage(Checker):
 
 def _worker_died(verdict: Verdict) -> bool:
     """A check that broke (killed from outside, an error) is no verdict to reuse."""
-    return verdict.kind == "error" or bool(verdict.evidence.get("worker_died")) or (
-        verdict.signal == 9 and verdict.kind != "hang")
+    return verdict.verdict == "error" or verdict.evidence.worker_died or (
+        verdict.signal == 9 and verdict.verdict != "hang")
 
 
 def _telling(kernel: list[str]) -> str:

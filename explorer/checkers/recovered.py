@@ -93,7 +93,7 @@ class Judged:
     def get(self, key: str, limit: float) -> Verdict | None:
         with self._lock:
             found = self._verdicts.get(key)
-            if found is None or (found[0].kind == "hang" and found[1] < limit):
+            if found is None or (found[0].verdict == "hang" and found[1] < limit):
                 return None
             self._verdicts.move_to_end(key)
             self.reused += 1

@@ -1,12 +1,14 @@
 """Failure signatures: the cause line of a program's log, normalised so equal failures group.
 
 Pure functions over text. From a log (any program's) find the
-line that says why the program died: a zap JSON line at level fatal or
-panic (its `msg` plus its `error` field), a Go `panic:` line, a Go runtime
-`fatal error:` / `unexpected fault address` (a SIGBUS on a torn mmap), or a
-capnslog critical line. Normalising takes out what differs between two runs
-of the same failure (timestamps, paths, addresses, ports, numbers). This
-module must never do I/O or depend on which program printed the log.
+line that says why the program died when the program's target has no rule
+of its own: a Go runtime failure (`panic:`, `fatal error:`, `unexpected
+fault address`: a SIGBUS on a torn mmap), else the last line. A target's
+own grammar (its logger's format) is its failure-line rule, built from
+`excerpt_at` and `line_cause`. Normalising takes out what differs between
+two runs of the same failure (timestamps, paths, addresses, ports,
+numbers). This module must never do I/O or depend on which program printed
+the log.
 """
 
 from __future__ import annotations
@@ -71,27 +73,12 @@ _GO_PANIC = re.compile(r"^panic:\s*(?P<msg>.*?)(?:\s*\[recovered\])?\s*$")
 _GO_FATAL = re.compile(r"^fatal error:\s*(?P<msg>.+)$")
 _GO_FAULT = re.compile(r"^unexpected fault address\b")
 _GO_SIGNAL = re.compile(r"^\[signal (?P<sig>SIG[A-Z]+)")
-_CAPNSLOG_CRIT = re.compile(r"^\S+ \S+ C \| (?:[\w/.-]+: )?(?P<msg>.+)$")
 
 
-def _zap_cause(line: str) -> str | None:
-    """For a zap JSON line at level fatal/panic/dpanic, `msg` and `error` joined; else None."""
-    if not line.startswith("{") or '"level"' not in line:
-        return None
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or record.get("level") not in ("fatal", "panic", "dpanic"):
-        return None
-    msg = str(record.get("msg", "")).strip()
-    error = record.get("error")
-    return f"{msg}: {error}" if error else msg
-
-
-def _excerpt_line(line: str) -> str:
+def excerpt_line(line: str) -> str:
+    """One log line as an excerpt shows it: a structured (JSON) line without its stack trace,
+    any line cut to `EXCERPT_WIDTH`."""
     if line.startswith("{"):
-        # A zap line carries its whole stack trace; the excerpt shows it without.
         try:
             record = json.loads(line)
             if isinstance(record, dict):
@@ -102,33 +89,44 @@ def _excerpt_line(line: str) -> str:
     return line if len(line) <= EXCERPT_WIDTH else line[:EXCERPT_WIDTH] + "…"
 
 
-def _excerpt(lines: list[str], at: int) -> str:
-    return "\n".join(_excerpt_line(x) for x in lines[at:at + 1 + EXCERPT_AFTER]).rstrip()
+def excerpt_at(lines: list[str], at: int) -> str:
+    """The cause line `at` and the few lines after it, as an excerpt."""
+    return "\n".join(excerpt_line(x) for x in lines[at:at + 1 + EXCERPT_AFTER]).rstrip()
 
 
-def go_cause(log: str) -> Cause | None:
-    """The first Go or zap failure line in `log`, or None if there is none."""
+def runtime_line(lines: list[str], i: int) -> str | None:
+    """The message when line `i` is a Go runtime failure (`panic:`, `fatal error:`, or
+    `unexpected fault address` with the signal named after it), else None. Any Go program
+    dies this way; what its own logger prints is its target's grammar."""
+    line = lines[i].strip()
+    if _GO_FAULT.match(line):
+        message = "unexpected fault address"
+        for nxt in lines[i + 1:i + 4]:
+            sig = _GO_SIGNAL.match(nxt.strip())
+            if sig:
+                return f"{message} ({sig['sig']})"
+        return message
+    if m := _GO_PANIC.match(line) or _GO_FATAL.match(line):
+        return line if line.startswith("fatal error") else m["msg"]
+    return None
+
+
+def runtime_cause(log: str) -> Cause | None:
+    """The first Go runtime failure line in `log`, or None if there is none."""
     lines = log.splitlines()
-    critical: Cause | None = None
-    for i, raw in enumerate(lines):
-        line = raw.strip()
-        message = _zap_cause(line)
-        if message is None:
-            if _GO_FAULT.match(line):
-                message = "unexpected fault address"
-                for nxt in lines[i + 1:i + 4]:
-                    sig = _GO_SIGNAL.match(nxt.strip())
-                    if sig:
-                        message += f" ({sig['sig']})"
-                        break
-            elif m := _GO_PANIC.match(line) or _GO_FATAL.match(line):
-                message = line if line.startswith("fatal error") else m["msg"]
-            elif critical is None and (m := _CAPNSLOG_CRIT.match(line)):
-                # A capnslog critical line is the cause only if no panic follows it.
-                critical = Cause(m["msg"], normalise(m["msg"]), _excerpt(lines, i))
+    for i in range(len(lines)):
+        message = runtime_line(lines, i)
         if message is not None:
-            return Cause(message, normalise(message), _excerpt(lines, i))
-    return critical
+            return Cause(message, normalise(message), excerpt_at(lines, i))
+    return None
+
+
+def line_cause(log: str, found: tuple[str, int] | None) -> Cause | None:
+    """The `Cause` of a failure-line rule's find: its message and line number in `log`."""
+    if found is None:
+        return None
+    message, at = found
+    return Cause(message, normalise(message), excerpt_at(log.splitlines(), at))
 
 
 def last_line_cause(log: str) -> Cause | None:
@@ -146,15 +144,15 @@ def last_line_cause(log: str) -> Cause | None:
                 last = f"{record['msg']}: {error}" if error else str(record["msg"])
         except ValueError:
             pass
-    return Cause(last, normalise(last), "\n".join(_excerpt_line(x) for x in lines[-8:]))
+    return Cause(last, normalise(last), "\n".join(excerpt_line(x) for x in lines[-8:]))
 
 
 def tail_excerpt(log: str, lines: int = EXCERPT_AFTER) -> str:
     """The last non-empty lines of `log`, shortened as excerpts are (for a hang)."""
     kept = [x for x in log.splitlines() if x.strip()][-lines:]
-    return "\n".join(_excerpt_line(x) for x in kept)
+    return "\n".join(excerpt_line(x) for x in kept)
 
 
 def find_cause(log: str) -> Cause | None:
-    """The cause of a failure in `log`: a Go/zap failure line if any, else the last line."""
-    return go_cause(log) or last_line_cause(log)
+    """The cause of a failure in `log`: a Go runtime failure line if any, else the last line."""
+    return runtime_cause(log) or last_line_cause(log)

@@ -165,8 +165,8 @@ def _cause(n: int, c: RootCause) -> str:
         ]
     if c.missing:
         rows.append(("missing keys", escape(", ".join(c.missing))))
-    if c.members:
-        rows.append(("members", escape(", ".join(c.members))))
+    for name, values in c.fields.items():  # a checker's own evidence (cluster members)
+        rows.append((escape(name), escape(", ".join(values))))
     if c.models:
         rows.append(("models", escape(", ".join(c.models))))
     if c.hang:

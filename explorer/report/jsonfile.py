@@ -43,6 +43,12 @@ def signature_dict(s: SignatureCount) -> dict[str, Any]:
             "verdict": s.verdict}
 
 
+CORE = frozenset({"id", "kind", "verdict", "roles", "partner_roles", "barrier", "after", "ops",
+                  "summary", "first_point", "last_point", "points", "failing", "culprit",
+                  "minimal", "checks", "signatures", "reproducer", "torn", "missing", "models",
+                  "hang", "unchecked", "examples", "files"})
+
+
 def cause_dict(c: RootCause) -> dict[str, Any]:
     torn = None
     if c.torn is not None:
@@ -74,7 +80,6 @@ def cause_dict(c: RootCause) -> dict[str, Any]:
         },
         "torn": torn,
         "missing": list(c.missing),
-        "members": list(c.members),
         "models": list(c.models),
         "hang": c.hang,
         "unchecked": c.unchecked,
@@ -84,6 +89,8 @@ def cause_dict(c: RootCause) -> dict[str, Any]:
                               for e in c.equivalent_states],
         "also": c.also,
         "files": files_dict(c),
+        # A checker's own evidence fields (`members` of a cluster), each a key of its own.
+        **{name: list(values) for name, values in c.fields.items() if name not in CORE},
     }
 
 
@@ -128,9 +135,9 @@ def write_report(exploration: Exploration, out: IO[str]) -> None:
         out.write(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n")
     out.write(' "states": [')
     for i, j in enumerate(exploration.iter_judged()):
-        record = {**j.state.name.to_json(), "key": j.state.key, "class": j.state.kind,
-                  "duplicate": j.state.duplicate, "verdict": j.verdict.kind,
-                  "signature": j.verdict.signature}
+        record = {**j.state.name.to_json(), "key": j.state.key, "class": j.state.class_,
+                  "duplicate": j.state.duplicate, "verdict": j.outcome.verdict,
+                  "signature": j.outcome.signature}
         out.write(("\n  " if i == 0 else ",\n  ") + json.dumps(record, ensure_ascii=False))
     out.write("\n ]\n}\n")
 

@@ -1,12 +1,10 @@
 """A live progress display for an exploration, on stderr, only on a terminal.
 
-`LiveProgress` is a context manager the driver feeds, either state by state
-(`started(total_estimate)`, then `judged(judged)` for each state) or with
-the driver's snapshots (call it with an object that has `enumerated`,
-`distinct`, `checked`, `failing` and `enumeration_done`, as
-`drive.Progress` does: it is a ready `on_progress` callback). It shows
-states checked of distinct, failing so far, and when the first failure was
-found.
+`LiveProgress` is a context manager the driver feeds with its snapshots
+(call it with an object that has `enumerated`, `distinct`, `judged`,
+`failing` and `enumeration_done`, as `drive.Progress` does: it is a ready
+`on_progress` callback). It shows states judged of distinct, failing so
+far, and when the first failure was found.
 
 It never disturbs the report it wraps: it draws on stderr, is transient
 (gone when the block ends), and draws nothing at all when stderr is not a
@@ -25,13 +23,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bar
 
-from powercut.explorer.exploration import Judged
-
 
 class Snapshot(Protocol):
     enumerated: int
     distinct: int
-    checked: int
+    judged: int
     failing: int
     enumeration_done: bool
     planned: int | None
@@ -47,7 +43,7 @@ class LiveProgress:
             enabled = self.stream.isatty() and not os.environ.get("CI")
         self.enabled = enabled
         self.total: int | None = None
-        self.enumerated = self.distinct = self.checked = self.failing = 0
+        self.enumerated = self.distinct = self.judged = self.failing = 0
         self.first_failure_at: float | None = None  # seconds after the start
         self.phase = "checking"
         self._start = time.monotonic()
@@ -81,25 +77,10 @@ class LiveProgress:
             self._bar.stop()
             self._bar = None
 
-    def started(self, total_estimate: int | None) -> None:
-        """The number of distinct states expected, when known (None: unknown yet)."""
-        self.total = total_estimate
-        self._draw()
-
-    def judged(self, judged: Judged) -> None:
-        """One more state has its verdict (a duplicate counts as enumerated only)."""
-        self.enumerated += 1
-        if not judged.state.duplicate:
-            self.distinct += 1
-            self.checked += 1
-            if judged.verdict.failing:
-                self._failed(self.failing + 1)
-        self._draw()
-
     def __call__(self, snapshot: Snapshot) -> None:
         """The driver's `on_progress` callback."""
         self.enumerated, self.distinct = snapshot.enumerated, snapshot.distinct
-        self.checked = snapshot.checked
+        self.judged = snapshot.judged
         self.phase = snapshot.phase
         if snapshot.enumeration_done:
             self.total = snapshot.distinct
@@ -127,5 +108,5 @@ class LiveProgress:
     def _draw(self) -> None:
         if self._bar is not None:
             self._bar.update(
-                self._task, completed=self.checked, total=self.total, status=self.status
+                self._task, completed=self.judged, total=self.total, status=self.status
             )

@@ -31,7 +31,7 @@ def notes(exploration: Exploration) -> list[str]:
     missing = ""
     if missing_points(exploration):
         explored = point_ranges(cp.point for cp in exploration.crash_points) or "none"
-        missing = (f"only crash points {explored} of -1..{len(exploration.ops) - 1} were "
+        missing = (f"only crash points {explored} of -1-{len(exploration.ops) - 1} were "
                    "explored")
     return coverage_notes(coverage(exploration), interrupted=exploration.interrupted,
                           missing=missing)

@@ -187,8 +187,8 @@ def cause_panel(n: int, c: RootCause) -> Panel:
             f"{c.files.passing.text()} (passes"
             + ("" if c.files.minimal else "; the files are not minimised: the budget ran out")
             + ")"))
-    if c.members:
-        facts.add_row("members", Text(", ".join(c.members)))
+    for name, values in c.fields.items():  # a checker's own evidence (cluster members)
+        facts.add_row(name, Text(", ".join(values)))
     if c.models:
         facts.add_row("models", Text(", ".join(c.models)))
     if c.hang:
@@ -241,20 +241,14 @@ def timeline(exploration: Exploration, causes: list[RootCause]) -> Group:
     return Group(*lines)
 
 
-def explain(exploration: Exploration, which: str, console: Console | None = None) -> bool:
-    """Print one root cause in full (`--explain N`: its number or its id); False if none."""
-    causes = exploration.causes
-    found = [(n, c) for n, c in enumerate(causes, 1) if c.id == which or str(n) == which]
-    if not found:
-        return False
+def explain(n: int, cause: RootCause, console: Console | None = None) -> None:
+    """Print root cause `n` in full (`--explain N`), with a few of its failing states."""
     console = console or make_console()
-    n, cause = found[0]
     console.print(cause_panel(n, cause))
     if cause.examples:
         console.print(Text("failing states (examples):", style="bold"))
         for name in cause.examples:
             console.print(Text("  " + name.text()))
-    return True
 
 
 def _indent(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from powercut.explorer.analysis.cause import RootCause, describe_op
 from powercut.explorer.verdict import OpSummary
+from powercut.ranges import ranges
 
 if TYPE_CHECKING:
     from powercut.explorer.exploration import Exploration
@@ -66,8 +67,8 @@ def timeline_rows(exploration: Exploration, causes: list[RootCause]) -> list[Row
     totals: Counter[int] = Counter()
     for j in exploration.iter_judged():
         totals[j.state.point] += 1
-        if j.verdict.failing:
-            failing.setdefault(j.state.point, Counter())[j.verdict.kind] += 1
+        if j.outcome.failing:
+            failing.setdefault(j.state.point, Counter())[j.outcome.verdict] += 1
     owners: dict[int, set[int]] = {}
     for n, cause in enumerate(causes, 1):
         for point in cause.points:
@@ -163,7 +164,7 @@ def crash_text(row: Row, *, with_causes: bool = True) -> str:
     if row.seq == -1:
         where = "before the first op"
     elif row.last != row.seq:
-        where = f"after each of #{row.seq}..#{row.last}"
+        where = f"after each of #{row.seq}-{row.last}"
     else:
         where = f"after #{row.seq}"
     text = f"✗ crash {where}: {row.count} of {row.total} states fail ({kinds})"
@@ -194,21 +195,13 @@ def subset_maps(subsets: tuple[tuple[int, ...], ...], pages: tuple[int, ...]) ->
 
 
 def point_ranges(points: Iterable[int], limit: int | None = None) -> str:
-    """`3, 5..9, 12`: crash points with consecutive runs joined; past `limit` runs,
-    the first ones and how many points in all (`59, 67, 91, … (14)`)."""
+    """`3,5-9,12`: crash points in the one range syntax (`--points` reads it back); past
+    `limit` runs, the first ones and how many points in all (`59,67,91,… (14)`)."""
     ordered = sorted(set(points))
-    parts: list[str] = []
-    start = prev = None
-    for p in [*ordered, None]:
-        if p is not None and prev is not None and p == prev + 1:
-            prev = p
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}..{prev}")
-        start = prev = p
+    parts = ranges(ordered).split(",") if ordered else []
     if limit is not None and len(parts) > limit:
-        return ", ".join(parts[:limit]) + f", … ({len(ordered)})"
-    return ", ".join(parts)
+        return ",".join(parts[:limit]) + f",… ({len(ordered)})"
+    return ",".join(parts)
 
 
 def excerpt_lines(excerpt: str, limit: int = 8, width: int = 160) -> str:

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from powercut.errors import PowercutError
+from powercut.ranges import RangeError, spans
 from powercut.trace import Op, Trace
 
 CHUNK_ROWS = 500
@@ -35,28 +36,26 @@ STATUS_STYLE = {"complete": "green", "workload-failed": "red", "interrupted": "y
 
 @dataclass(frozen=True)
 class OpFilter:
-    """Which ops to show: a seq range (inclusive) and a glob any of the op's paths matches."""
+    """Which ops to show: seq ranges (inclusive) and a glob any of the op's paths matches."""
 
-    first: int = 0
-    last: int | None = None
+    seqs: tuple[range, ...] = ()  # none: every op
     path_glob: str | None = None
 
     @classmethod
     def parse(cls, ops: str | None, path_glob: str | None) -> OpFilter:
         if not ops:
             return cls(path_glob=path_glob)
-        lo, sep, hi = ops.partition("-")
         try:
-            first = int(lo) if lo else 0
-            last = (int(hi) if hi else None) if sep else first
-        except ValueError:
-            raise PowercutError(f"--ops {ops!r}: expected N, N-M, N- or -M") from None
-        if first < 0 or (last is not None and last < first):
-            raise PowercutError(f"--ops {ops!r}: the range is empty or negative")
-        return cls(first, last, path_glob)
+            found = spans(ops, last=OPEN_END)
+        except RangeError as e:
+            raise PowercutError(f"--ops {ops!r}: {e} (one range syntax: N, A-B, A-, and "
+                                "lists of them: 3,7-9)") from None
+        if min(r.start for r in found) < 0:
+            raise PowercutError(f"--ops {ops!r}: an operation is never negative")
+        return cls(tuple(found), path_glob)
 
     def __call__(self, op: Op) -> bool:
-        if op.seq < self.first or (self.last is not None and op.seq > self.last):
+        if self.seqs and not any(op.seq in r for r in self.seqs):
             return False
         if self.path_glob is None:
             return True
@@ -64,6 +63,7 @@ class OpFilter:
 
 
 ROOT = "(mount root)"
+OPEN_END = 1 << 62  # `A-` in --ops: to the last operation, whatever the trace holds
 
 
 def op_name(op: Op) -> str:

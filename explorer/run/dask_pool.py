@@ -41,7 +41,7 @@ from powercut.explorer.checkers import Checker
 from powercut.explorer.run.dask_worker import Spec, run_checks, ship, stop_checks
 from powercut.explorer.run.pool import Pool
 from powercut.explorer.store.verdicts import VerdictBook
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 from powercut.replayer.models.base import PersistenceModel
 from powercut.replayer.state import CrashState
 from powercut.trace import Op, Trace
@@ -154,7 +154,7 @@ class DaskPool(Pool):
             self._send(batch, self.deadlines.now())
 
     def _send(self, states: list[CrashState], limit: float | None) -> None:
-        specs: list[Spec] = [(s.point, s.name.lost, s.key, self.markers_before(s.point))
+        specs: list[Spec] = [(s.point, s.name.lost, s.content, self.markers_before(s.point))
                              for s in states]
         future = self.client.submit(
             run_checks, self._shipment, self._model, self._checker, self.token, specs, limit,
@@ -200,7 +200,7 @@ class DaskPool(Pool):
         except self._distributed.KilledWorker as e:
             # Dask already moved the task to other workers; each died under it.
             return [Verdict("error", signature="checker error: KilledWorker",
-                            evidence={"error": str(e), "worker_died": True})] * count
+                            evidence=Evidence(error=str(e), worker_died=True))] * count
 
     def shut_down(self) -> None:
         self.stop.set()

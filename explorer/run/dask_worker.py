@@ -98,7 +98,7 @@ _reaped = False
 _stages: Stages | None = None
 
 
-Spec = tuple[int, tuple[str, ...], str, list[Op]]  # point, lost units, key, markers before
+Spec = tuple[int, tuple[str, ...], str, list[Op]]  # point, lost units, content, markers
 
 
 def run_checks(shipment: Shipment, model_spec: tuple[str, int, str], checker: Checker,
@@ -111,12 +111,12 @@ def run_checks(shipment: Shipment, model_spec: tuple[str, int, str], checker: Ch
         _reaped = True
         leftovers.reap(Path(tempfile.gettempdir()))
     verdicts: list[Verdict | None] = []
-    for point, lost, key, markers in specs:
+    for point, lost, content, markers in specs:
         if token in _stopped:
             verdicts.append(None)
             continue
         state = named_state(replays.pending(point), StateName(point, tuple(lost)))
-        if state.key != key.split("+", 1)[0]:  # "+...": the markers part of a checker's key
+        if state.content != content:
             raise PowercutError(f"a Dask worker rebuilt crash point {point} into another "
                                 "state than the driver enumerated; run the same powercut "
                                 "everywhere")

@@ -75,7 +75,7 @@ class Progress:
 
     enumerated: int
     distinct: int
-    checked: int  # distinct states with a verdict (checked or reused)
+    judged: int  # distinct states with a verdict (checked, or reused from a journal or cache)
     failing: int
     running: int
     enumeration_done: bool
@@ -129,11 +129,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
     workers = max(1, workers or os.cpu_count() or 1)
     started = time.monotonic()
     facts = TraceFacts.scan(trace.ops(), model.page_size)
-    suffix = facts.markers_digest if facts.markers and getattr(
-        checker, "uses_markers", False) else None
+    markers = facts.markers_digest if facts.markers and checker.uses_markers else None
     enumeration = Enumeration(trace, model, strategy=strategy, budget=budget,
-                              max_states=max_states, points=points, seed=seed,
-                              key_suffix=suffix)
+                              max_states=max_states, points=points, seed=seed, markers=markers)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     # An exploration killed outright (kill -9) left its checkers and work dir: end them.
@@ -175,7 +173,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             if isinstance(pool.checker, OnImage):
                 exploration.same_tree = pool.checker.judged.reused
         if analyse and not exploration.interrupted:
-            exploration.analysis = _analyse(exploration, trace, model, pool, facts, book, suffix,
+            exploration.analysis = _analyse(exploration, trace, model, pool, facts, book,
+                                            markers,
                                             cause_budget, analysis_budget, on_progress)
     except KeyboardInterrupt:
         exploration.interrupted = True
@@ -192,7 +191,8 @@ def explore(trace: Trace | Path | str, checker: Checker,
             else "not asked"
         exploration.analysis = Analysis.skipped(why, cause_budget)
         exploration.analysis.errors = checker_errors(exploration.pairs, book)
-    exploration.verdicts = Counter(j.verdict.kind for j in exploration.iter_judged())
+    exploration.checked = pool.checked  # with the analysis's minimisation and confirmations
+    exploration.verdicts = Counter(j.outcome.verdict for j in exploration.iter_judged())
     exploration.elapsed = time.monotonic() - started
     return exploration
 
@@ -254,13 +254,14 @@ def _run(enumeration: Enumeration, facts: TraceFacts, pool: Pool, states: StateL
 
 
 def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, pool: Pool,
-             facts: TraceFacts, book: VerdictBook, suffix: Callable[[int], str] | None,
+             facts: TraceFacts, book: VerdictBook, markers: Callable[[int], str] | None,
              cause_budget: int,
              analysis_budget: int | None,
              on_progress: Callable[[Progress], None] | None) -> Analysis:
-    oracle = PoolOracle(trace, model, pool, book, suffix)
+    oracle = PoolOracle(trace, model, pool, book, markers)
     ctx = Context(exploration.trace, model.name, model.page_size, exploration.ops, book,
                   {cp.point: cp.units for cp in exploration.crash_points}, exploration.pairs,
+                  trace_page_size=trace.page_size, prefix=trace.status == "truncated",
                   fsync_failure=model.fsync_failure)
     if on_progress is not None:
         on_progress(Progress(exploration.enumerated, exploration.distinct, len(book),
@@ -302,14 +303,14 @@ def confirm_hangs(analysis: Analysis, exploration: Exploration, oracle: PoolOrac
             analysis.causes[i] = dataclasses.replace(cause, hang="confirmed")
             continue
         [outcome] = oracle.judge([(pending, lost)], full=True)
-        if outcome.kind == "hang":
+        if outcome.verdict == "hang":
             analysis.causes[i] = dataclasses.replace(
                 cause, hang="confirmed at the full timeout; its other states inferred early")
             continue
         again = True
         points = set(cause.points)
         for state, seen in exploration.pairs():
-            if state.point in points and seen.kind == "hang" and \
+            if state.point in points and seen.verdict == "hang" and \
                     inferred(book.full(state.key)):
                 at = oracle.pending(state.point)
                 oracle.judge([(at, at.lost_of(state.name))], full=True)

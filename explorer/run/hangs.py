@@ -51,7 +51,7 @@ class Deadlines:
 
     def observe(self, verdict: Verdict) -> None:
         """Learn from a verdict: a check that ended on its own says how long checks take."""
-        if verdict.kind in ("hang", "error") or verdict.duration <= 0:
+        if verdict.verdict in ("hang", "error") or verdict.duration <= 0:
             return
         with self._lock:
             bisect.insort(self._durations, verdict.duration)
@@ -61,12 +61,12 @@ class Deadlines:
 
 def mark(verdict: Verdict, limit: float | None, timeout: float) -> Verdict:
     """A hang judged at a deadline shorter than the timeout is only inferred: say so."""
-    if verdict.kind != "hang" or limit is None or limit >= timeout:
+    if verdict.verdict != "hang" or limit is None or limit >= timeout:
         return verdict
-    return dataclasses.replace(verdict, evidence={**verdict.evidence, "inferred": True,
-                                                  "deadline": round(limit, 3)})
+    return dataclasses.replace(verdict, evidence=dataclasses.replace(
+        verdict.evidence, inferred=True, deadline=round(limit, 3)))
 
 
 def inferred(verdict: Verdict | None) -> bool:
-    return verdict is not None and verdict.kind == "hang" and bool(
-        verdict.evidence.get("inferred"))
+    return verdict is not None and verdict.verdict == "hang" and bool(
+        verdict.evidence.inferred)

@@ -26,12 +26,12 @@ class PoolOracle:
     """Judges states for the analysis with an exploration's pool and verdict book."""
 
     def __init__(self, trace: Trace, model: PersistenceModel, pool: Pool, book: VerdictBook,
-                 key_suffix: Callable[[int], str] | None = None) -> None:
+                 markers: Callable[[int], str] | None = None) -> None:
         self.trace = trace
         self.model = model
         self.pool = pool
         self.book = book
-        self.key_suffix = key_suffix
+        self.markers = markers
         self.checks = 0
         self._replays = Replays(trace, model)
         self._next = 0
@@ -39,11 +39,14 @@ class PoolOracle:
     def pending(self, point: int) -> Pending:
         return self._replays.pending(point)
 
+    def state(self, pending: Pending, lost: Lost) -> CrashState:
+        """The crash state of `pending`'s point that loses `lost`, keyed as the exploration's."""
+        markers = self.markers(pending.point) if self.markers is not None else ""
+        return CrashState(pending.point, pending.name(lost), pending.key(lost), markers,
+                          class_="named", lost=lost, image=StateImage(pending, lost))
+
     def key(self, pending: Pending, lost: Lost) -> str:
-        key = pending.key(lost)
-        if self.key_suffix is not None:
-            key = f"{key}+{self.key_suffix(pending.point)}"
-        return key
+        return self.state(pending, lost).key
 
     def known(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome | None]:
         """The outcomes of these states already known, checking none (None: not known)."""
@@ -60,16 +63,17 @@ class PoolOracle:
               ) -> list[Outcome]:
         """The outcomes of these states, checked if not known (`full`: checked again at the
         full timeout whatever is known)."""
-        keys = [self.key(p, lost) for p, lost in requests]
+        states = [self.state(p, lost) for p, lost in requests]
+        keys = [s.key for s in states]
         wanted: dict[str, CrashState] = {}
-        for (pending, lost), key in zip(requests, keys, strict=True):
+        for state in states:
+            key = state.key
             if key in wanted:
                 continue
             if not full and (self.book.outcome(key) is not None or
                              self.book.known(key) is not None):
                 continue
-            wanted[key] = CrashState(pending.point, pending.name(lost), key, False, "named",
-                                     lost, StateImage(pending, lost))
+            wanted[key] = state
         for state in wanted.values():
             while self.pool.running >= self.pool.capacity:
                 self.pool.collect(POLL)

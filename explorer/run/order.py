@@ -109,7 +109,7 @@ class TraceFacts:
         program cannot recover from (and a hang there is confirmed early)."""
         if not state.name.lost:
             return 0, OTHER
-        return CLASS_RANK.get(state.kind, len(CLASS_RANK)), self._write_rank(state)
+        return CLASS_RANK.get(state.class_, len(CLASS_RANK)), self._write_rank(state)
 
     def _write_rank(self, state: CrashState) -> int:
         write = self.writes.get(state.point)

@@ -136,16 +136,16 @@ def _worker_died(verdict: Verdict) -> bool:
     A hang is killed by the checker itself (no exit recorded); a SIGKILL the
     checker did not send (the OOM killer, an operator) is no verdict.
     """
-    return bool(verdict.evidence.get("worker_died")) or (
-        verdict.signal == signal.SIGKILL and verdict.kind != "hang")
+    return verdict.evidence.worker_died or (
+        verdict.signal == signal.SIGKILL and verdict.verdict != "hang")
 
 
 def _died_twice(first: Verdict, last: Verdict) -> Verdict:
     # The signature stays the cause ("checker error: ValueError", "killed by
-    # SIGKILL"); the kind and the attempts say it is no judgement of the state.
+    # SIGKILL"); the verdict and the attempts say it is no judgement of the state.
     return dataclasses.replace(
-        last, kind="error", signature=last.signature or first.signature,
-        evidence={**last.evidence, "attempts": ATTEMPTS, "worker_died": True})
+        last, verdict="error", signature=last.signature or first.signature,
+        evidence=dataclasses.replace(last.evidence, attempts=ATTEMPTS, worker_died=True))
 
 
 class Pool(abc.ABC):

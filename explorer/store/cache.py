@@ -71,7 +71,7 @@ class ResultsCache:
             return None
 
     def append(self, key: str, verdict: Verdict) -> None:
-        if verdict.kind == "error" or self.problem is not None:
+        if verdict.verdict == "error" or self.problem is not None:
             return
         try:
             self._journal.append(key, verdict)

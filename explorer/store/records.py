@@ -20,11 +20,12 @@ from typing import Any
 import msgpack
 
 from powercut.errors import PowercutError
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, LostWrite, Verdict
 
 HEADER = {"powercut": "journal", "version": 1}
 _HEADER_BYTES = msgpack.packb(HEADER)
 _VERDICT_FIELDS = frozenset(f.name for f in dataclasses.fields(Verdict))
+_EVIDENCE = {f.name: f for f in dataclasses.fields(Evidence)}
 _READ_CHUNK = 1 << 20
 _MAX_RECORD = 64 << 20  # a verdict's log tail and evidence are kilobytes; refuse absurd ones
 
@@ -34,17 +35,72 @@ class JournalError(PowercutError):
 
 
 def encode_verdict(verdict: Verdict) -> dict[str, Any]:
-    """A verdict as plain msgpack-able values (evidence made JSON-like)."""
+    """A verdict as plain msgpack-able values (its evidence's fields that are set)."""
     fields = {f: getattr(verdict, f) for f in _VERDICT_FIELDS}
-    fields["evidence"] = _plain(dict(verdict.evidence))
+    fields["evidence"] = encode_evidence(verdict.evidence)
     return fields
 
 
 def decode_verdict(fields: Mapping[str, Any]) -> Verdict:
-    """The verdict `encode_verdict` made; fields a newer powercut added are ignored."""
+    """The verdict `encode_verdict` made; fields a newer powercut added are ignored. A
+    journal or cache of the powercut before verdicts named their value (`kind`) reads too."""
     known = {k: v for k, v in fields.items() if k in _VERDICT_FIELDS}
-    known["evidence"] = dict(known.get("evidence") or {})
+    if "verdict" not in known and "kind" in fields:
+        known["verdict"] = fields["kind"]
+    known["evidence"] = decode_evidence(fields.get("evidence") or {})
     return Verdict(**known)
+
+
+def encode_evidence(evidence: Evidence) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in _EVIDENCE.items():
+        value = getattr(evidence, name)
+        default = spec.default_factory() if callable(spec.default_factory) else spec.default
+        if value == default:
+            continue
+        if name == "missing":
+            value = [dataclasses.asdict(m) for m in value]
+        out[name] = _plain(value)
+    return out
+
+
+def decode_evidence(raw: Mapping[str, Any]) -> Evidence:
+    """`encode_evidence` undone; a free map of an older powercut keeps what it can (its
+    cluster `members` map becomes the field of the members that did not recover)."""
+    known: dict[str, Any] = {}
+    notes: dict[str, Any] = dict(raw.get("notes") or {}) if isinstance(raw.get("notes"),
+                                                                        Mapping) else {}
+    for name, value in raw.items():
+        if name == "missing":
+            items = value if isinstance(value, list | tuple) else [value]
+            known["missing"] = tuple(_lost(m) for m in items)
+        elif name == "fields" and isinstance(value, Mapping):
+            known["fields"] = {str(k): tuple(str(x) for x in v) for k, v in value.items()}
+        elif name == "members" and isinstance(value, Mapping):  # before fields were declared
+            known["fields"] = {"members": tuple(sorted(str(n) for n, v in value.items()
+                                                       if v != "ok"))}
+        elif name == "argv" and isinstance(value, list | tuple):
+            known["argv"] = tuple(str(a) for a in value)
+        elif name in _EVIDENCE and name != "notes":
+            known[name] = value
+        elif name != "notes":
+            notes[name] = value
+    return Evidence(**known, notes=notes)
+
+
+def _lost(item: Any) -> LostWrite:
+    if isinstance(item, Mapping) and "key" in item:
+        return LostWrite(_text(item["key"]), _text_or_none(item.get("value")),
+                         _text_or_none(item.get("found")))
+    return LostWrite(_text(item))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _plain(value: Any) -> Any:

@@ -32,7 +32,8 @@ class StateLog:
 
     def append(self, state: CrashState) -> None:
         self._file.write(self._packer.pack(
-            [state.point, list(state.name.lost), state.key, state.duplicate, state.kind]))
+            [state.point, list(state.name.lost), state.content, state.markers, state.duplicate,
+             state.class_]))
         self.count += 1
         self.distinct += not state.duplicate
 
@@ -43,8 +44,10 @@ class StateLog:
         if not self._file.closed:
             self._file.flush()
         with open(self.path, "rb") as f:
-            for point, lost, key, duplicate, kind in msgpack.Unpacker(f, raw=False):
-                yield CrashState(point, StateName(point, tuple(lost)), key, duplicate, kind)
+            for point, lost, content, markers, duplicate, class_ in msgpack.Unpacker(
+                    f, raw=False):
+                yield CrashState(point, StateName(point, tuple(lost)), content, markers,
+                                 duplicate, class_)
 
     def close(self) -> None:
         if not self._file.closed:

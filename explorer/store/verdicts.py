@@ -2,7 +2,7 @@
 
 `VerdictBook.add` stores a verdict in the exploration's journal (durably,
 before it may be reported) and in the results cache, and keeps only a small
-`Outcome` (kind and signature) per state key in memory; a report that needs
+`Outcome` (verdict and signature) per state key in memory; a report that needs
 the whole verdict (its log excerpt, its evidence) reads it back from the
 journal. `known` answers from the journal of a resumed run, then from the
 results cache. So memory holds a few dozen bytes a judged state, never a
@@ -24,12 +24,12 @@ from powercut.explorer.verdict import Verdict
 class Outcome:
     """What the analysis and the progress display need of a verdict."""
 
-    kind: str
+    verdict: str
     signature: str
 
     @property
     def failing(self) -> bool:
-        return self.kind != "ok"
+        return self.verdict != "ok"
 
 
 class VerdictBook:
@@ -43,7 +43,7 @@ class VerdictBook:
         self._lock = threading.Lock()
         self.reused = 0  # states whose verdict came from the journal or the cache
         self.from_cache = 0  # ... from the results cache
-        self.kinds: Counter[str] = Counter()
+        self.verdicts: Counter[str] = Counter()
 
     def __contains__(self, key: object) -> bool:
         return key in self._outcomes
@@ -57,11 +57,11 @@ class VerdictBook:
     def _keep(self, key: str, verdict: Verdict) -> Outcome:
         with self._lock:
             sig = self._signatures.setdefault(verdict.signature, verdict.signature)
-            outcome = Outcome(verdict.kind, sig)
+            outcome = Outcome(verdict.verdict, sig)
             old = self._outcomes.get(key)
             if old is not None:  # judged again (a hang confirmed at the full timeout)
-                self.kinds[old.kind] -= 1
-            self.kinds[verdict.kind] += 1
+                self.verdicts[old.verdict] -= 1
+            self.verdicts[verdict.verdict] += 1
             self._outcomes[key] = outcome
             return outcome
 
@@ -97,4 +97,4 @@ class VerdictBook:
 
     @property
     def failing(self) -> int:
-        return sum(n for kind, n in self.kinds.items() if kind != "ok")
+        return sum(n for name, n in self.verdicts.items() if name != "ok")

@@ -1,7 +1,7 @@
-"""What `powercut explore` needs besides its options: parsing, the checker, the cache, signals.
+"""What `powercut explore` needs besides its options: parsing, reports, signals.
 
 Kept apart from `explore.py` so the command itself reads as its options and
-its steps. No exploration logic lives here.
+its steps. No exploration logic lives here: the session owns it.
 """
 
 from __future__ import annotations
@@ -9,72 +9,30 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 
-from powercut import targets
-from powercut.cli import options
 from powercut.errors import PowercutError
-from powercut.explorer.checkers import Checker
-from powercut.explorer.checkers.kernel import on_kernel
-from powercut.explorer.store.cache import ResultsCache, default_cache_dir
-from powercut.explorer.store.journal import JournalError
-from powercut.replayer.enumeration import DEFAULT_BUDGET
-from powercut.trace import Trace
+from powercut.explorer.report.htmlfile import write_html, write_models_html
+from powercut.explorer.report.jsonfile import write_json
+from powercut.explorer.report.lazyfs import write_lazyfs_dir
+from powercut.explorer.report.models import print_models, write_models_json
+from powercut.explorer.report.terminal import explain, make_console, print_report
+from powercut.ranges import RangeError, parse_ranges
+from powercut.session import Explored
 
 
-def parse_points(text: str | None, op_count: int) -> range | None:
-    """`A:B` (inclusive), `A:`, `:B` or `N` as a range of crash points (-1 is before the first)."""
+def parse_points(text: str | None, op_count: int) -> range | list[int] | None:
+    """`--points` in the one range syntax (`N`, `A-B`, `A-`, lists of them; -1 is before the
+    first operation) as the crash points it names."""
     if text is None:
         return None
     try:
-        if ":" in text:
-            a, b = text.split(":", 1)
-            start = int(a) if a.strip() else -1
-            stop = int(b) if b.strip() else op_count - 1
-        else:
-            start = stop = int(text)
-    except ValueError:
-        raise PowercutError(f"--points {text!r}: expected A:B, A:, :B or N "
-                            "(crash point numbers, inclusive)") from None
-    if stop < start:
-        raise PowercutError(f"--points {text!r}: {stop} comes before {start}")
-    return range(start, stop + 1)
-
-
-def make_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
-                 timeout: float, fsck: bool = False) -> Checker:
-    """The checker `name` from its target (default: `command` when --check-cmd is given,
-    else the one the target of the trace's workload names), with its options; on the
-    kernel's recovery of each crash image for a trace recorded with `--fs`."""
-    return on_kernel(_target_checker(trace, name, values, timeout=timeout), trace, fsck=fsck)
-
-
-def _target_checker(trace: Trace, name: str | None, values: dict[str, Any], *,
-                    timeout: float) -> Checker:
-    if name is None:
-        if values.get("check_cmd") is not None:
-            name = "command"
-        else:
-            recorded = str(trace.workload.get("name") or "")
-            try:
-                name = targets.for_workload(recorded).checker_for(trace)
-            except PowercutError:
-                raise PowercutError(f"the trace was recorded with workload {recorded!r}, which "
-                                    "no target judges; pass --checker NAME (or --check-cmd)"
-                                    ) from None
-    target = targets.for_checker(name)
-    return target.checker(name, trace, options.chosen("explore", values, name), timeout=timeout)
-
-
-def default_budget(trace: Trace) -> int:
-    """The `--budget` when none is given: the trace's target's own, else the engine's."""
-    try:
-        target = targets.for_workload(str(trace.workload.get("name") or ""))
-    except PowercutError:
-        return DEFAULT_BUDGET
-    return target.default_budget or DEFAULT_BUDGET
+        return parse_ranges(text, last=op_count - 1)
+    except RangeError as e:
+        raise PowercutError(f"--points {text!r}: {e}; expected N, A-B, A- or a list of them "
+                            "(crash point numbers, inclusive; -1 is before the first op)"
+                            ) from None
 
 
 def parse_coverage(text: str | None) -> float | None:
@@ -90,24 +48,32 @@ def parse_coverage(text: str | None) -> float | None:
     return value
 
 
-@contextmanager
-def open_cache(directory: str | None, checker_id: str, *,
-                disabled: bool) -> Iterator[ResultsCache | None]:
-    """The results cache, or None with --no-cache (or, with a warning, when the default
-    location cannot be used: only an explicit --cache DIR that fails is an error)."""
-    if disabled:
-        yield None
-        return
-    try:
-        cache = ResultsCache.open(directory or default_cache_dir(), checker_id)
-    except JournalError as e:
-        if directory is not None:
-            raise
-        click.echo(f"powercut: warning: exploring without a results cache: {e}", err=True)
-        yield None
-        return
-    with cache:
-        yield cache
+def report(found: Explored, explain_which: str | None, json_path: str | None,
+           html_path: str | None, lazyfs_dir: str | None) -> None:
+    """Print the report and write the files asked for (one model, or several compared)."""
+    explorations = found.explorations
+    if len(explorations) == 1:
+        print_report(explorations[0])
+        if json_path is not None:
+            write_json(json_path, explorations[0])
+        if html_path is not None:
+            write_html(html_path, explorations[0])
+    else:
+        print_models(explorations, make_console())
+        if json_path is not None:
+            write_models_json(json_path, explorations)
+        if html_path is not None:
+            write_models_html(html_path, explorations, found.causes)
+    if explain_which is not None:
+        chosen = found.cause(explain_which)
+        if chosen is None:
+            click.echo(f"powercut: --explain {explain_which}: there is no root cause "
+                       f"{explain_which} (1-{len(found.causes)} or an id)", err=True)
+        else:
+            explain(*chosen)
+    lazy = next((e for e in explorations if e.model == "lazyfs"), explorations[0])
+    if lazyfs_dir is not None:
+        write_lazyfs_dir(lazyfs_dir, lazy)
 
 
 @contextmanager
@@ -128,5 +94,3 @@ def terminate_as_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-

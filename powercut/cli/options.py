@@ -58,6 +58,3 @@ def chosen(command: str, values: Mapping[str, Any], user: str) -> dict[str, Any]
         given[option.dest] = value
     return given
 
-
-def dests(command: str) -> list[str]:
-    return [option.dest for option, _ in _merged(command).values()]

@@ -22,8 +22,9 @@ PIPE_WIDTH = 160  # rich would assume 80 columns when not on a terminal
 @click.command("show")
 @click.argument("trace", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--prefix", is_flag=True, help="Show the valid prefix of a trace cut short.")
-@click.option("--ops", "ops", metavar="N-M", default=None,
-              help="Only operations N to M (inclusive; N, N-, -M also work).")
+@click.option("--ops", "ops", metavar="RANGES", default=None,
+              help="Only these operations: N, A-B (inclusive), A- (to the last) or a list "
+              "of them (3,7-9).")
 @click.option("--path", "path_glob", metavar="GLOB", default=None,
               help="Only operations on a path matching GLOB (e.g. 'data/*.log').")
 @click.option("--full", is_flag=True, help="Show markers' text and fields whole (the table "

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from powercut import targets
 from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.explorer.report.jsonfile import cause_dict, write_json
@@ -38,6 +37,7 @@ from powercut.recorder.kernel import OnKernel
 from powercut.recorder.record import record
 from powercut.recorder.workload import Workload
 from powercut.replayer.models import get_model
+from powercut.session.choice import choose_checker
 from powercut.trace import Op, Trace, open_trace
 
 STOP_GRACE = 20.0  # seconds a job has to unmount and stop its workload once told to stop
@@ -125,13 +125,9 @@ def candidates(trace: Trace, template: Fault) -> int:
 
 
 def make_checker(trace: Trace, judging: Judging) -> Checker:
-    """The checker that judges `trace`, by name or from its workload's target."""
-    name = judging.checker
-    if name is None:
-        name = "command" if judging.options.get("check_cmd") else targets.for_workload(
-            str(trace.workload.get("name") or "")).checker_for(trace)
-    return targets.for_checker(name).checker(name, trace, judging.options,
-                                             timeout=judging.timeout)
+    """The checker that judges `trace`: the session's choice (by name, or the trace's
+    target's own; on the kernel's recovery of each image for a `--fs` trace)."""
+    return choose_checker(trace, judging.checker, judging.options, timeout=judging.timeout)
 
 
 def run_job(job: FaultJob) -> FaultRun:

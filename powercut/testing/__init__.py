@@ -6,7 +6,7 @@
     @settings(deadline=None)
     @given(crash_states("traces/app.trace", points=range(7, 10)))
     def test_app_recovers(state):
-        assert check(state, check_cmd="./check-app {dir}").kind == "ok"
+        assert check(state, check_cmd="./check-app {dir}").verdict == "ok"
 
 `crash_states` draws a crash point, then which of its pending units were
 lost (only states the persistence model allows), and shrinks toward

@@ -13,7 +13,6 @@ that is the `powercut replay` command rebuilding it.
 from __future__ import annotations
 
 import collections
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from hypothesis import strategies as st
 from powercut.replayer.materialise import Materialised, materialise
 from powercut.replayer.models import get_model
 from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
-from powercut.replayer.replay import pending_at
+from powercut.replayer.replay import pending_at, replay_command
 from powercut.replayer.state import CrashState, StateName
 from powercut.trace import Op, Trace, open_trace
 
@@ -57,14 +56,9 @@ class CrashCase:
         return materialise(self.state, target)
 
     def replay_command(self, to: str = "crash-state") -> str:
-        args = ["powercut", "replay", str(self.trace.path), "--point", str(self.point)]
-        if self.model.name != "lazyfs":
-            args += ["--model", self.model.name]
-        if self.model.page_size != self.trace.page_size:
-            args += ["--page-size", str(self.model.page_size)]
-        for spec in self.name.lost:
-            args += ["--lose", spec]
-        return shlex.join([*args, "--to", to])
+        return replay_command(str(self.trace.path), self.name, self.model.name,
+                              self.model.page_size, trace_page_size=self.trace.page_size,
+                              prefix=self.trace.status == "truncated", to=to)
 
     def __repr__(self) -> str:
         lost = "; ".join(self.name.lost) or "nothing"
@@ -116,8 +110,8 @@ def crash_states(trace: Trace | Path | str, model: str = "lazyfs", points: Itera
         units = len(pending.units)
         drawn = draw(st.lists(st.booleans(), min_size=units, max_size=units)) if units else []
         lost = pending.space.lose(frozenset(), [i for i, gone in enumerate(drawn) if gone])
-        state = CrashState(point, pending.name(lost), pending.key(lost), False, "drawn", lost,
-                           StateImage(pending, lost))
+        state = CrashState(point, pending.name(lost), pending.key(lost), class_="drawn",
+                           lost=lost, image=StateImage(pending, lost))
         return CrashCase(opened, chosen, state, cache.markers(point))
 
     return draw_state()

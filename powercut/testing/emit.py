@@ -3,8 +3,9 @@
 A fix usually makes a failing state *unreachable* rather than recoverable,
 so replaying the old state proves nothing: each emitted test records the
 workload again (its target, options and command, from the trace header)
-and explores it, and fails while a cause with the same id is still found.
-Its docstring names the missing barrier. An emitted file holds no
+and explores the cause's own crash points with the budget that found it,
+under the first model it was found under, and fails while a cause with the
+same id is still found. Its docstring names the missing barrier. An emitted file holds no
 absolute path of this machine: the Python that recorded is `sys.executable`
 again, programs on PATH go by their names, and paths under the current
 directory are written relative to the test file.
@@ -45,11 +46,14 @@ OPTIONS = {options}
 CHECKER = {checker!r}
 CHECK_OPTIONS = {check_options}
 MODEL = {model!r}
+POINTS = range({first}, {last} + 1)  # the crash points it was found at
+BUDGET = {budget!r}  # the budget that found it
 
 
 def test_{slug}_is_gone(tmp_path: Path) -> None:
     trace = record(WORKLOAD, command=COMMAND, cache_dir=tmp_path, **OPTIONS)
-    cause = check_cause(trace, {id!r}, checker=CHECKER, model=MODEL, **CHECK_OPTIONS)
+    cause = check_cause(trace, {id!r}, checker=CHECKER, model=MODEL, points=POINTS,
+                        budget=BUDGET, **CHECK_OPTIONS)
     assert cause is None, f"root cause {id} is still there: {{cause.barrier}}"
 '''
 
@@ -80,8 +84,8 @@ def portable_shell(command: str, emit_dir: Path) -> str:
     return "' '.join([" + ", ".join(parts) + "])"
 
 
-def emit(directory: Path | str, trace: Trace, causes: list[RootCause], *, model: str,
-         checker: str, check_cmd: str | None) -> list[Path]:
+def emit(directory: Path | str, trace: Trace, causes: list[RootCause], *, checker: str,
+         check_cmd: str | None, budget: int | None) -> list[Path]:
     """Write one test file per cause into `directory` (made if missing); return them."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
@@ -99,7 +103,8 @@ def emit(directory: Path | str, trace: Trace, causes: list[RootCause], *, model:
             id=cause.id, kind=cause.kind, verdict=cause.verdict, trace=Path(trace.path).name,
             summary=cause.summary, barrier=cause.barrier, workload=name,
             command=portable_command(command, target), options=repr(options),
-            checker=checker, check_options=check_options, model=model,
+            checker=checker, check_options=check_options, model=cause.models[0],
+            first=cause.first_point, last=cause.last_point, budget=budget,
             slug=cause.id.lower()))
         written.append(path)
     return written

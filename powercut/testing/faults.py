@@ -3,7 +3,7 @@
     @settings(deadline=None, max_examples=20)
     @given(case=fsync_failures("command", command=["python3", "app.py", "{mnt}"]))
     def test_no_acknowledged_write_is_lost_when_fsync_fails(case):
-        assert check(case, check_cmd="python3 check.py {dir} {markers}").kind == "ok", case
+        assert check(case, check_cmd="python3 check.py {dir} {markers}").verdict == "ok", case
 
 A case is drawn as which call fails (`fsync@N`, N over the calls a clean
 run of the workload made, shrinking toward the first), then a crash state

@@ -4,7 +4,11 @@
   the traces kept in `--powercut-traces DIR` or the results cache directory;
 - `powercut_check`: `powercut.testing.check`, for symmetry;
 - `crash_dir`: a fresh empty directory for one state;
-- after every test, whatever a checker left running is killed.
+- `powercut_cleanup`, opt-in (`@pytest.mark.usefixtures("powercut_cleanup")`):
+  after the test, whatever powercut started during it and left running is
+  killed. Only powercut's own children: the plugin loads in every project
+  that installs powercut, and another project's processes are never its
+  business.
 
 A failing hypothesis example prints as a `CrashCase` whose repr is the
 `powercut replay` command that rebuilds the state.
@@ -55,7 +59,9 @@ def crash_dir(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(autouse=True)
-def _powercut_cleanup() -> Iterator[None]:
+@pytest.fixture
+def powercut_cleanup() -> Iterator[None]:
+    """After the test, end the programs powercut started during it that still run."""
+    before = process.running()
     yield
-    process.kill_all()  # a checker's program must never outlive its test
+    process.kill(process.running() - before)

@@ -6,7 +6,8 @@ test session records a workload once and later sessions reuse it.
 `check` judges one `CrashCase` with a checker (a name, as on the command
 line, or a `Checker`) in a temporary directory it removes. `check_cause`
 explores a trace and returns the root cause with a given id if it is
-still there: what an emitted regression test asserts is gone.
+still there: what an emitted regression test asserts is gone. Both go
+through the same `powercut.session.Session` as `powercut explore`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,51 +25,29 @@ from powercut import __version__, targets
 from powercut.errors import PowercutError
 from powercut.explorer.analysis.cause import RootCause
 from powercut.explorer.checkers import Checker
-from powercut.explorer.run.drive import explore
-from powercut.explorer.run.pool import check_state
 from powercut.explorer.store.cache import default_cache_dir
 from powercut.explorer.verdict import Verdict
 from powercut.faultplan import Fault
 from powercut.recorder.record import record as record_trace
+from powercut.session import Session
 from powercut.testing.cases import CrashCase
 from powercut.trace import Trace, open_trace
-
-
-def _checker(trace: Trace, checker: str | Checker | None, options: Mapping[str, Any],
-             timeout: float | None) -> tuple[Checker, bool]:
-    """The checker to use, and whether this call made it (and must close it)."""
-    if isinstance(checker, Checker):
-        if timeout is not None:
-            checker.timeout = timeout
-        return checker, False
-    name = checker
-    if name is None:
-        if options.get("check_cmd"):
-            name = "command"
-        else:
-            name = targets.for_workload(str(trace.workload.get("name", ""))).checker_for(trace)
-    target = targets.for_checker(name)
-    made = target.checker(name, trace, dict(options), timeout=timeout or 10.0)
-    return made, True
 
 
 def check(case: CrashCase, checker: str | Checker | None = None, *, timeout: float | None = None,
           **options: Any) -> Verdict:
     """The verdict of `checker` on the crash state `case` (default: the trace's own checker).
 
-    `options` are the checker's options as the command line names them (`check_cmd`, a
-    target's binary...).
+    `options` are the checker's options by their keyword (`check_cmd`, a target's binary...).
     """
-    chosen, made = _checker(case.trace, checker, options, timeout)
+    session = Session.open(case.trace, checker=checker, options=options, timeout=timeout,
+                           models=case.model.name, page_size=case.model.page_size)
     work = Path(tempfile.mkdtemp(prefix="powercut-case-"))
     try:
-        verdict = check_state(chosen, case.state, list(case.markers), work / "state")
-        assert verdict is not None  # never stopped
-        return verdict
+        with session:
+            return session.check(case.state, list(case.markers), work / "state")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if made:
-            chosen.close()
 
 
 def record(workload: str, *, command: Sequence[str] = (), cache_dir: Path | str | None = None,
@@ -107,14 +86,19 @@ def record(workload: str, *, command: Sequence[str] = (), cache_dir: Path | str 
 
 
 def check_cause(trace: Trace | Path | str, cause: str, *, checker: str | Checker | None = None,
-                model: str = "lazyfs", budget: int | None = 500, timeout: float | None = None,
+                model: str = "lazyfs", budget: int | None = None,
+                points: Collection[int] | None = None, timeout: float | None = None,
                 **options: Any) -> RootCause | None:
-    """The root cause `cause` (its id) if exploring `trace` still finds it, else None."""
+    """The root cause `cause` (its id) if exploring `trace` still finds it, else None.
+
+    `budget` defaults to the one `powercut explore` would use (the target's
+    own); `points` (those of the trace past its end left out) restricts the
+    crash points, as an emitted test does to the points its cause was found at.
+    """
     opened = trace if isinstance(trace, Trace) else open_trace(trace)
-    chosen, made = _checker(opened, checker, options, timeout)
-    try:
-        with explore(opened, chosen, model, budget=budget) as exploration:
-            return next((c for c in exploration.causes if c.id == cause), None)
-    finally:
-        if made:
-            chosen.close()
+    if points is not None:
+        points = [p for p in points if -1 <= p < opened.op_count] or None
+    session = Session.open(opened, checker=checker, options=options, timeout=timeout,
+                           models=model, budget=budget, points=points)
+    with session, session.explore() as found:
+        return next((c for c in found.causes if c.id == cause), None)

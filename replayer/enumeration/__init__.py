@@ -28,7 +28,13 @@ from powercut.replayer.enumeration.keyset import KeySet
 from powercut.replayer.enumeration.plan import DEFAULT_BUDGET, Plan, make_plan, water_level
 from powercut.replayer.models.base import Pending, PersistenceModel, StateImage
 from powercut.replayer.space import Lost
-from powercut.replayer.state import BEFORE_FIRST, ClassCount, CrashPoint, CrashState
+from powercut.replayer.state import (
+    BEFORE_FIRST,
+    ClassCount,
+    CrashPoint,
+    CrashState,
+    verdict_key,
+)
 from powercut.trace import Trace
 
 __all__ = ["DEFAULT_BUDGET", "Enumeration", "EnumerationStats", "Plan", "check_points"]
@@ -75,14 +81,14 @@ class Enumeration:
     """Iterate to stream every chosen `CrashState`; `crash_points`, `plan` and `stats` fill in.
 
     Iterating again starts afresh (and forgets the keys seen before).
-    `key_suffix(point)`, when given, is appended to every key of that point
-    (the markers a checker is told): states dedup on tree and suffix.
+    `markers(point)`, when given, is the digest of the markers a checker is
+    told at that point: states dedup on tree and markers.
     """
 
     def __init__(self, trace: Trace, model: PersistenceModel, *, strategy: str = "auto",
                  budget: int | None = DEFAULT_BUDGET, max_states: int | None = None,
                  points: Collection[int] | range | None = None, seed: int = 0,
-                 key_suffix: Callable[[int], str] | None = None) -> None:
+                 markers: Callable[[int], str] | None = None) -> None:
         make_plan(strategy, [], budget=budget, max_states=max_states)  # checks the options
         self.trace = trace
         self.model = model
@@ -91,7 +97,7 @@ class Enumeration:
         self.max_states = max_states
         self.seed = seed
         self.points = check_points(points, trace.op_count)
-        self.key_suffix = key_suffix
+        self.markers = markers
         self.crash_points: list[CrashPoint] = []
         self.plan: Plan | None = None
         self._keys = KeySet()
@@ -146,16 +152,15 @@ class Enumeration:
         if sampled and self.budget is not None:
             yield from self._fill(sampled, rng)
 
-    def _state(self, pending: Pending, lost: Lost, kind: str) -> CrashState:
-        key = pending.key(lost)
-        if self.key_suffix is not None:
-            key = f"{key}+{self.key_suffix(pending.point)}"
-        duplicate = not self._keys.add(key)
+    def _state(self, pending: Pending, lost: Lost, class_: str) -> CrashState:
+        content = pending.key(lost)
+        markers = self.markers(pending.point) if self.markers is not None else ""
+        duplicate = not self._keys.add(verdict_key(content, markers))
         self._enumerated += 1
-        return CrashState(pending.point, pending.name(lost), key, duplicate, kind, lost,
-                          StateImage(pending, lost))
+        return CrashState(pending.point, pending.name(lost), content, markers, duplicate,
+                          class_, lost, StateImage(pending, lost))
 
-    def _emit(self, pending: Pending, choices: Iterable[Lost], kind: str,
+    def _emit(self, pending: Pending, choices: Iterable[Lost], class_: str,
               limit: float = math.inf, seen: set[int] | None = None) -> Emitted[int]:
         """Yield the states of `choices` (at most `limit`, none twice); return how many.
 
@@ -173,7 +178,7 @@ class Enumeration:
                     continue
                 seen.add(mark)
             here += 1
-            yield self._state(pending, lost, kind)
+            yield self._state(pending, lost, class_)
         return here
 
     def _systematic(self, pending: Pending, cap: int) -> Emitted[list[ClassCount]]:

@@ -43,7 +43,7 @@ def torn_writes(pending: Pending) -> list[tuple[int, tuple[int, ...]]]:
     """(write seq, its pending page units) for each write with at least two, oldest first."""
     pages: dict[int, list[int]] = {}
     for i, unit in enumerate(pending.units):
-        if unit.kind == "page":
+        if not unit.is_op:
             for seq in unit.writes:
                 pages.setdefault(seq, []).append(i)
     return [(seq, tuple(units)) for seq, units in sorted(pages.items()) if len(units) > 1]

@@ -34,7 +34,7 @@ def write_dry_run(enumeration: Enumeration, out: IO[str]) -> dict[str, Any]:
     first = True
     for state in enumeration:
         record = {**state.name.to_json(), "key": state.key, "duplicate": state.duplicate,
-                  "class": state.kind}
+                  "class": state.class_}
         out.write(("\n  " if first else ",\n  ") + json.dumps(record, ensure_ascii=False))
         first = False
     out.write("\n ],\n")

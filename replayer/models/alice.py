@@ -260,7 +260,7 @@ class _Run:
                 # A data piece names its file as its pages do: by its name at the crash point
                 # (the temp file renamed into place is the file, not the temp name).
                 path = names.get(p.ino, p.path) if p.ino is not None else p.path
-                units.append(Unit.op("op", p.seq, path, p.piece))
+                units.append(Unit.op(p.seq, path, p.piece))
             comps.append(_group(entry.pieces, index))
         return EffectPending(point, self.durable.copy(), tuple(units), effects, pages, (),
                              Space(len(units), tuple(comps)), _aliases(self.tree, units),

@@ -83,9 +83,6 @@ class Pending(ABC):
                 f"this model allows: {', '.join(extra[:8])} cannot persist without it")
         return lost
 
-    def all_kept(self) -> Lost:
-        return frozenset()
-
 
 class StateImage:
     """A crash state's image, built only when asked for (materialise, pickling).

@@ -286,7 +286,7 @@ class _Run:
         for entry in self.pending_entries:
             effects[len(units)] = entry.effects
             entries.append(len(units))
-            units.append(Unit.op("op", entry.seq, entry.path))
+            units.append(Unit.op(entry.seq, entry.path))
         k = len(entries)
         after: dict[int, int] = {}
         before: dict[int, int] = {}
@@ -312,7 +312,7 @@ class _Run:
 
 def _aliases(tree: Tree, units: list[Unit]) -> dict[str, str]:
     """Other names of files with page units -> the name the units use."""
-    unit_paths = {u.path for u in units if u.kind == "page"}
+    unit_paths = {u.path for u in units if not u.is_op}
     first: dict[int, str] = {}
     out = {}
     for path, node in tree.walk():

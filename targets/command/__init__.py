@@ -21,8 +21,6 @@ from powercut.trace import Trace
 class CommandTarget(Target):
     name = "command"
     summary = "any program: a command records it, a command judges each crash state"
-    workloads = ("command",)
-    checkers = ("command",)
     options = (
         Option("--check-cmd", "Command judging a state: exit 0 is ok; {dir} is the state, "
                "{markers} a file of the markers recorded before the crash point.",

@@ -15,12 +15,14 @@ processes; a check waits for it at most ten timeouts, then stops the
 exploration with a CheckerError), and `describe` says so.
 
 Per member: `ok` (healthy), `unrecoverable` (exited), `hang` (neither within
-the timeout), in `evidence["members"]`. The cluster is `unrecoverable` when
+the timeout), in the evidence's notes; the members that did not recover are
+its declared field `members`. The cluster is `unrecoverable` when
 any member cannot restart (a member that never comes back needs an operator,
 even if the other two keep quorum), `data-loss` when a healthy quorum reads
 back an acknowledged key wrong, `hang` when a member or the quorum never
 becomes healthy, else `ok`. The signature names the broken members, e.g.
-`node2: cannot open database ...`. Every member's group is always killed.
+`node2: cannot open database ...`. Every member is a kit `Server`: its
+group is always killed.
 """
 
 from __future__ import annotations
@@ -38,19 +40,15 @@ from typing import Any
 from powercut import namespaces, ports
 from powercut.errors import CheckerError
 from powercut.explorer.checkers import durability
-from powercut.explorer.checkers.base import (
-    DEFAULT_TIMEOUT,
-    Checker,
-    failure_verdict,
-    file_fingerprint,
-    scratch_dir,
-)
-from powercut.explorer.verdict import Verdict
-from powercut.process import Child, Exit, log_text
-from powercut.targets.etcd import binary as binaries
+from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, file_fingerprint, scratch_dir
+from powercut.explorer.verdict import Evidence, LostWrite, Verdict
+from powercut.process import Child
 from powercut.targets.etcd import client as kv
-from powercut.targets.etcd.checker import BIND_FAILED, POLL
+from powercut.targets.etcd import logs
+from powercut.targets.etcd.binary import ETCD, clean_env
+from powercut.targets.etcd.checker import FAST_ELECTION
 from powercut.targets.etcd.cluster import initial_cluster, member_argv
+from powercut.targets.kit import Server, polling
 from powercut.trace import Op
 
 LOCK_DIR = "/tmp"
@@ -122,11 +120,12 @@ class EtcdClusterChecker(Checker):
     name = "etcd-cluster"
     uses_markers = True
     own_network = True
+    evidence_fields = ("members",)  # the members that did not recover
 
     def __init__(self, binary: Path, workload: Mapping[str, Any], *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         self.binary = Path(binary)
-        self.version = binaries.version(self.binary)
+        self.version = ETCD.version(self.binary)
         self.members = members_of(workload)
         self.timeout = timeout
 
@@ -165,7 +164,7 @@ class EtcdClusterChecker(Checker):
         work.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         with ExitStack() as stack:
-            children: dict[str, Child] = {}
+            servers: dict[str, Server[int]] = {}
             for name, data_dir, _ in self.members:
                 # A member the crash caught before its WAL existed never joined:
                 # it is bootstrapped again as at first (`new`), as an operator would.
@@ -174,65 +173,61 @@ class EtcdClusterChecker(Checker):
                 argv = member_argv(str(self.binary), name, directory / data_dir, clients[name],
                                    peers[name], initial_cluster(peers),
                                    "existing" if joined else "new")
-                argv += ["--heartbeat-interval", "10", "--election-timeout", "100"]
-                children[name] = stack.enter_context(Child(argv, work / f"{name}.log"))
-            kinds: dict[str, str] = {}
-            exits: dict[str, Exit] = {}
+                child = Child([*argv, *FAST_ELECTION], work / f"{name}.log", env=clean_env())
+                port = clients[name]
+                healthy = polling(lambda limit, port=port: port if kv.healthy(
+                    port, min(limit, kv.HEALTH_TIMEOUT)) else None)
+                servers[name] = stack.enter_context(Server(child, healthy))
+            verdicts: dict[str, str] = {}
             limit = self.limit()
-            while len(kinds) < len(children) and time.monotonic() - started < limit:
-                for name, child in children.items():
-                    if name in kinds:
+            while len(verdicts) < len(servers) and time.monotonic() - started < limit:
+                for name, server in servers.items():
+                    if name in verdicts:
                         continue
-                    exit = child.poll()
-                    if exit is not None:
-                        if BIND_FAILED.search(log_text(child.log, 1 << 16)):
+                    if server.wait(time.monotonic() + kv.HEALTH_TIMEOUT) is not None:
+                        verdicts[name] = "ok"
+                    elif server.exit is not None:
+                        if server.lost_port():
                             return None
-                        kinds[name], exits[name] = "unrecoverable", exit
-                    elif kv.healthy(clients[name]):
-                        kinds[name] = "ok"
-                time.sleep(POLL)
-            for name in children:
-                kinds.setdefault(name, "hang")
-            healthy = [n for n, k in kinds.items() if k == "ok"]
-            missing: list[dict[str, Any]] = []
-            if want and len(healthy) * 2 > len(children):
+                        verdicts[name] = "unrecoverable"
+            for name in servers:
+                verdicts.setdefault(name, "hang")
+            healthy = [n for n, v in verdicts.items() if v == "ok"]
+            missing: list[LostWrite] = []
+            if want and len(healthy) * 2 > len(servers):
                 try:
                     missing = durability.lost(
                         want, lambda key: kv.get(clients[healthy[0]], key, self.timeout))
                 except kv.EtcdKVError as e:
                     # Healthy, yet it cannot answer a read: it did not really recover
                     # (as the single-member checker judges it), and no key is known lost.
-                    for child in children.values():
-                        child.kill()
                     return Verdict("hang", signature="healthy but cannot answer a read",
                                    duration=time.monotonic() - started,
-                                   evidence={"members": dict(sorted(kinds.items())),
-                                             "quorum": True, "read_error": str(e)})
-            return self._verdict(children, kinds, exits, missing, time.monotonic() - started)
+                                   evidence=Evidence(read_error=str(e), notes={
+                                       "members": dict(sorted(verdicts.items())),
+                                       "quorum": True}))
+            return self._verdict(servers, verdicts, missing, time.monotonic() - started)
 
-    def _verdict(self, children: dict[str, Child], kinds: dict[str, str],
-                 exits: dict[str, Exit], missing: list[dict[str, Any]], elapsed: float
-                 ) -> Verdict:
-        evidence: dict[str, Any] = {"members": dict(sorted(kinds.items())),
-                                    "quorum": sum(k == "ok" for k in kinds.values()) * 2
-                                    > len(kinds)}
-        per_member = {name: failure_verdict(kind, children[name], exits.get(name))
-                      for name, kind in kinds.items() if kind != "ok"}
-        for child in children.values():
-            child.kill()
+    def _verdict(self, servers: dict[str, Server[int]], verdicts: dict[str, str],
+                 missing: list[LostWrite], elapsed: float) -> Verdict:
+        failed = tuple(sorted(n for n, v in verdicts.items() if v != "ok"))
+        notes: dict[str, Any] = {"members": dict(sorted(verdicts.items())),
+                                 "quorum": (len(verdicts) - len(failed)) * 2 > len(verdicts)}
+        evidence = Evidence(fields={"members": failed}, notes=notes)
+        per_member = {name: servers[name].failed(verdicts[name], logs.cause) for name in failed}
         if not per_member and not missing:
             return Verdict("ok", duration=elapsed, evidence=evidence)
-        worst = max(per_member.values(), key=lambda v: _RANK[v.kind], default=None)
-        if missing and (worst is None or worst.kind != "unrecoverable"):
+        worst = max(per_member.values(), key=lambda v: _RANK[v.verdict], default=None)
+        if missing and (worst is None or worst.verdict != "unrecoverable"):
             return durability.data_loss(missing, elapsed, evidence)
         assert worst is not None
         # Only the members that cannot restart name the failure; a member left
         # without quorum by them only waits, which says nothing new.
-        named = {n: v for n, v in per_member.items() if v.kind == worst.kind}
+        named = {n: v for n, v in per_member.items() if v.verdict == worst.verdict}
         signature = "; ".join(f"{n}: {v.signature}" for n, v in sorted(named.items()))
         first = named[min(named)]
-        evidence["member_signatures"] = {n: v.signature for n, v in sorted(per_member.items())}
-        return Verdict(worst.kind, signature=signature, exit_status=first.exit_status,
+        notes["member_signatures"] = {n: v.signature for n, v in sorted(per_member.items())}
+        return Verdict(worst.verdict, signature=signature, exit_status=first.exit_status,
                        signal=first.signal, log_tail=first.log_tail,
                        excerpt=f"{min(named)}: {first.excerpt}", duration=elapsed,
                        evidence=evidence)

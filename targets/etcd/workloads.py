@@ -4,21 +4,17 @@
   loopback ports; healthy (`GET /health` polled in-process with short
   timeouts, while watching the exit status) means complete; then SIGTERM,
   and SIGKILL of the group after a grace.
-- `etcd-writes` (`EtcdWrites`): the same bootstrap, then `puts` client
-  requests over the v3 JSON API: distinct keys and values, every tenth an
-  overwrite of an earlier key, and one delete. Before each request an
-  intent marker (the write's fields and `"intent": true`) says the write is
-  in flight; once etcd has answered, a marker (`key`, `value`, and for the
-  delete `"deleted": true` with `value` None) says it was acknowledged. A
-  marker is never early: until acknowledged, either outcome is allowed.
+- `etcd-writes` (`EtcdWrites`): the same bootstrap, then `writes` client
+  requests over the v3 JSON API, the plan every key-value target sends,
+  through the kit's acknowledged-write loop (an intent marker before each
+  request, an acknowledgement once etcd answered).
 
 The header records the etcd version and the sha256 of its binary, so a
-checker finds the same etcd by what it is, anywhere (`binary.for_trace`).
+checker finds the same etcd by what it is, anywhere (`binary.ETCD`).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,57 +23,35 @@ from typing import Any, Self
 
 from powercut import ports
 from powercut.process import Child, last_lines
-from powercut.recorder.workload import GRACE_SECONDS, POLL_SECONDS, Markers, Outcome, start
-from powercut.targets.etcd import binary as binaries
+from powercut.recorder.workload import GRACE_SECONDS, Markers, WorkloadResult, start
 from powercut.targets.etcd import client as kv
-from powercut.targets.writes import plan_writes
+from powercut.targets.etcd.binary import ETCD, clean_env
+from powercut.targets.kit import Server, Write, plan_writes, polling, send_acknowledged
 
-DEFAULT_PUTS = 100
+DEFAULT_WRITES = 100
 HEALTH_TIMEOUT = 0.5
-EXIT_WAIT = 1.0  # after a failed request: time for the member to finish exiting, if it is
 
 
-def clean_env() -> dict[str, str]:
-    # ETCD_* variables in the caller's environment would silently change the member.
-    return {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
-
-
-def wait_healthy(child: Child, client: int, log: Path, timeout: float, started: float,
-                 what: str = "etcd") -> Outcome | None:
-    """None once the member on `client` is healthy, else why it is not (exited, too slow)."""
-    deadline = started + timeout
-    while not kv.healthy(client, HEALTH_TIMEOUT):
-        exit = child.poll()
-        if exit is not None:
-            return Outcome(False, f"{what} exited with status {exit.status} before it was "
-                                  f"healthy: {last_lines(log)}", exited=True)
-        if time.monotonic() > deadline:
-            return Outcome(False, f"{what} not healthy within {timeout:g}s: {last_lines(log)}")
-        time.sleep(POLL_SECONDS)
-    return None
+def member(child: Child, client: int) -> Server[int]:
+    """A started member, healthy once `GET /health` says so; stopped with a grace."""
+    healthy = polling(lambda limit: client if kv.healthy(client, min(limit, HEALTH_TIMEOUT))
+                      else None)
+    return Server(child, healthy, stop=lambda c: c.kill(GRACE_SECONDS))
 
 
 def send_writes(mnt: Path, client: int, n: int, deadline: float,
-                exited: Callable[[], str | None] = lambda: None) -> Outcome | None:
-    """`n` planned writes to the member on `client`, each between its intent and its
-    acknowledgement marker; None when all were acknowledged, else why not."""
+                exited: Callable[[], str | None] = lambda: None) -> str | None:
+    """`n` planned writes to the member on `client` through the acknowledged-write loop;
+    None when all were acknowledged, else why not."""
+    def request(w: Write) -> None:
+        if w.value is None:
+            kv.delete(client, w.key)
+        else:
+            kv.put(client, w.key, w.value)
+
     with Markers(mnt) as markers:
-        for i, w in enumerate(plan_writes(n)):
-            if time.monotonic() > deadline:
-                return Outcome(False, f"only {i} of {n} writes within the timeout")
-            # The intent first: a crash before the answer may keep the write or not.
-            markers.write(w.marker(intent=True))
-            try:
-                if w.value is None:
-                    kv.delete(client, w.key)
-                else:
-                    kv.put(client, w.key, w.value)
-            except kv.EtcdKVError as e:
-                gone = exited()
-                return Outcome(False, f"write {i} ({w.key}) failed: {gone or e}",
-                               exited=gone is not None)
-            markers.write(w.marker())  # acknowledged: only now may the marker be recorded
-    return None
+        return send_acknowledged(markers.write, plan_writes(n), request, deadline=deadline,
+                                 errors=(kv.EtcdKVError,), why=exited)
 
 
 @dataclass(frozen=True)
@@ -93,12 +67,11 @@ class EtcdBootstrap:
     @classmethod
     def with_binary(cls, etcd_bin: Path | str | None = None, **fields: Any) -> Self:
         """This workload with `--etcd-bin` (default: the etcd installed with powercut)."""
-        found = binaries.for_recording(etcd_bin)
-        return cls(found, binaries.version(found), **fields)
+        found = ETCD.for_recording(etcd_bin)
+        return cls(found, ETCD.version(found), **fields)
 
     def header(self) -> dict[str, Any]:
-        return {"name": self.name, "etcd_bin": str(self.etcd_bin),
-                "etcd_version": self.version, "etcd_sha256": binaries.sha256(self.etcd_bin),
+        return {"name": self.name, "etcd_bin": str(self.etcd_bin), **ETCD.header(self.etcd_bin),
                 "data_dir": self.data_dir, "member_name": self.member_name}
 
     def argv(self, mnt: Path, client: int, peer: int) -> list[str]:
@@ -110,43 +83,54 @@ class EtcdBootstrap:
                 "--initial-cluster", f"{self.member_name}={purl}",
                 "--initial-cluster-state", "new"]
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         return self._run(mnt, workdir, timeout, 0)
 
-    def _run(self, mnt: Path, workdir: Path, timeout: float, puts: int) -> Outcome:
+    def _run(self, mnt: Path, workdir: Path, timeout: float, writes: int) -> WorkloadResult:
         log = workdir / "etcd.log"
-        started = time.monotonic()
-        deadline = started + timeout
+        deadline = time.monotonic() + timeout
         with ports.reserved(2) as (client, peer):
             child = start(self.argv(mnt, client, peer), log, env=clean_env())
-            try:
-                failed = wait_healthy(child, client, log, timeout, started)
-                if failed is not None:
-                    return failed
-                if not puts:
-                    return Outcome(True, "etcd bootstrapped and reported healthy")
+            with member(child, client) as etcd:
+                if etcd.wait(deadline) is None:
+                    return WorkloadResult(False, unhealthy(etcd, "etcd", timeout, log),
+                                          exited=etcd.exit is not None)
+                if not writes:
+                    return WorkloadResult(True, "etcd bootstrapped and reported healthy")
+
+                gone = False
 
                 def exited() -> str | None:
-                    exit = child.wait(EXIT_WAIT)  # a request failed: is it exiting?
+                    nonlocal gone
+                    gone = etcd.exited()  # a request failed: is it exiting?
+                    exit = etcd.exit
                     return None if exit is None else (
                         f"etcd exited with status {exit.status}: {last_lines(log)}")
 
-                failed = send_writes(mnt, client, puts, deadline, exited)
-                return failed or Outcome(True, f"etcd bootstrapped and acknowledged {puts} "
-                                               "writes")
-            finally:
-                child.kill(GRACE_SECONDS)
+                failed = send_writes(mnt, client, writes, deadline, exited)
+        if failed is not None:
+            return WorkloadResult(False, failed, exited=gone)
+        return WorkloadResult(True, f"etcd bootstrapped and acknowledged {writes} writes")
+
+
+def unhealthy(etcd: Server[int], what: str, timeout: float, log: Path) -> str:
+    """Why a member did not become healthy: it exited, or it was too slow."""
+    exit = etcd.exit
+    if exit is not None:
+        return f"{what} exited with status {exit.status} before it was healthy: " \
+               f"{last_lines(log)}"
+    return f"{what} not healthy within {timeout:g}s: {last_lines(log)}"
 
 
 @dataclass(frozen=True)
 class EtcdWrites(EtcdBootstrap):
-    """etcd bootstraps `data.etcd` under the mount, then takes `puts` acknowledged writes."""
+    """etcd bootstraps `data.etcd` under the mount, then takes `writes` acknowledged writes."""
 
-    puts: int = DEFAULT_PUTS
+    writes: int = DEFAULT_WRITES
     name: str = "etcd-writes"
 
     def header(self) -> dict[str, Any]:
-        return {**super().header(), "puts": self.puts}
+        return {**super().header(), "writes": self.writes}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
-        return self._run(mnt, workdir, timeout, self.puts)
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
+        return self._run(mnt, workdir, timeout, self.writes)

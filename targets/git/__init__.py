@@ -3,8 +3,8 @@
 Workload `git` (`--writes N` commits, each acknowledged by a marker
 holding its sha; `--git-config KEY=VALUE`, e.g. `core.fsync=all`, for every
 git command); checker `git` (`git fsck --full`, then every acknowledged
-commit an ancestor of HEAD). git is found by version and digest
-(`targets.programs`), or given with `--git-bin`.
+commit an ancestor of HEAD). git is found by version and digest (the
+kit's `Program`), or given with `--git-bin`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from powercut.targets.base import Option, Target
 from powercut.targets.git import repo
 from powercut.targets.git.checker import GitChecker
 from powercut.targets.git.workload import DEFAULT_WRITES, GitCommits
-from powercut.targets.writes import writes_option
+from powercut.targets.kit import writes_option
 from powercut.trace import Trace
 
 
 class GitTarget(Target):
     name = "git"
     summary = "git 2.39: commits acknowledged once made, judged by git fsck and git log"
-    workloads = ("git",)
-    checkers = ("git",)
+    programs = (repo.PROGRAM,)
+    processes = ("git",)
     options = (
         Option("--git-bin", "git binary [record: the one installed; explore: an installed "
                "one of the version the trace was recorded with].", ("record", "explore"),
@@ -58,9 +58,6 @@ class GitTarget(Target):
         if isinstance(config, list) and len(config) == 1:
             chosen["git_config"] = config[0]
         return chosen
-
-    def checker_for(self, trace: Trace) -> str:
-        return "git"
 
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:

@@ -20,7 +20,7 @@ from typing import Any
 
 from powercut.explorer.checkers import durability
 from powercut.explorer.checkers.base import DEFAULT_TIMEOUT, Checker, file_fingerprint, scratch_dir
-from powercut.explorer.verdict import Verdict
+from powercut.explorer.verdict import Evidence, Verdict
 from powercut.process import log_tail
 from powercut.targets.git import repo as git
 from powercut.trace import Op
@@ -50,7 +50,7 @@ class GitChecker(Checker):
               scratch: Path | None = None) -> Verdict:
         want = durability.expected(markers)
         if not want:
-            return Verdict("ok", evidence={"acknowledged": 0})
+            return Verdict("ok", evidence=Evidence(notes={"acknowledged": 0}))
         started = time.monotonic()
         deadline = started + self.limit()
         with scratch_dir(scratch) as work:
@@ -72,7 +72,7 @@ class GitChecker(Checker):
                     return self._failed(listed, work / "rev-list.log", started,
                                         "git rev-list HEAD")
                 reachable = set(listed.output.split())
-        evidence = {"reachable_commits": len(reachable)}
+        evidence = Evidence(notes={"reachable_commits": len(reachable)})
         missing = durability.lost(want, lambda key: want.acked[key]
                                   if want.acked[key] in reachable else None)
         duration = time.monotonic() - started
@@ -82,7 +82,7 @@ class GitChecker(Checker):
 
     def _failed(self, result: git.Result, log: Path, started: float, what: str) -> Verdict:
         duration = time.monotonic() - started
-        evidence = {"command": what}
+        evidence = Evidence(notes={"command": what})
         if result.exit is None:
             return Verdict("hang", signature="no answer within the timeout", duration=duration,
                            log_tail=log_tail(log), evidence=evidence)

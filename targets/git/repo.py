@@ -18,9 +18,10 @@ from pathlib import Path
 
 from powercut.explorer.checkers.signature import Cause, normalise
 from powercut.process import Child, Exit, log_text
-from powercut.targets.programs import Program
+from powercut.targets.kit.program import Program
 
-PROGRAM = Program("git", "git", r"git version (\d[\w.]*)", "apt-get install git")
+PROGRAM = Program("git", "git", r"git version (\d[\w.]*)", "apt-get install git",
+                  places=("/usr/bin/git",))
 REPO_DIR = "repo"
 EPOCH = 1700000000
 BASE_CONFIG = ("gc.auto=0", "maintenance.auto=false", "commit.gpgsign=false", "core.pager=cat",

@@ -2,11 +2,12 @@
 
 `prepare` runs `git init --template=` in `repo/` of the backing directory
 before the mount, so the empty repository is the trace's initial tree (its
-files durable in every crash state). Then `writes` commits: each rewrites
-one of eight files and `counter.txt` (the index stays small), `git add
--A`, `git commit`, `git rev-parse HEAD`, and the marker `{"key":
-"commit-NNNN", "value": <sha>}` once the commit is in hand. `git_config`
-settings (`core.fsync=all`) go to every command.
+files durable in every crash state). Then `writes` commits through the
+kit's acknowledged-write loop: each rewrites one of eight files and
+`counter.txt` (the index stays small), `git add -A`, `git commit`, `git
+rev-parse HEAD`, between the intent marker `{"key": "commit-NNNN"}` and the
+acknowledgement `{"key": "commit-NNNN", "value": <sha>}` once the commit is
+in hand. `git_config` settings (`core.fsync=all`) go to every command.
 
 The header records the git version and digest, `writes`, `git_config`
 and the repository's directory.
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any, Self
 
 from powercut.errors import WorkloadError
-from powercut.recorder.workload import Markers, Outcome
+from powercut.recorder.workload import Markers, WorkloadResult
 from powercut.targets.git import repo as git
+from powercut.targets.kit import Write, send_acknowledged
 
 DEFAULT_WRITES = 10
 FILES = 8
@@ -58,28 +60,34 @@ class GitCommits:
         if not done.ok:
             raise WorkloadError(f"git init failed: {done.output.strip()[-300:]}")
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         deadline = time.monotonic() + timeout
         home = workdir / "home"
         home.mkdir()
         tree = mnt / git.REPO_DIR
+        commits = [Write(f"commit-{i:04d}", None, text=f"commit {i}")
+                   for i in range(self.writes)]
+
+        def commit(w: Write) -> Write:
+            i = int(w.key.rsplit("-", 1)[1])
+            (tree / f"file-{i % FILES}.txt").write_text(f"content {i}\n")
+            (tree / "counter.txt").write_text(f"{i}\n")
+            sha = self._commit(tree, home, workdir / f"git-{i}.log", deadline, i)
+            return Write(w.key, sha, text=f"commit {i} {sha[:12]}")
+
         try:
             with Markers(mnt) as markers:
-                for i in range(self.writes):
-                    (tree / f"file-{i % FILES}.txt").write_text(f"content {i}\n")
-                    (tree / "counter.txt").write_text(f"{i}\n")
-                    sha = self._commit(tree, home, workdir / f"git-{i}.log", deadline, i)
-                    if sha.startswith("!"):
-                        return Outcome(False, f"commit {i}: {sha[1:]}", exited=True)
-                    markers.write({"key": f"commit-{i:04d}", "value": sha,
-                                   "text": f"commit {i} {sha[:12]} acknowledged"})
+                failed = send_acknowledged(markers.write, commits, commit, deadline=deadline,
+                                           errors=(GitFailed,))
         finally:
             shutil.rmtree(home, ignore_errors=True)
-        return Outcome(True, f"git made {self.writes} commits"
-                             + (f" with {' '.join(self.git_config)}" if self.git_config else ""))
+        if failed is not None:  # a git command that failed has exited: the program's reaction
+            return WorkloadResult(False, failed, exited=True)
+        return WorkloadResult(True, f"git made {self.writes} commits" + (
+            f" with {' '.join(self.git_config)}" if self.git_config else ""))
 
     def _commit(self, tree: Path, home: Path, log: Path, deadline: float, i: int) -> str:
-        """The new commit's sha, or "!why" when a command failed or ran out of time."""
+        """The new commit's sha (GitFailed when a command failed or ran out of time)."""
         steps: Sequence[Sequence[str]] = (("add", "-A"), ("commit", "-q", "-m", f"commit {i}"),
                                           ("rev-parse", "HEAD"))
         done = None
@@ -88,6 +96,10 @@ class GitCommits:
                            config=self.git_config, i=i)
             if not done.ok:
                 why = "timed out" if done.exit is None else done.exit.describe
-                return f"!git {args[0]} {why}: {done.output.strip()[-300:]}"
+                raise GitFailed(f"git {args[0]} {why}: {done.output.strip()[-300:]}")
         assert done is not None
         return done.output.strip().splitlines()[-1]
+
+
+class GitFailed(Exception):
+    """A git command of a commit failed or ran out of time."""

@@ -1,64 +1,55 @@
-"""Which LevelDB powercut tests: plyvel in this interpreter, linked against Debian's libleveldb.
+"""LevelDB as the kit's child program runs it (`kit/child.py`): open, write, compact, read.
 
-PyPI's plyvel wheel bundles its own LevelDB (1.22, `plyvel.libs/`);
-`scripts/setup` builds plyvel from source against Debian's libleveldb
-(1.23), so the program tested is the one Debian ships. `header()` records
-the LevelDB version and the library's file name and digest; `problem()`
-says in one line what is missing.
+Loaded by its path in a child of its own, with the project's interpreter,
+whose plyvel is built against Debian's libleveldb (`binding`). Only the
+standard library and plyvel are imported here, so a check starts in tens
+of milliseconds. A check never repairs and never creates: without
+`CURRENT` there is no database (every key reads as absent); the whole
+database is scanned, so a corrupt table is found even if no acknowledged
+key lives in it.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from powercut.targets.programs import sha256
+import plyvel
 
-SETUP = "run scripts/setup (it builds plyvel against Debian's libleveldb-dev)"
-
-
-def extension() -> Path:
-    """plyvel's compiled extension module in this interpreter."""
-    import plyvel._plyvel as ext
-    return Path(ext.__file__)
+# write_buffer_size and max_file_size at LevelDB's lower clamps, no compression: a small
+# workload already switches memtables and writes tables.
+OPTIONS: dict[str, Any] = {"write_buffer_size": 64 * 1024, "max_file_size": 1 << 20,
+                           "compression": None}
+ERRORS = (plyvel.Error,)
 
 
-@functools.cache
-def linked() -> Path | None:
-    """The libleveldb plyvel's extension loads (`ldd`), or None if it names none."""
-    done = subprocess.run(["ldd", str(extension())], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=30, start_new_session=True)
-    m = re.search(r"^\s*libleveldb\S*\s+=>\s+(\S+)", done.stdout, re.MULTILINE)
-    return Path(m.group(1)) if m else None
+def open_db(db_dir: str, settings: dict[str, Any], create: bool) -> plyvel.DB | None:
+    if not create and not os.path.exists(os.path.join(db_dir, "CURRENT")):
+        print("no database: no CURRENT file")
+        return None
+    return plyvel.DB(db_dir, create_if_missing=create, **OPTIONS)
 
 
-def versions() -> dict[str, str]:
-    import plyvel
-    return {"leveldb_version": plyvel.__leveldb_version__, "plyvel_version": plyvel.__version__}
+def write(db: plyvel.DB, key: str, value: str | None, sync: bool) -> None:
+    if value is None:
+        db.delete(key.encode(), sync=sync)
+    else:
+        db.put(key.encode(), value.encode(), sync=sync)
 
 
-def header() -> dict[str, Any]:
-    """What a trace header records of the LevelDB under test."""
-    library = linked()
-    if library is None:
-        return versions()
-    real = Path(os.path.realpath(library))
-    return {**versions(), "libleveldb": real.name, "libleveldb_sha256": sha256(real)}
+def finish(db: plyvel.DB, settings: dict[str, Any]) -> None:
+    """A full compaction after the writes (then the crash)."""
+    db.compact_range()
 
 
-def problem() -> str | None:
-    """Why the LevelDB target cannot run here, or None."""
+def read(db: plyvel.DB, keys: list[str]) -> dict[str, str | None]:
     try:
-        library = linked()
-    except ImportError:
-        return f"plyvel is not installed ({SETUP})"
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"cannot run ldd on plyvel's extension: {e}"
-    if library is None or "plyvel" in str(library):
-        return (f"plyvel bundles its own LevelDB {versions()['leveldb_version']} (the PyPI "
-                f"wheel), not Debian's libleveldb ({SETUP})")
-    return None
+        seen = sum(1 for _ in db.iterator(fill_cache=False))
+        values = {}
+        for key in keys:
+            value = db.get(key.encode())
+            values[key] = None if value is None else value.decode("utf-8", "replace")
+    finally:
+        db.close()
+    print(f"opened: {seen} keys")
+    return values

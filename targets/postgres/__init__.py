@@ -4,7 +4,7 @@ Workload `postgres` (a cluster prepared before the mount, then `--writes
 N` committed statements, each acknowledged by a marker) and checker
 `postgres` (start the server on the state, let it recover, read every
 acknowledged row back). The server is found by version (`binary`), or
-given with `--pg-bin`.
+given with `--pg-bin FILE`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.targets.base import Option, Target
-from powercut.targets.postgres import binary
+from powercut.targets.kit import writes_option
+from powercut.targets.postgres.binary import POSTGRES, UNSHARE
 from powercut.targets.postgres.checker import PostgresChecker
 from powercut.targets.postgres.workloads import DEFAULT_WRITES, PostgresWrites
-from powercut.targets.writes import writes_option
 from powercut.trace import Trace
 
 # Each state costs a server start on a 9 MB data dir (about 0.4 s): 600 states keep a bare
@@ -29,14 +29,14 @@ DEFAULT_BUDGET = 600
 class PostgresTarget(Target):
     name = "postgres"
     summary = "PostgreSQL 15: committed writes (synchronous_commit=on) survive a power cut"
-    workloads = ("postgres",)
-    checkers = ("postgres",)
     default_budget = DEFAULT_BUDGET
+    programs = (POSTGRES, UNSHARE)
+    processes = ("postgres", "unshare")
     options = (
-        Option("--pg-bin", "PostgreSQL bin directory (postgres, initdb, pg_controldata) "
-               "[record: the newest installed; explore: an installed PostgreSQL of the "
+        Option("--pg-bin", "PostgreSQL server binary, with initdb and pg_controldata beside "
+               "it [record: the newest installed; explore: an installed PostgreSQL of the "
                "version the trace was recorded with, else of its major version].",
-               ("record", "explore"), ("postgres",), metavar="DIR"),
+               ("record", "explore"), ("postgres",), metavar="PATH"),
         writes_option("postgres"),
     )
 
@@ -46,16 +46,9 @@ class PostgresTarget(Target):
         return PostgresWrites.with_binary(options.get("pg_bin"),
                                           writes=DEFAULT_WRITES if writes is None else writes)
 
-    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
-        writes = workload.get("writes")
-        return {"writes": writes} if isinstance(writes, int) else {}
-
-    def checker_for(self, trace: Trace) -> str:
-        return "postgres"
-
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:
-        return PostgresChecker(binary.for_trace(trace.workload, options.get("pg_bin")),
+        return PostgresChecker(POSTGRES.matching(trace.workload, options.get("pg_bin")),
                                trace.workload, timeout=timeout)
 
 

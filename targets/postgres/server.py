@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pg8000.native
 
+from powercut.explorer.checkers.signature import Cause, line_cause
 from powercut.process import Child, Exit
 
 DATABASE = "template1"  # the only database left once `prepare` trims the cluster
@@ -83,10 +84,9 @@ def socket_name() -> str:
     return f"powercut-pg-{os.getpid()}-{secrets.token_hex(8)}"
 
 
-def argv(bindir: Path, data: Path, socket: str,
+def argv(postgres: Path, data: Path, socket: str,
          settings: Mapping[str, str] = SETTINGS) -> list[str]:
-    cmd = [*namespace(), str(bindir / "postgres"), "-D", str(data), "-k", f"@{socket}",
-           "-p", str(PORT)]
+    cmd = [*namespace(), str(postgres), "-D", str(data), "-k", f"@{socket}", "-p", str(PORT)]
     for name, value in settings.items():
         cmd += ["-c", f"{name}={value}"]
     return cmd
@@ -171,16 +171,16 @@ _TURNED_AWAY = re.compile(r"^the database system is (?:starting up|shutting down
                           r"not (?:yet )?accepting connections|in recovery mode)")
 
 
-def failure_line(log: str) -> tuple[str, int] | None:
+def cause(log: str) -> Cause | None:
     """The message of a server log's first PANIC, else its first FATAL (but the ones that
-    turn a client away while the server starts), and its line number."""
+    turn a client away while the server starts)."""
     found: tuple[str, int] | None = None
     for i, line in enumerate(log.splitlines()):
         m = _FAILURE.match(line.strip())
         if m is None or _TURNED_AWAY.match(m.group("msg")):
             continue
         if m.group("level") == "PANIC":
-            return m.group("msg"), i
+            return line_cause(log, (m.group("msg"), i))
         found = found or (m.group("msg"), i)
-    return found
+    return line_cause(log, found)
 

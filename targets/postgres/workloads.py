@@ -8,12 +8,11 @@ shutdown, and the caches and WAL segments no start needs removed. What is
 left (about 9 MB) is the trace's initial tree.
 
 `run` starts the server on `<mnt>/pgdata` and sends `writes` statements,
-each its own transaction with `synchronous_commit=on`: fresh keys, every
-tenth an overwrite of an earlier key, one delete (the plan every key-value
-target sends, `targets.writes`). An intent marker goes before each
-statement and an acknowledgement once its COMMIT returned. Then an
-immediate shutdown (SIGQUIT: no checkpoint, the files as a crash leaves
-them).
+each its own transaction with `synchronous_commit=on`: the plan every
+key-value target sends, through the kit's acknowledged-write loop (an
+intent marker before each statement, an acknowledgement once its COMMIT
+returned). Then an immediate shutdown (SIGQUIT: no checkpoint, the files as
+a crash leaves them).
 """
 
 from __future__ import annotations
@@ -29,14 +28,14 @@ import pg8000.native
 
 from powercut.errors import WorkloadError
 from powercut.process import Child, last_lines, log_text
-from powercut.recorder.workload import POLL_SECONDS, Markers, Outcome, start
-from powercut.targets.postgres import binary, server
-from powercut.targets.writes import Write, plan_writes
+from powercut.recorder.workload import Markers, WorkloadResult, start
+from powercut.targets.kit import Server, Write, plan_writes, polling, send_acknowledged
+from powercut.targets.postgres import server
+from powercut.targets.postgres.binary import POSTGRES
 
 DEFAULT_WRITES = 20
 DATA_DIR = "pgdata"
 PREPARE_SECONDS = 120.0
-EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 TABLE = "CREATE TABLE kv (k text PRIMARY KEY, v text NOT NULL)"
 TRIM = ("UPDATE pg_database SET datistemplate = false WHERE datname = 'template0'",
         "DROP DATABASE template0", "DROP DATABASE postgres", TABLE, "CHECKPOINT")
@@ -46,51 +45,30 @@ PUT = "INSERT INTO kv (k, v) VALUES (:k, :v) ON CONFLICT (k) DO UPDATE SET v = E
 DELETE = "DELETE FROM kv WHERE k = :k"
 
 
-def wait_ready(child: Child, socket: str, log: Path, deadline: float
-               ) -> pg8000.native.Connection | Outcome:
-    """A connection once the server serves, else why not (exited, too slow)."""
-    while True:
-        conn = server.try_connect(socket, max(0.1, deadline - time.monotonic()))
-        if conn is not None:
-            return conn
-        exit = child.poll()
-        if exit is not None:
-            return Outcome(False, f"postgres exited ({exit.describe}) before it served: "
-                                  f"{last_lines(log)}", exited=True)
-        if time.monotonic() > deadline:
-            return Outcome(False, f"postgres did not serve in time: {last_lines(log)}")
-        time.sleep(POLL_SECONDS / 5)
-
-
-def send(conn: pg8000.native.Connection, markers: Markers, writes: list[Write]) -> None:
-    for w in writes:
-        # The intent first: a crash before COMMIT returns may keep the write or not.
-        markers.write(w.marker(intent=True))
-        if w.value is None:
-            conn.run(DELETE, k=w.key)
-        else:
-            conn.run(PUT, k=w.key, v=w.value)
-        markers.write(w.marker())  # COMMIT returned: only now may the marker be recorded
+def started(child: Child, socket: str) -> Server[pg8000.native.Connection]:
+    """A started server, serving once a connection answers a query; stopped at once."""
+    connect = polling(lambda limit: server.try_connect(socket, max(0.1, limit)), poll=0.02)
+    return Server(child, connect, stop=server.stop, disconnect=server.close)
 
 
 @dataclass(frozen=True)
 class PostgresWrites:
     """A PostgreSQL cluster prepared before the mount, then `writes` committed statements."""
 
-    bindir: Path
+    binary: Path  # the `postgres` program (initdb and pg_controldata beside it)
     version: str
     writes: int = DEFAULT_WRITES
     name: str = "postgres"
     data_dir: str = DATA_DIR
 
     @classmethod
-    def with_binary(cls, bindir: Path | str | None = None, **fields: Any) -> Self:
+    def with_binary(cls, binary: Path | str | None = None, **fields: Any) -> Self:
         """This workload with `--pg-bin` (default: the newest PostgreSQL installed)."""
-        found = binary.for_recording(bindir)
-        return cls(found, binary.version(found), **fields)
+        found = POSTGRES.for_recording(binary)
+        return cls(found, POSTGRES.version(found), **fields)
 
     def header(self) -> dict[str, Any]:
-        return {"name": self.name, "postgres_version": self.version, "writes": self.writes,
+        return {"name": self.name, **POSTGRES.header(self.binary), "writes": self.writes,
                 "data_dir": self.data_dir}
 
     def prepare(self, backing: Path) -> None:
@@ -116,7 +94,7 @@ class PostgresWrites:
 
     def _tool(self, program: str, log: Path, *args: str) -> None:
         """Run one of PostgreSQL's programs (as the server runs) and wait for it."""
-        argv = [*server.namespace(), str(self.bindir / program), *args]
+        argv = [*server.namespace(), str(self.binary.parent / program), *args]
         with start(argv, log, env=server.environment()) as child:
             exit = child.wait(PREPARE_SECONDS)
             if exit is None or exit.status != 0:
@@ -125,44 +103,53 @@ class PostgresWrites:
 
     def _trim(self, data: Path, log: Path) -> None:
         socket = server.socket_name()
-        argv = [*server.argv(self.bindir, data, socket), *SMALL_WAL]
-        with start(argv, log, env=server.environment()) as child:
-            ready = wait_ready(child, socket, log, time.monotonic() + PREPARE_SECONDS)
-            if isinstance(ready, Outcome):
-                raise WorkloadError(f"preparing the cluster: {ready.detail}")
-            try:
-                for statement in TRIM:
-                    ready.run(statement)
-            finally:
-                server.close(ready)
-            exit = server.shut_down(child, PREPARE_SECONDS)
+        argv = [*server.argv(self.binary, data, socket), *SMALL_WAL]
+        with started(start(argv, log, env=server.environment()), socket) as postgres:
+            conn = postgres.wait(time.monotonic() + PREPARE_SECONDS)
+            if conn is None:
+                raise WorkloadError(f"preparing the cluster: postgres did not serve: "
+                                    f"{last_lines(log)}")
+            for statement in TRIM:
+                conn.run(statement)
+            server.close(conn)
+            postgres.client = None
+            exit = server.shut_down(postgres.child, PREPARE_SECONDS)
             if exit is None or exit.status != 0:
                 raise WorkloadError(f"postgres did not shut down cleanly: {last_lines(log)}")
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "postgres.log"
         deadline = time.monotonic() + timeout
         data = mnt / self.data_dir
         if not data.is_dir():
-            return Outcome(False, f"no {self.data_dir} on the mount (prepare did not run)")
+            return WorkloadResult(False, f"no {self.data_dir} on the mount (prepare did not "
+                                         "run)")
         socket = server.socket_name()
-        child = start(server.argv(self.bindir, data, socket), log, env=server.environment())
-        try:
-            ready = wait_ready(child, socket, log, deadline)
-            if isinstance(ready, Outcome):
-                return ready
-            try:
-                with Markers(mnt) as markers:
-                    send(ready, markers, plan_writes(self.writes))
-            except server.ERRORS as e:
-                # A PANIC crashes the server (the postmaster then restarts it): not an answer.
-                crashed = child.wait(EXIT_WAIT) is not None or "\nPANIC:" in f"\n{log_text(log)}"
-                return Outcome(False, f"a write failed: {e}; {last_lines(log)}", exited=crashed)
-            finally:
-                server.close(ready)
-            return Outcome(True, f"postgres {self.version} committed {self.writes} writes")
-        finally:
-            server.stop(child)
+        child = start(server.argv(self.binary, data, socket), log, env=server.environment())
+        with started(child, socket) as postgres:
+            conn = postgres.wait(deadline)
+            if conn is None:
+                how = f"exited ({postgres.exit.describe})" if postgres.exit else "was too slow"
+                return WorkloadResult(False, f"postgres {how} before it served: "
+                                             f"{last_lines(log)}",
+                                      exited=postgres.exit is not None)
+
+            def request(w: Write) -> None:
+                if w.value is None:
+                    conn.run(DELETE, k=w.key)
+                else:
+                    conn.run(PUT, k=w.key, v=w.value)
+
+            with Markers(mnt) as markers:
+                failed = send_acknowledged(markers.write, plan_writes(self.writes), request,
+                                           deadline=deadline, errors=server.ERRORS,
+                                           why=lambda: last_lines(log))
+            # A PANIC crashes the server (the postmaster then restarts it): not an answer.
+            crashed = failed is not None and (
+                postgres.exited() or "\nPANIC:" in f"\n{log_text(log)}")
+        if failed is not None:
+            return WorkloadResult(False, failed, exited=crashed)
+        return WorkloadResult(True, f"postgres {self.version} committed {self.writes} writes")
 
 
 def future_segments(pg_wal: Path, current: str) -> list[Path]:

@@ -4,7 +4,7 @@ Workload `redis` (redis-server on the mount, `appendonly yes`,
 `appendfsync always` unless `--appendfsync` says otherwise, `--writes N`
 SETs, overwrites and a DEL); checker `redis` (start redis-server on the
 state, wait for PONG, read every acknowledged key back). redis-server is
-found by version and digest (`targets.programs`), or given with
+found by version and digest (the kit's `Program`), or given with
 `--redis-bin`.
 """
 
@@ -17,18 +17,18 @@ from powercut.errors import PowercutError
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.targets.base import Option, Target
+from powercut.targets.kit import writes_option
 from powercut.targets.redis import server
 from powercut.targets.redis.checker import RedisChecker
 from powercut.targets.redis.workload import DEFAULT_WRITES, RedisWrites
-from powercut.targets.writes import writes_option
 from powercut.trace import Trace
 
 
 class RedisTarget(Target):
     name = "redis"
     summary = "Redis 7 with an append-only file: acknowledged SETs and DELs"
-    workloads = ("redis",)
-    checkers = ("redis",)
+    programs = (server.PROGRAM,)
+    processes = ("redis-server",)
     options = (
         Option("--redis-bin", "redis-server binary [record: the one installed; explore: an "
                "installed one of the version the trace was recorded with].",
@@ -47,17 +47,6 @@ class RedisTarget(Target):
         writes = options.get("writes")
         return RedisWrites.with_binary(options.get("redis_bin"), appendfsync=appendfsync,
                                        writes=DEFAULT_WRITES if writes is None else writes)
-
-    def record_options(self, workload: Mapping[str, Any]) -> dict[str, Any]:
-        chosen: dict[str, Any] = {}
-        if isinstance(workload.get("writes"), int):
-            chosen["writes"] = workload["writes"]
-        if workload.get("appendfsync") not in (None, "always"):
-            chosen["appendfsync"] = workload["appendfsync"]
-        return chosen
-
-    def checker_for(self, trace: Trace) -> str:
-        return "redis"
 
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:

@@ -35,6 +35,9 @@ class Connection:
         self._sock.sendall(b"".join(out))
         return self._reply()
 
+    def settimeout(self, timeout: float) -> None:
+        self._sock.settimeout(timeout)
+
     def close(self) -> None:
         self._sock.close()
 

@@ -1,4 +1,4 @@
-"""How powercut runs redis-server: its command line, readiness, and why it stopped.
+"""How powercut runs redis-server: its command line, readiness, client calls and why it stopped.
 
 One command line for the workload and the checker (no config file): AOF
 on with the recorded `appendfsync`, RDB snapshots off (`--save ""`), the
@@ -8,22 +8,19 @@ Redis loads its AOF it answers `-LOADING`, which is waiting, not failing.
 
 from __future__ import annotations
 
+import contextlib
 import re
-import time
 from pathlib import Path
 
 from powercut.explorer.checkers.signature import Cause, normalise
-from powercut.process import Child
-from powercut.targets.programs import Program
+from powercut.targets.kit import Program
 from powercut.targets.redis.resp import Connection, RedisReplyError
 
-PROGRAM = Program("redis-server", "redis", r"\bv=(\d[\w.]*)",
-                  "apt-get install redis-server")
+PROGRAM = Program("redis-server", "redis", r"\bv=(\d[\w.]*)", "apt-get install redis-server",
+                  places=("/usr/bin/redis-server",))
 APPENDFSYNC = ("always", "everysec", "no")
-POLL = 0.02
 # `pid:role day month year time level message`, level one of . - * #
 _LINE = re.compile(r"^\d+:[A-Z] \d{2} \w{3} \d{4} [\d:.]+ ([.*#-]) (.*)$")
-BIND_FAILED = re.compile(r"address already in use", re.IGNORECASE)
 
 
 def argv(binary: Path, data_dir: Path, port: int, appendfsync: str) -> list[str]:
@@ -33,25 +30,19 @@ def argv(binary: Path, data_dir: Path, port: int, appendfsync: str) -> list[str]
             "--logfile", "", "--loglevel", "notice"]
 
 
-def ready(port: int, timeout: float) -> bool:
-    """True once PING answers PONG (False: not listening yet, or still loading)."""
+def probe(port: int, timeout: float) -> Connection | None:
+    """A connection once PING answers PONG (None: not listening yet, or still loading)."""
     try:
-        with Connection(port, timeout) as conn:
-            return conn.call("PING") == "PONG"
+        conn = Connection(port, timeout)
     except OSError:
-        return False
-
-
-def wait_ready(child: Child, port: int, deadline: float) -> str:
-    """"ready", "exited" or "timeout" (`deadline` on the monotonic clock)."""
-    while True:
-        if child.poll() is not None:
-            return "exited"
-        if ready(port, max(0.05, min(1.0, deadline - time.monotonic()))):
-            return "ready"
-        if time.monotonic() > deadline:
-            return "timeout"
-        time.sleep(POLL)
+        return None
+    try:
+        if conn.call("PING") == "PONG":
+            return conn
+    except OSError:
+        pass
+    conn.close()
+    return None
 
 
 def call(conn: Connection, *args: str) -> str | None:
@@ -64,6 +55,11 @@ def call(conn: Connection, *args: str) -> str | None:
     if reply is not None and not isinstance(reply, str):
         raise RedisReplyError(f"{args[0]}: unexpected reply {reply!r}")
     return reply
+
+
+def close(conn: Connection) -> None:
+    with contextlib.suppress(OSError):
+        conn.close()
 
 
 def cause(log: str) -> Cause | None:

@@ -2,10 +2,9 @@
 
 Redis starts on the mount (`--dir`) with `appendonly yes` and the chosen
 `appendfsync` (default `always`: every write is fsynced before its reply),
-then takes `writes` requests of the shared plan (`powercut.targets.writes`):
-SETs, overwrites and one DEL. An intent marker goes before each request
-and the acknowledgement after Redis answered. Then it is killed with
-SIGKILL, a power cut's view of it: a SHUTDOWN would fsync and rewrite.
+then takes `writes` requests of the shared plan through the kit's
+acknowledged-write loop: SETs, overwrites and one DEL. Then it is killed
+with SIGKILL, a power cut's view of it: a SHUTDOWN would fsync and rewrite.
 
 The header records the redis-server version and digest, `appendfsync` and
 the number of writes: all a checker needs to start the same Redis.
@@ -19,15 +18,14 @@ from pathlib import Path
 from typing import Any, Self
 
 from powercut import ports
-from powercut.process import Child, last_lines
-from powercut.recorder.workload import Markers, Outcome, start
+from powercut.process import last_lines
+from powercut.recorder.workload import Markers, WorkloadResult, start
+from powercut.targets.kit import Server, Write, plan_writes, polling, send_acknowledged
 from powercut.targets.redis import server
-from powercut.targets.redis.resp import Connection, RedisReplyError
-from powercut.targets.writes import plan_writes
+from powercut.targets.redis.resp import RedisReplyError
 
 DEFAULT_WRITES = 100
 REPLY_TIMEOUT = 10.0
-EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 
 
 @dataclass(frozen=True)
@@ -48,35 +46,34 @@ class RedisWrites:
         return {"name": self.name, **server.PROGRAM.header(self.binary),
                 "appendfsync": self.appendfsync, "writes": self.writes}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "redis.log"
         deadline = time.monotonic() + timeout
         with ports.reserved(1) as (port,):
             child = start(server.argv(self.binary, mnt, port, self.appendfsync), log)
-            try:
-                state = server.wait_ready(child, port, deadline)
-                if state != "ready":
-                    return Outcome(False, f"redis-server {state} before it answered PING: "
-                                          f"{last_lines(log)}", exited=state == "exited")
-                return self._send(mnt, port, deadline, log, child)
-            finally:
-                child.kill(grace=0)  # SIGKILL: a crash, not a shutdown that syncs
+            connect = polling(lambda limit: server.probe(port, limit))
+            # SIGKILL when it ends: a crash, not a shutdown that syncs.
+            with Server(child, connect, disconnect=server.close) as redis:
+                conn = redis.wait(deadline)
+                if conn is None:
+                    how = "exited" if redis.exit is not None else "timed out"
+                    return WorkloadResult(False, f"redis-server {how} before it answered "
+                                                 f"PING: {last_lines(log)}",
+                                          exited=redis.exit is not None)
+                conn.settimeout(REPLY_TIMEOUT)
 
-    def _send(self, mnt: Path, port: int, deadline: float, log: Path, child: Child) -> Outcome:
-        with Markers(mnt) as markers, Connection(port, REPLY_TIMEOUT) as conn:
-            for i, w in enumerate(plan_writes(self.writes)):
-                if time.monotonic() > deadline:
-                    return Outcome(False, f"only {i} of {self.writes} writes within the timeout")
-                markers.write(w.marker(intent=True))
-                try:
+                def request(w: Write) -> None:
                     if w.value is None:
                         server.call(conn, "DEL", w.key)
                     elif server.call(conn, "SET", w.key, w.value) != "OK":
-                        return Outcome(False, f"SET {w.key} was not answered OK")
-                except (OSError, RedisReplyError) as e:
-                    gone = child.wait(EXIT_WAIT) is not None  # an error reply, or its exit
-                    return Outcome(False, f"write {i} ({w.key}) failed: {e}: {last_lines(log)}",
-                                   exited=gone)
-                markers.write(w.marker())  # acknowledged: only now
-        return Outcome(True, f"redis-server acknowledged {self.writes} writes "
-                             f"(appendfsync {self.appendfsync})")
+                        raise RedisReplyError(f"SET {w.key} was not answered OK")
+
+                with Markers(mnt) as markers:
+                    failed = send_acknowledged(
+                        markers.write, plan_writes(self.writes), request, deadline=deadline,
+                        errors=(OSError, RedisReplyError), why=lambda: last_lines(log))
+                gone = failed is not None and redis.exited()  # an error reply, or its exit
+        if failed is not None:
+            return WorkloadResult(False, failed, exited=gone)
+        return WorkloadResult(True, f"redis-server acknowledged {self.writes} writes "
+                                    f"(appendfsync {self.appendfsync})")

@@ -3,8 +3,8 @@
 Workload `zookeeper` (the server starts on the mount, then `--writes N`
 acknowledged creates, sets and a delete) and checker `zookeeper` (start the
 server on the state, wait until it serves, read every acknowledged znode
-back). The jar is found by version (`binary`), or given with
-`--zookeeper-jar`.
+back). The jar is found by version and digest (`binary.ZOOKEEPER`), or
+given with `--zookeeper-jar`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from powercut.explorer.checkers import Checker
 from powercut.recorder.workload import Workload
 from powercut.targets.base import Option, Target
-from powercut.targets.writes import writes_option
-from powercut.targets.zookeeper import binary
+from powercut.targets.kit import writes_option
+from powercut.targets.zookeeper.binary import JAVA, LOGGER, ZOOKEEPER, with_java
 from powercut.targets.zookeeper.checker import ZooKeeperChecker
 from powercut.targets.zookeeper.workloads import DEFAULT_WRITES, ZooKeeperWrites
 from powercut.trace import Trace
@@ -25,8 +25,8 @@ from powercut.trace import Trace
 class ZooKeeperTarget(Target):
     name = "zookeeper"
     summary = "ZooKeeper 3.8 standalone: acknowledged znode writes survive a power cut"
-    workloads = ("zookeeper",)
-    checkers = ("zookeeper",)
+    programs = (ZOOKEEPER, JAVA, LOGGER)
+    processes = ("java",)
     options = (
         Option("--zookeeper-jar", "ZooKeeper server jar [record: Debian's "
                "/usr/share/java/zookeeper.jar; explore: an installed jar of the version the "
@@ -45,13 +45,10 @@ class ZooKeeperTarget(Target):
         writes = workload.get("writes")
         return {"writes": writes} if isinstance(writes, int) else {}
 
-    def checker_for(self, trace: Trace) -> str:
-        return "zookeeper"
-
     def checker(self, name: str, trace: Trace, options: Mapping[str, Any], *,
                 timeout: float) -> Checker:
-        return ZooKeeperChecker(binary.for_trace(trace.workload, options.get("zookeeper_jar")),
-                                trace.workload, timeout=timeout)
+        jar = ZOOKEEPER.matching(trace.workload, options.get("zookeeper_jar"))
+        return ZooKeeperChecker(with_java(jar), trace.workload, timeout=timeout)
 
 
 TARGET = ZooKeeperTarget()

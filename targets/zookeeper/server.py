@@ -26,6 +26,7 @@ from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.retry import KazooRetry
 
+from powercut.explorer.checkers.signature import Cause, line_cause
 from powercut.targets.zookeeper.binary import ZooKeeper
 
 MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
@@ -96,10 +97,10 @@ def close(zk: KazooClient | None) -> None:
 _EXCEPTION = re.compile(r"^(?:Caused by: )?(?P<what>[\w$.]+(?:Exception|Error)(?::\s.*)?)$")
 
 
-def failure_line(log: str) -> tuple[str, int] | None:
-    """The root cause of the Java exception that ended a server, and its line number: in
-    the first stack trace after the first ERROR line (else anywhere), its last `Caused by:`,
-    else the exception itself."""
+def cause(log: str) -> Cause | None:
+    """The root cause of the Java exception that ended a server: in the first stack trace
+    after the first ERROR line (else anywhere), its last `Caused by:`, else the exception
+    itself."""
     lines = [x.strip() for x in log.splitlines()]
     start = next((i for i, x in enumerate(lines) if " ERROR " in x), 0)
     found: tuple[str, int] | None = None
@@ -111,4 +112,4 @@ def failure_line(log: str) -> tuple[str, int] | None:
             continue
         if found is None or lines[i].startswith("Caused by: "):
             found = (m.group("what"), i)
-    return found
+    return line_cause(log, found)

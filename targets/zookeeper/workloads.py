@@ -3,12 +3,11 @@
 The server keeps its snapshots in `<mnt>/data` and its transaction log in
 `<mnt>/datalog` (both made at its first start, so the recording sees
 them born). Once a kazoo client has a session, `/kv` is created, then
-`writes` requests: fresh keys created as `/kv/<key>`, every tenth an
-overwrite (a `set`) of an earlier key, one delete (the plan of every
-key-value target, `targets.writes`). An intent marker goes before each
-request and an acknowledgement once the server replied, which it does only
-after the transaction is in the fdatasynced log. Then the power cut:
-SIGKILL of the JVM with the session still open.
+`writes` requests of the plan every key-value target sends, through the
+kit's acknowledged-write loop: fresh keys created as `/kv/<key>`,
+overwrites as `set`s, one delete. The server replies only after the
+transaction is in the fdatasynced log. Then the power cut: SIGKILL of the
+JVM with the session still open.
 """
 
 from __future__ import annotations
@@ -23,13 +22,12 @@ from kazoo.exceptions import KazooException
 
 from powercut import ports
 from powercut.process import last_lines
-from powercut.recorder.workload import Markers, Outcome, start
-from powercut.targets.writes import Write, plan_writes
-from powercut.targets.zookeeper import binary, server
-from powercut.targets.zookeeper.binary import ZooKeeper
+from powercut.recorder.workload import Markers, WorkloadResult, start
+from powercut.targets.kit import Server, Write, plan_writes, send_acknowledged
+from powercut.targets.zookeeper import server
+from powercut.targets.zookeeper.binary import ZOOKEEPER, ZooKeeper, with_java
 
 DEFAULT_WRITES = 20
-EXIT_WAIT = 1.0  # after a failed request: time for the server to finish exiting, if it is
 ROOT = "/kv"
 
 
@@ -37,11 +35,11 @@ def path(key: str) -> str:
     return f"{ROOT}/{key}"
 
 
-def send(zk: KazooClient, markers: Markers, writes: list[Write]) -> None:
+def requests(zk: KazooClient) -> Any:
+    """The request of each planned write: create a key's znode first, then set it."""
     made: set[str] = set()
-    for w in writes:
-        # The intent first: a crash before the reply may keep the write or not.
-        markers.write(w.marker(intent=True))
+
+    def request(w: Write) -> None:
         if w.value is None:
             zk.delete(path(w.key))
             made.discard(w.key)
@@ -50,7 +48,7 @@ def send(zk: KazooClient, markers: Markers, writes: list[Write]) -> None:
         else:
             zk.create(path(w.key), w.value.encode())
             made.add(w.key)
-        markers.write(w.marker())  # the server replied: only now may the marker be recorded
+    return request
 
 
 @dataclass(frozen=True)
@@ -67,38 +65,44 @@ class ZooKeeperWrites:
     @classmethod
     def with_jar(cls, jar: Path | str | None = None, **fields: Any) -> Self:
         """This workload with `--zookeeper-jar` (default: the jar Debian installed)."""
-        return cls(binary.for_recording(jar), **fields)
+        return cls(with_java(ZOOKEEPER.for_recording(jar)), **fields)
 
     def header(self) -> dict[str, Any]:
-        return {"name": self.name, "zookeeper_version": self.zookeeper.version,
+        return {"name": self.name, **ZOOKEEPER.header(self.zookeeper.jar),
                 "java_version": self.zookeeper.java_version, "writes": self.writes,
                 "data_dir": self.data_dir, "data_log_dir": self.data_log_dir,
                 "pre_alloc_kb": self.pre_alloc_kb}
 
-    def run(self, mnt: Path, workdir: Path, timeout: float) -> Outcome:
+    def run(self, mnt: Path, workdir: Path, timeout: float) -> WorkloadResult:
         log = workdir / "zookeeper.log"
         deadline = time.monotonic() + timeout
         with ports.reserved(1) as [port]:
             cfg = workdir / "zoo.cfg"
             cfg.write_text(server.config(mnt, port, self.header()))
             child = start(server.argv(self.zookeeper, cfg, workdir), log, cwd=workdir)
-            zk = None
-            try:
-                zk = server.connect(port, deadline, lambda: child.poll() is not None)
-                if zk is None:
-                    gone = child.poll() is not None
-                    how = "exited" if gone else "did not serve in time"
-                    return Outcome(False, f"zookeeper {how}: {last_lines(log)}", exited=gone)
+            # The power cut, with the session still open: the JVM is killed first.
+            with Server(child, lambda limit, exited: server.connect(port, limit, exited)) as zk:
+                client = zk.wait(deadline)
                 try:
-                    zk.create(ROOT)
+                    if client is None:
+                        how = "exited" if zk.exit is not None else "did not serve in time"
+                        return WorkloadResult(False, f"zookeeper {how}: {last_lines(log)}",
+                                              exited=zk.exit is not None)
+                    try:
+                        client.create(ROOT)
+                    except KazooException as e:
+                        return WorkloadResult(False, f"creating {ROOT} failed "
+                                                     f"({type(e).__name__})")
                     with Markers(mnt) as markers:
-                        send(zk, markers, plan_writes(self.writes))
-                except KazooException as e:
-                    return Outcome(False, f"a write failed ({type(e).__name__}): "
-                                          f"{last_lines(log)}",
-                                   exited=child.wait(EXIT_WAIT) is not None)
-                return Outcome(True, f"zookeeper {self.zookeeper.version} acknowledged "
-                                     f"{self.writes} writes")
-            finally:
-                child.kill(grace=0)  # the power cut, with the session still open
-                server.close(zk)
+                        failed = send_acknowledged(
+                            markers.write, plan_writes(self.writes), requests(client),
+                            deadline=deadline, errors=(KazooException,),
+                            why=lambda: last_lines(log))
+                    gone = failed is not None and zk.exited()  # before the power cut below
+                finally:
+                    child.kill(grace=0)
+                    server.close(client)
+        if failed is not None:
+            return WorkloadResult(False, failed, exited=gone)
+        return WorkloadResult(True, f"zookeeper {self.zookeeper.version} acknowledged "
+                                    f"{self.writes} writes")

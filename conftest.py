@@ -1,10 +1,16 @@
 """Session-wide guards: the real parts must be here, and nothing may be left behind.
 
+Here at the top of the repository, so they hold for every test: the
+engine's (`tests/`), the examples, and each target's own, which live in its
+folder (`targets/NAME/tests/`) and are imported as the modules of the
+installed package they are (`powercut.targets.NAME.tests...`), never twice
+under another name.
+
 Every test runs with TMPDIR pointing at a directory of this session, so any
 temp dir, mount or process powercut leaks can be attributed to the test
 that leaked it. After each test: no FUSE mount under that directory, no
-target program (etcd, redis-server, git, postgres, java, the LevelDB
-workload or check script) descended from this test process, and no
+target program (what each target declares it starts, and the kit's child
+program of embedded databases) descended from this test process, and no
 orphaned shared memory segment the test made. At the end: powercut left no
 temp directory behind. A missing /dev/fuse, etcd or target program fails
 the run when a selected test needs it, and always under CI (it never
@@ -15,6 +21,7 @@ system stays mounted and no loop device stays attached under it either.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import subprocess
@@ -22,14 +29,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from powercut import guard
+from powercut import guard, targets
 from powercut.kernelfs import loop
 from powercut.kernelfs.mounting import mount_points, unmount_under
 from powercut.recorder.mount import fuse_mounts
-from tests.realparts import PARTS, etcd_binaries, missing_parts
+from powercut.targets.kit.embedded import CHILD
+from tests.realparts import PARTS, REPO, etcd_binaries, missing_parts, program_parts
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="powercut-tests-"))
 os.environ["TMPDIR"] = str(_SESSION_TMP)
@@ -42,8 +51,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     A test that needs FUSE is marked `fuse`, one that needs etcd `etcd`
     (tests/test_test_markers.py checks it), so `pytest -m "not fuse and not
     etcd"` runs on a machine without them. A test that needs a target's
-    program is marked with it (`redis`, `leveldb`, `git`, `postgres`,
-    `zookeeper`) and records, so it is marked `fuse` too. Under CI every part is needed,
+    program is marked with the target's name and records, so it is marked
+    `fuse` too. Under CI every part is needed,
     whatever is selected: CI must fail, never skip, without the real parts.
     """
     needed = {part for item in session.items for part in PARTS
@@ -62,10 +71,10 @@ def _fuse_mounts_under(root: Path) -> list[str]:
     return [mnt for _, mnt in fuse_mounts() if mnt.startswith(str(root))]
 
 
-# The programs a test may start, by command name, or by a word of their command line.
-# (A postgres is named `postgres` once unshare has exec'd it.)
-LEFTOVER_NAMES = frozenset({"etcd", "redis-server", "git", "postgres", "unshare", "java"})
-LEFTOVER_WORDS = (b"leveldb/program.py",)
+# The programs a test may start, by command name (as each target declares them), or by a word
+# of their command line (the kit's child program of an embedded database).
+LEFTOVER_NAMES = frozenset(p for t in targets.all_targets().values() for p in t.processes)
+LEFTOVER_WORDS = (os.fsencode(str(CHILD)),)
 
 
 def _leftover(pid: int, name: str) -> bool:
@@ -163,6 +172,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leftovers and exitstatus == 0:
         session.exitstatus = 1
         print(f"\ntemp files left behind by powercut: {sorted(leftovers)[:10]}")
+
+
+class TargetTests(pytest.Module):
+    """A test module of a target's own folder, imported by its name in the package."""
+
+    def _getobj(self) -> ModuleType:
+        parts = self.path.relative_to(REPO / "targets").with_suffix("").parts
+        return importlib.import_module(".".join(("powercut", "targets", *parts)))
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector
+                                ) -> pytest.Module | None:
+    if module_path.is_relative_to(REPO / "targets"):
+        return TargetTests.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each target that needs a program is a marker of the tests that need it."""
+    for name, target in program_parts().items():
+        config.addinivalue_line("markers", f"{name}: needs {target.summary} (its target's "
+                                "programs; a test that records is marked fuse too)")
 
 
 @pytest.fixture(scope="session")

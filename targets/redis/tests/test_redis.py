@@ -16,7 +16,7 @@ import pytest
 from powercut.targets.redis import server
 from powercut.targets.redis.checker import RedisChecker
 from powercut.trace import open_trace
-from tests.targets_cli import causes, explore, header_paths, powercut, record
+from tests.targets_cli import causes, explore, header_paths, markers, record, replayed
 
 INCR = "appendonlydir/appendonly.aof.<n>.incr.aof"
 
@@ -63,19 +63,16 @@ def test_appendfsync_no_loses_acknowledged_writes(tmp_path: Path) -> None:
 def test_garbage_after_the_aof_tail_is_unrecoverable_in_redis_words(tmp_path: Path) -> None:
     trace = record(tmp_path, "redis", "--writes", "4")
     loaded = open_trace(trace)
-    state = tmp_path / "state"
-    done = powercut("replay", str(trace), "--point", str(loaded.op_count - 1), "--to",
-                    str(state))
-    assert done.returncode == 0, done.stderr
-    markers = [op for op in loaded.ops() if op.op == "marker"]
+    state = replayed(tmp_path, trace, loaded.op_count - 1)
+    acknowledged = markers(trace)
     checker = RedisChecker(server.PROGRAM.matching(loaded.workload, None), loaded.workload)
     with checker:
-        assert checker.check(state, markers).kind == "ok"
+        assert checker.check(state, acknowledged).verdict == "ok"
         aof = state / "appendonlydir" / "appendonly.aof.1.incr.aof"
         with open(aof, "ab") as f:
             f.write(b"\0" * 100)
-        verdict = checker.check(state, markers)
-    assert verdict.kind == "unrecoverable" and verdict.exit_status == 1
+        verdict = checker.check(state, acknowledged)
+    assert verdict.verdict == "unrecoverable" and verdict.exit_status == 1
     assert verdict.signature.startswith("Bad file format reading the append only file")
 
 
@@ -85,7 +82,7 @@ def test_alice_loses_the_aof_directory_redis_never_fsyncs_the_parent_of(tmp_path
     """Under ALICE's rules a directory entry is durable only through an fsync of its parent:
     Redis 7.0 fsyncs appendonlydir, never the directory that holds it."""
     trace = record(tmp_path, "redis", "--writes", "3")
-    status, doc = explore(trace, "--model", "alice", "--points", "11:")
+    status, doc = explore(trace, "--model", "alice", "--points", "11-")
     assert status == 1
     found = {(kind, verdict, roles) for kind, verdict, roles, _ in causes(doc)}
     assert ("lost-namespace", "data-loss", ("appendonlydir",)) in found, causes(doc)

@@ -27,7 +27,7 @@ import pytest
 from powercut.targets.zookeeper import binary, server
 from powercut.targets.zookeeper.checker import ZooKeeperChecker
 from powercut.trace import open_trace
-from tests.targets_cli import explore, powercut, record
+from tests.targets_cli import explore, last_in_flight, markers, record, replayed
 
 NO_SNAPSHOT = "java.io.IOException: No snapshot found, but there are log entries. " \
               "Something is broken!"
@@ -68,10 +68,10 @@ def check_causes(doc: dict) -> None:
 
 
 def test_the_cause_is_the_root_of_the_exception_that_ended_the_server() -> None:
-    message, at = server.failure_line(FAILED_START) or ("", -1)
-    assert message == "org.apache.zookeeper.KeeperException$NoNodeException: " \
-                      "KeeperErrorCode = NoNode"
-    assert FAILED_START.splitlines()[at].startswith("Caused by: ")
+    cause = server.cause(FAILED_START)
+    assert cause is not None and cause.message == \
+        "org.apache.zookeeper.KeeperException$NoNodeException: KeeperErrorCode = NoNode"
+    assert cause.excerpt.startswith("Caused by: ")
 
 
 def test_the_config_keeps_everything_under_the_state(tmp_path: Path) -> None:
@@ -98,18 +98,13 @@ def test_three_known_causes_and_no_acknowledged_write_lost(tmp_path: Path) -> No
 @pytest.mark.zookeeper
 def test_control_a_state_before_a_reply_misses_its_acknowledged_znode(tmp_path: Path) -> None:
     trace_path = record(tmp_path, "zookeeper", "--writes", "3")
-    trace = open_trace(trace_path)
-    ops = list(trace.ops())
-    last = [op for op in ops if op.op == "marker" and "intent" not in op.extra][-1]
-    intent = next(op for op in ops if op.op == "marker" and op.extra.get("intent")
-                  and op.extra.get("key") == last.extra["key"])
-    state = tmp_path / "state"
-    done = powercut("replay", str(trace_path), "--point", str(intent.seq), "--to", str(state))
-    assert done.returncode == 0, done.stderr
-    checker = ZooKeeperChecker(binary.for_recording(None), trace.workload)
-    verdict = checker.check(state, [op for op in ops if op.op == "marker"])
-    assert verdict.kind == "data-loss", verdict
-    assert [m["key"] for m in verdict.evidence["missing"]] == [last.extra["key"]]
+    intent, last = last_in_flight(trace_path)
+    state = replayed(tmp_path, trace_path, intent.seq)
+    checker = ZooKeeperChecker(binary.with_java(binary.ZOOKEEPER.for_recording(None)),
+                               open_trace(trace_path).workload)
+    verdict = checker.check(state, markers(trace_path))
+    assert verdict.verdict == "data-loss", verdict
+    assert [m.key for m in verdict.evidence.missing] == [last.extra["key"]]
 
 
 @pytest.mark.fuse

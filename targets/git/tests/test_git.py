@@ -93,7 +93,8 @@ def test_core_fsync_all_leaves_the_ref_rename_unsynced_under_ext4_ordered(tmp_pa
     """git fsyncs the ref lock, never the directory after renaming it into place: at the
     acknowledgement of the first commit the rename may still be lost (docs/findings/git.md)."""
     trace = record(tmp_path, "git", "--writes", "1", "--git-config", "core.fsync=all")
-    ack = next(op.seq for op in open_trace(trace).ops() if op.op == "marker")
+    ack = next(op.seq for op in open_trace(trace).ops()
+               if op.op == "marker" and not op.extra.get("intent"))
     status, doc = explore(trace, "--model", "ext4-ordered", "--points", str(ack))
     assert status == 1
     assert [(c["kind"], c["verdict"]) for c in doc["causes"]] == [("lost-namespace", "data-loss")]

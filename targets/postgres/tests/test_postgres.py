@@ -20,7 +20,7 @@ from powercut.targets.postgres import binary, server
 from powercut.targets.postgres.checker import PostgresChecker
 from powercut.targets.postgres.workloads import future_segments
 from powercut.trace import open_trace
-from tests.targets_cli import explore, powercut, record
+from tests.targets_cli import explore, last_in_flight, markers, powercut, record, replayed
 
 EMPTY_LOCK = 'lock file "postmaster.pid" is empty'
 
@@ -40,10 +40,12 @@ def test_the_cause_is_the_first_panic_never_a_client_turned_away() -> None:
            "FATAL:  could not open file \"pg_wal/0001\": No such file\n"
            "PANIC:  could not locate a valid checkpoint record\n"
            "LOG:  startup process (PID 12) was terminated by signal 6: Aborted\n")
-    assert server.failure_line(log) == ("could not locate a valid checkpoint record", 3)
-    assert server.failure_line(log.replace("PANIC", "LOG")) == (
-        'could not open file "pg_wal/0001": No such file', 2)
-    assert server.failure_line("FATAL:  the database system is starting up\n") is None
+    cause = server.cause(log)
+    assert cause is not None and cause.message == "could not locate a valid checkpoint record"
+    assert cause.excerpt.startswith("PANIC:")
+    other = server.cause(log.replace("PANIC", "LOG"))
+    assert other is not None and other.message == 'could not open file "pg_wal/0001": No such file'
+    assert server.cause("FATAL:  the database system is starting up\n") is None
 
 
 def test_only_segments_after_the_checkpoint_one_are_recycled(tmp_path: Path) -> None:
@@ -83,20 +85,13 @@ def test_committed_writes_survive_and_an_empty_lock_file_is_the_one_cause(
 @pytest.mark.postgres
 def test_control_a_state_before_a_commit_misses_its_acknowledged_row(tmp_path: Path) -> None:
     trace_path = record(tmp_path, "postgres", "--writes", "3")
-    trace = open_trace(trace_path)
-    ops = list(trace.ops())
-    acks = [op for op in ops if op.op == "marker" and "intent" not in op.extra]
-    last = acks[-1]
-    intent = next(op for op in ops if op.op == "marker" and op.extra.get("intent")
-                  and op.extra.get("key") == last.extra["key"])
-    state = tmp_path / "state"
-    done = powercut("replay", str(trace_path), "--point", str(intent.seq), "--to", str(state))
-    assert done.returncode == 0, done.stderr
-    checker = PostgresChecker(binary.installed()[0], trace.workload)
+    intent, last = last_in_flight(trace_path)
+    state = replayed(tmp_path, trace_path, intent.seq)
+    checker = PostgresChecker(binary.POSTGRES.candidates()[0], open_trace(trace_path).workload)
     # The state before the last commit, judged as if its acknowledgement had been seen.
-    verdict = checker.check(state, [op for op in ops if op.op == "marker"])
-    assert verdict.kind == "data-loss", verdict
-    assert [m["key"] for m in verdict.evidence["missing"]] == [last.extra["key"]]
+    verdict = checker.check(state, markers(trace_path))
+    assert verdict.verdict == "data-loss", verdict
+    assert [m.key for m in verdict.evidence.missing] == [last.extra["key"]]
 
 
 @pytest.mark.fuse

@@ -1,0 +1,2 @@
+# git's needs, sourced by scripts/setup.
+apt_packages+=(git)
