@@ -1,4 +1,4 @@
-"""Figure 9: the three-member etcd cluster checked side by side, each on a loopback of its own.
+"""Figure 10: the three-member etcd cluster checked side by side, each on a loopback of its own.
 
 `traces/etcd-cluster.trace` explored with defaults (early hangs, no cache)
 with 1 worker and with 2, one after the other. The members' peer ports are
@@ -29,14 +29,14 @@ def run(ctx: Context) -> list[Figure]:
     causes = [sorted(c.id for c in r.exploration.causes) for r in (one, two)]
     checker = two.exploration.checker
     return [
-        Figure("9 cluster", "wall, 1 worker", one.wall, " s",
+        Figure("10 cluster", "wall, 1 worker", one.wall, " s",
                detail=f"{one.exploration.enumerated} states, {one.exploration.distinct} "
                       f"distinct, {one.exploration.checked} checks; {checker}"),
-        Figure("9 cluster", "wall 2 workers / 1 worker", two.wall / one.wall, "x",
+        Figure("10 cluster", "wall 2 workers / 1 worker", two.wall / one.wall, "x",
                SPEEDUP_TARGET, f"{two.wall:.0f} s vs {one.wall:.0f} s"),
-        Figure("9 cluster", "root causes unlike the 1-worker run",
+        Figure("10 cluster", "root causes unlike the 1-worker run",
                len(set(causes[0]) ^ set(causes[1])), "", Target("==", 0),
                f"{len(causes[1])} causes: {', '.join(causes[1])}"),
-        Figure("9 cluster", "verdicts unlike the 1-worker run", differ, "", Target("==", 0),
+        Figure("10 cluster", "verdicts unlike the 1-worker run", differ, "", Target("==", 0),
                f"of {len(verdicts(two))} states"),
     ]

@@ -37,7 +37,7 @@ def test_two_cluster_checks_run_at_once_each_on_its_own_loopback(
 
     monkeypatch.setattr(cluster_checker, "_ports_lock", no_lock)
     trace = open_trace(TRACES / "etcd-cluster.trace")
-    checker = EtcdClusterChecker(binary.for_trace(trace.workload, None), trace.workload)
+    checker = EtcdClusterChecker(binary.ETCD.matching(trace.workload, None), trace.workload)
     assert "one check at a time" not in checker.describe()
     last = trace.op_count - 1
     state = state_at(trace, get_model("lazyfs", trace.page_size), last)

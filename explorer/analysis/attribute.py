@@ -195,11 +195,11 @@ class Attributor:
         lost = pending.resolve(state.name.lost)
         for group in list(self.groups.values()):
             if group.culprit is None or not group.culprit.units or \
-                    group.verdict != outcome.kind:
+                    group.verdict != outcome.verdict:
                 continue
             analog = self._analog(group.culprit, [pending.units[i] for i in lost])
             if analog is not None and analog != frozenset(group.culprit.ids) and \
-                    self._confirm(group, state.point, analog, outcome.kind):
+                    self._confirm(group, state.point, analog, outcome.verdict):
                 return group
         return None
 

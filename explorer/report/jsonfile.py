@@ -1,6 +1,6 @@
 """The JSON report (`powercut explore --json FILE`): `{"kind": "powercut-report", "version": 2}`.
 
-The schema is a public contract, documented in the README ("JSON report"):
+The schema is a public contract, documented in docs/json.md:
 a key that changes meaning or disappears needs a new version; new keys may
 be added within a version (readers ignore keys they do not know). The
 unit of the report is the root cause (`causes`); every enumerated state

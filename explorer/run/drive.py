@@ -278,7 +278,7 @@ def _analyse(exploration: Exploration, trace: Trace, model: PersistenceModel, po
         assert exploration.workdir is not None
         def known(point: int) -> str | None:
             outcome = book.outcome(oracle.key(oracle.pending(point), frozenset()))
-            return None if outcome is None else outcome.kind
+            return None if outcome is None else outcome.verdict
 
         in_files(analysis, Recoveries(oracle.pending, pool.checker, facts.markers_before,
                                       exploration.ops, exploration.workdir, cause_budget,

@@ -1,6 +1,6 @@
 """How a program reacted to the call a fault failed, read from its trace and its workload's end.
 
-Three reactions (README, "fsync failures"):
+Three reactions (docs/fsync-failures.md):
 
 - `acknowledged`: it acknowledged writes after the failure (it ignored the
   error, or retried it, and carried on); whether that lost anything is for
