@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from powercut.explorer.analysis import attribute
+from powercut.explorer.analysis import ahead, attribute
+from powercut.explorer.analysis.minimise import Asker
 from powercut.explorer.run import oracle
+from powercut.explorer.store.verdicts import Outcome
 from powercut.explorer.verdict import Verdict
 from powercut.trace import Op
 from tests.synthetic import OK, acked, loss, make_trace, marker, run
@@ -71,3 +73,32 @@ def test_asked_ahead_the_causes_and_checks_are_those_of_one_at_a_time(
         one_at_a_time = (_causes(alone), alone.analysis.checks if alone.analysis else None)
     assert max(batches) <= 1
     assert asked_ahead == one_at_a_time
+
+
+
+class _Judged:
+    """An oracle that has judged everything already: its answers are all known."""
+
+    checks = 0
+
+    def pending(self, point: int) -> object:
+        return point
+
+    def key(self, pending: object, lost: frozenset[int]) -> str:
+        return f"{pending}:{sorted(lost)}"
+
+    def known(self, requests: Sequence[tuple[object, frozenset[int]]]) -> list[Outcome]:
+        return [Outcome("data-loss", "lost") for _ in requests]
+
+    def judge(self, requests: Sequence[tuple[object, frozenset[int]]]) -> list[Outcome]:
+        raise AssertionError("a known answer is never judged again")
+
+
+def test_the_look_ahead_answers_from_what_is_known_once_the_budget_is_spent() -> None:
+    """With the analysis's checks spent, the explanation still asks what is judged already
+    (free); through the look-ahead's probe too (it once had no `known`: git's three-model
+    exploration stopped with an AttributeError)."""
+    probe = ahead._Probe(_Judged())
+    asker = Asker(probe, 0)  # type: ignore[arg-type]
+    assert asker.fails(1, frozenset({2}), "data-loss")  # type: ignore[arg-type]
+    assert probe.key(1, frozenset({2})) == "1:[2]"  # type: ignore[arg-type]

@@ -47,6 +47,13 @@ class _Probe:
     def pending(self, point: int) -> Pending:
         return self._oracle.pending(point)  # type: ignore[attr-defined,no-any-return]
 
+    def key(self, pending: Pending, lost: Lost) -> str:
+        return self._oracle.key(pending, lost)  # type: ignore[attr-defined,no-any-return]
+
+    def known(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome | None]:
+        # What is already judged answers for free (a spent budget still asks it).
+        return self._oracle.known(requests)  # type: ignore[attr-defined,no-any-return]
+
     def judge(self, requests: Sequence[tuple[Pending, Lost]]) -> list[Outcome]:
         raise _Asked(requests)
 
