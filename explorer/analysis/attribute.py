@@ -117,8 +117,10 @@ def culprit_key(culprit: Culprit, ops: list[OpSummary], roles: Roles) -> tuple[o
         if (failed := fsync_failure.failed_sync(culprit, ops)) is not None:
             return fsync_failure.key(culprit, failed, roles)
         return ("lost-data", culprit.verdict, files)
-    kinds = tuple(sorted({ops[u.seq].op for u in culprit.essential if not is_data(u, ops)}))
-    return ("lost-namespace", culprit.verdict, files, kinds)
+    # A name lost is one cause whichever operation made it (a rename, a create, a link): the
+    # fix is the directory's fsync, and a kernel file system, said in files, cannot tell them
+    # apart; so a model's cause and the kernel's keep one id (`in_files`).
+    return ("lost-namespace", culprit.verdict, files)
 
 
 class Attributor:
