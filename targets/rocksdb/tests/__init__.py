@@ -1,0 +1,1 @@
+"""The rocksdb target's own tests, collected from its folder (the top conftest.py)."""
