@@ -43,6 +43,7 @@ from powercut.explorer.report.summary import coverage
 from powercut.explorer.report.terminal import explain, make_console, print_report
 from powercut.explorer.run.drive import explore
 from powercut.explorer.store.journal import open_journal
+from powercut.explorer.store.memo import Memo
 from powercut.replayer.enumeration import DEFAULT_BUDGET, Enumeration
 from powercut.replayer.enumeration.dry_run import write_dry_run
 from powercut.replayer.enumeration.plan import STRATEGIES
@@ -171,6 +172,7 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
             click.echo(f"powercut: resuming from {journal_file}: {journal.loaded} states "
                        f"already judged{other}", err=True)
         explorations = []
+        memo = Memo()  # a state one model judged is not checked again for the next
         try:
             for chosen in models:
                 with terminate_as_interrupt(), LiveProgress(sys.stderr) as progress:
@@ -179,7 +181,7 @@ def explore_command(trace_path: str, checker_name: str | None, model: str,
                                           on_progress=progress, journal=journal, cache=cache,
                                           executor=executor, scheduler=scheduler,
                                           cause_budget=cause_budget,
-                                          early_hangs=not full_hangs, **plan)
+                                          early_hangs=not full_hangs, memo=memo, **plan)
                 explorations.append(exploration)
                 if exploration.interrupted:
                     break
