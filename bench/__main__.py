@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
     bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
-                             dask,kernel,cluster]
+                             dask,kernel,cluster,sharing]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -34,6 +34,7 @@ from bench import (
     materialise_bench,
     memory_bench,
     models_floor,
+    models_run,
     record_overhead,
 )
 from bench.context import Context
@@ -67,6 +68,8 @@ SUITE: list[Bench] = [
           kernel_bench.run),
     Bench("cluster", "9 the etcd cluster, 2 workers vs 1, each check on its own loopback",
           cluster_bench.run),
+    Bench("sharing", "10 three models in one run vs lazyfs plus the checks the others add",
+          models_run.run),
 ]
 
 
