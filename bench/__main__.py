@@ -68,7 +68,7 @@ SUITE: list[Bench] = [
           kernel_bench.run),
     Bench("cluster", "9 the etcd cluster, 2 workers vs 1, each check on its own loopback",
           cluster_bench.run),
-    Bench("sharing", "10 three models in one run vs lazyfs plus the checks the others add",
+    Bench("sharing", "11 three models in one run vs lazyfs plus the checks the others add",
           models_run.run),
 ]
 

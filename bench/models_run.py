@@ -1,4 +1,4 @@
-"""Figure 10: three models in one run, over their lazyfs run plus the checks only the others add.
+"""Figure 11: three models in one run, over their lazyfs run plus the checks only the others add.
 
 ZooKeeper's trace (of the two the issue names, the one whose runs are
 shorter here: 141 distinct lazyfs states against PostgreSQL's 600) is
@@ -81,16 +81,16 @@ def run(ctx: Context) -> list[Figure]:
                          f"{e.exploration.analysis.checks} minimising" for e in run)
 
     return [
-        Figure("10 models run", f"three models / (lazyfs + the others' checks), {TRACE}, before",
+        Figure("11 models run", f"three models / (lazyfs + the others' checks), {TRACE}, before",
                walls[1] / floor, "x", None, f"sharing nothing: {walls[1]:.0f} s; "
                f"{counts(before)}"),
-        Figure("10 models run", f"three models / (lazyfs + the others' checks), {TRACE}",
+        Figure("11 models run", f"three models / (lazyfs + the others' checks), {TRACE}",
                walls[0] / floor, "x", TARGET,
                f"{walls[0]:.0f} s over {floor:.0f} s = lazyfs {lazyfs.wall:.0f} s + ("
                f"{len(bare)} bare checks + {minimising} minimising at the median "
                f"{median:.2f} s + {hangs} hang cause(s) x {timeout:g} s) / {workers}; "
                f"{counts(after)}; budget {budget}"),
-        Figure("10 models run", "verdicts unlike the run sharing nothing", unlike, "",
+        Figure("11 models run", "verdicts unlike the run sharing nothing", unlike, "",
                Target("==", 0), f"of {sum(len(a) for a, _ in pairs)} states in 3 models"),
     ]
 
