@@ -1,7 +1,7 @@
 """`bench/run`: every figure of the performance work, measured side by side in one run.
 
     bench/run [--quick] [--only explore,models,checker,materialise,record,enumerate,memory,cache,
-                             dask,kernel,faults,cluster]
+                             dask,kernel,faults,cluster,sharing]
               [--timeout S] [--workers 1,2]
 
 Each sub-bench prints one line per figure as soon as it is measured
@@ -35,6 +35,7 @@ from bench import (
     materialise_bench,
     memory_bench,
     models_floor,
+    models_run,
     record_overhead,
 )
 from bench.context import Context
@@ -69,6 +70,8 @@ SUITE: list[Bench] = [
     Bench("faults", "9 fsync failures: the 100-write redis sweep", faults_bench.run),
     Bench("cluster", "10 the etcd cluster, 2 workers vs 1, each check on its own loopback",
           cluster_bench.run),
+    Bench("sharing", "11 three models in one run vs lazyfs plus the checks the others add",
+          models_run.run),
 ]
 
 

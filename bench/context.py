@@ -21,7 +21,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +108,7 @@ class Context:
     _floors: dict[tuple[str, str], Floor] = field(default_factory=dict, init=False, repr=False)
     _states: list[CrashState] | None = field(default=None, init=False, repr=False)
     _copies: int = field(default=0, init=False, repr=False)
+    _kept: list[Exploration] = field(default_factory=list, init=False, repr=False)
 
     # --- the seed, as the older figures use it ------------------------------------------------
 
@@ -123,9 +124,10 @@ class Context:
     def binary(self) -> Path:
         return ETCD.matching(self.trace.workload, self.etcd_bin)
 
-    def checker(self, name: str = SEED) -> Checker:
-        """The checker `powercut explore` would pick for trace `name`."""
-        return choose_checker(self.open(name), timeout=self.timeout)
+    def checker(self, name: str = SEED, timeout: float | None = None) -> Checker:
+        """The checker `powercut explore` would pick for trace `name` (at the run's timeout
+        unless given one)."""
+        return choose_checker(self.open(name), timeout=timeout or self.timeout)
 
     def states(self) -> list[CrashState]:
         """The seed's distinct crash states under the lazyfs model, in enumeration order."""
@@ -178,14 +180,25 @@ class Context:
         return self._floors[name, model]
 
     def _floor(self, run: Run) -> Floor:
-        trace, e = self.open(run.trace), run.exploration
+        bare = self.bare(run.trace, run.model, run.exploration)
+        e = run.exploration
+        confirmed = sum(1 for c in e.causes if c.verdict == "hang" and
+                        c.hang.startswith("confirmed"))
+        return Floor(bare, confirmed, self.timeout, run.workers)
+
+    def bare(self, name: str, model: str, e: Exploration,
+             only: Callable[[str], bool] = lambda key: True,
+             timeout: float | None = None) -> list[Bare]:
+        """The distinct states `e` judged (those whose key `only` takes), each checked bare, one
+        after the other, at the deadline `e` gave it (else `timeout`, else the run's)."""
+        trace = self.open(name)
         facts = TraceFacts.scan(trace.ops(), trace.page_size)
-        replays = Replays(trace, get_model(run.model, trace.page_size))
+        replays = Replays(trace, get_model(model, trace.page_size))
         bare = []
         seen: set[str] = set()
-        with self.checker(run.trace) as checker:
+        with self.checker(name, timeout) as checker:
             for j in e.iter_judged():
-                if j.state.duplicate or j.state.key in seen:
+                if j.state.duplicate or j.state.key in seen or not only(j.state.key):
                     continue
                 seen.add(j.state.key)
                 verdict = e.verdict(j.state.key)
@@ -198,9 +211,7 @@ class Context:
                     with deadline(limit):
                         got = checker.check(root, markers, scratch=scratch)
                     bare.append(Bare(state, got.verdict, time.perf_counter() - started, limit))
-        confirmed = sum(1 for c in e.causes if c.verdict == "hang" and
-                        c.hang.startswith("confirmed"))
-        return Floor(bare, confirmed, checker.timeout, run.workers)
+        return bare
 
     @contextmanager
     def copy_of(self, state: CrashState) -> Iterator[tuple[Path, Path]]:
@@ -214,7 +225,13 @@ class Context:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def keep(self, e: Exploration) -> None:
+        """Close `e` with the run (a bench's own exploration, kept open for its floor)."""
+        self._kept.append(e)
+
     def close(self) -> None:
         for run in self._runs.values():
             run.exploration.close()
+        for e in self._kept:
+            e.close()
         shutil.rmtree(self.work, ignore_errors=True)

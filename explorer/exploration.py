@@ -70,6 +70,12 @@ class Exploration:
         return self.book.reused
 
     @property
+    def shared(self) -> int:
+        """Distinct states judged under another model of the same run (see `Memo`), among
+        `reused`: no check of this exploration's."""
+        return self.book.shared
+
+    @property
     def causes(self) -> list[RootCause]:
         return self.analysis.causes
 

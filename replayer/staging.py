@@ -4,9 +4,9 @@ A checker writes into the directory it is given (a database replays its
 log, a server appends to its own), so a worker cannot simply patch the tree it
 gave the last check. A `Staging` belongs to one worker and keeps a pristine
 *base* that no checker ever sees: the last state it entered, or rather the
-last `BASES` that differed much (ALICE's states of an etcd bootstrap hold
-its 64 MB WAL files as garbage or as zeros, by turns: each kind keeps a
-base of its own). `enter(state)` brings the closest base to the new state by
+last `BASES` that differed much (ALICE's states of a server's bootstrap
+may hold its 64 MB write-ahead log as garbage or as zeros, by turns: each
+kind keeps a base of its own). `enter(state)` brings the closest base to the new state by
 writing only what differs (see `patch`: changed pages, sizes and modes;
 files, links, symlinks and directories that came, went or changed
 identity), then hands out a fresh copy of it whose files are reflink

@@ -54,6 +54,7 @@ from powercut.explorer.run.order import TraceFacts
 from powercut.explorer.run.pool import ATTEMPTS, POLL, Pool, ThreadPool
 from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.store.journal import Journal
+from powercut.explorer.store.memo import Memo
 from powercut.explorer.store.states import StateLog
 from powercut.explorer.store.verdicts import VerdictBook
 from powercut.kernelfs.filesystems import label
@@ -94,7 +95,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
             cache: ResultsCache | None = None, executor: str = "local",
             scheduler: str | None = None, analyse: bool = True,
             cause_budget: int = DEFAULT_CAUSE_BUDGET, analysis_budget: int | None = None,
-            early_hangs: bool = True) -> Exploration:
+            early_hangs: bool = True, memo: Memo | None = None) -> Exploration:
     """Check the crash states of `trace` the strategy picks, with `checker` under `model`.
 
     `timeout`, when given, replaces the checker's own per-state timeout
@@ -110,7 +111,9 @@ def explore(trace: Trace | Path | str, checker: Checker,
     `analysis_budget` in all (default: eight causes' worth, at least 256).
     `early_hangs` suspects a hang once a state takes ten times the slowest
     recovery seen (see `hangs`), and confirms each hang cause at the full
-    timeout before it is reported.
+    timeout before it is reported. `memo`, shared by the explorations of one
+    run (one per model), answers first for states another of them judged
+    (they count as `reused`, never as `checked`) and keeps the trace's pass.
     """
     if executor not in EXECUTORS:
         raise PowercutError(f"executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -126,9 +129,12 @@ def explore(trace: Trace | Path | str, checker: Checker,
     checker = on_kernel(checker, trace)
     if timeout is not None:
         checker.timeout = timeout
+    if memo is not None:
+        memo.bind(checker.identity())
     workers = max(1, workers or os.cpu_count() or 1)
     started = time.monotonic()
-    facts = TraceFacts.scan(trace.ops(), model.page_size)
+    facts = memo.facts(trace, model.page_size) if memo is not None else TraceFacts.scan(
+        trace.ops(), model.page_size)
     markers = facts.markers_digest if facts.markers and checker.uses_markers else None
     enumeration = Enumeration(trace, model, strategy=strategy, budget=budget,
                               max_states=max_states, points=points, seed=seed, markers=markers)
@@ -143,7 +149,7 @@ def explore(trace: Trace | Path | str, checker: Checker,
     try:
         if journal is None:
             journal = Journal.open(root / "verdicts.journal", checker.identity())
-        book = VerdictBook(journal, cache)
+        book = VerdictBook(journal, cache, memo)
         pool = _pool(executor, checker, facts, trace, model, scheduler, workers, book, root)
     except BaseException:
         if own_journal and journal is not None:

@@ -130,6 +130,9 @@ class Journal:
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
 
     def append(self, key: str, verdict: Verdict, *, durable: bool = True) -> None:
         """Store `verdict` for `key`; returns once it is durable (safe to report) if `sync`.

@@ -4,9 +4,9 @@
 before it may be reported) and in the results cache, and keeps only a small
 `Outcome` (verdict and signature) per state key in memory; a report that needs
 the whole verdict (its log excerpt, its evidence) reads it back from the
-journal. `known` answers from the journal of a resumed run, then from the
-results cache. So memory holds a few dozen bytes a judged state, never a
-log tail.
+journal. `known` answers from the run's `Memo` (a state another model of
+this run judged), then the journal of a resumed run, then the results
+cache. So memory holds a few dozen bytes a judged state, never a log tail.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from powercut.explorer.store.cache import ResultsCache
 from powercut.explorer.store.journal import Journal
+from powercut.explorer.store.memo import Memo
 from powercut.explorer.verdict import Verdict
 
 
@@ -35,13 +36,16 @@ class Outcome:
 class VerdictBook:
     """Verdicts by state key: journal on disk, `Outcome`s in memory."""
 
-    def __init__(self, journal: Journal, cache: ResultsCache | None = None) -> None:
+    def __init__(self, journal: Journal, cache: ResultsCache | None = None,
+                 memo: Memo | None = None) -> None:
         self.journal = journal
         self.cache = cache
+        self.memo = memo
         self._outcomes: dict[str, Outcome] = {}
         self._signatures: dict[str, str] = {}  # one string object per distinct signature
         self._lock = threading.Lock()
-        self.reused = 0  # states whose verdict came from the journal or the cache
+        self.reused = 0  # states whose verdict came from the memo, the journal or the cache
+        self.shared = 0  # ... judged under another model of this run (the memo): no check
         self.from_cache = 0  # ... from the results cache
         self.verdicts: Counter[str] = Counter()
 
@@ -66,7 +70,17 @@ class VerdictBook:
             return outcome
 
     def known(self, key: str) -> Verdict | None:
-        """A verdict judged before (a resumed run's journal, then the results cache), kept."""
+        """A verdict judged before (under another model of this run, in a resumed run's
+        journal, then in the results cache), kept."""
+        if self.memo is not None:
+            verdict = self.memo.get(key)
+            if verdict is not None:
+                if key not in self.journal:  # the models of a run may share one journal
+                    self.journal.append(key, verdict, durable=False)
+                self._keep(key, verdict)
+                self.reused += 1
+                self.shared += 1
+                return verdict
         verdict = self.journal.get(key)
         if verdict is not None:
             self._keep(key, verdict)
@@ -89,6 +103,8 @@ class VerdictBook:
         self.journal.append(key, verdict)
         if self.cache is not None:
             self.cache.append(key, verdict)
+        if self.memo is not None:
+            self.memo.keep(key, self.journal, verdict)
         return self._keep(key, verdict)
 
     def full(self, key: str) -> Verdict | None:

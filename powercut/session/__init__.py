@@ -5,8 +5,9 @@ A `Session` holds what an exploration of a trace is made of: the trace
 the persistence models to compare, the strategy and its budget (the
 target's own when none is given), the crash points, the workers, the
 journal and the results cache. `explore()` explores the trace under every
-model in turn, sharing the journal and cache (a state's verdict does not
-depend on the model that built it), and returns an `Explored`: each
+model in turn, sharing the journal, the cache and a memo of this run's
+verdicts and trace scan (a state's verdict does not depend on the model
+that built it: a state one model judged is not checked again), and returns an `Explored`: each
 model's exploration and their merged root causes, with the policy both
 doors share (`--explain N`, baselines, the exit status). `check` judges one
 crash state with the same checker. A session is a context manager: the
@@ -35,6 +36,7 @@ from powercut.explorer.run.drive import Progress, explore
 from powercut.explorer.run.pool import check_state
 from powercut.explorer.store.cache import ResultsCache, default_cache_dir
 from powercut.explorer.store.journal import Journal, JournalError, open_journal
+from powercut.explorer.store.memo import Memo
 from powercut.explorer.verdict import Verdict
 from powercut.replayer.models import get_model, parse_models
 from powercut.replayer.models.base import PersistenceModel
@@ -126,6 +128,7 @@ class Session:
         """Explore the trace under each model in turn (stopping at an interruption); each
         exploration gets the context `progress()` makes around it (a live display)."""
         explorations: list[Exploration] = []
+        memo = Memo()  # a state one model judged is not checked again for the next
         try:
             for model in self.models:
                 with (progress or _quiet)() as on_progress:
@@ -135,7 +138,8 @@ class Session:
                         journal=self.journal, cache=self.cache, executor=self.executor,
                         scheduler=self.scheduler, cause_budget=self.cause_budget,
                         early_hangs=self.early_hangs, strategy=self.strategy,
-                        budget=self.budget, max_states=self.max_states, seed=self.seed)
+                        budget=self.budget, max_states=self.max_states, seed=self.seed,
+                        memo=memo)
                 explorations.append(found)
                 if found.interrupted:
                     break
