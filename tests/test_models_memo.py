@@ -76,7 +76,7 @@ def powercut(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def verdicts(e: Exploration) -> dict[str, tuple[str, str]]:
-    return {j.state.key: (j.verdict.kind, j.verdict.signature) for j in e.iter_judged()}
+    return {j.state.key: (j.outcome.verdict, j.outcome.signature) for j in e.iter_judged()}
 
 
 @pytest.mark.fuse
@@ -117,7 +117,7 @@ def test_three_models_check_each_state_once_with_the_verdicts_of_separate_runs(
                 e = explore(trace, checker, model, workers=2, memo=memo)
                 explorations.append(e)
                 ran = runs.read_text().count("run\n") - before
-                assert not e.interrupted and e.book.kinds["error"] == 0
+                assert not e.interrupted and e.book.verdicts["error"] == 0
                 distinct = set(verdicts(e))
                 mine = {k for k in memo if memo.where(k) is e.book.journal}
                 # Its checks, run for real, are the states no earlier model judged.

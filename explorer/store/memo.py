@@ -57,7 +57,7 @@ class Memo:
 
     def keep(self, key: str, journal: Journal, verdict: Verdict) -> None:
         """`verdict` was just judged for `key` and stored in `journal`."""
-        if verdict.kind == "error":
+        if verdict.verdict == "error":
             self._where.pop(key, None)
         else:
             self._where[key] = journal
