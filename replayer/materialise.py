@@ -140,6 +140,15 @@ class Writer:
         if fd != self.root_fd:
             os.close(fd)
 
+    def open(self, path: str, flags: int, mode: int = 0o600) -> int:
+        """An open descriptor of `path` under the root (`flags` with O_NOFOLLOW and
+        O_CLOEXEC added: never through a symlink, never inherited)."""
+        parent, name = self.parent(path)
+        try:
+            return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=parent)
+        finally:
+            self.done(parent)
+
     def add(self, entry: Entry) -> None:
         parent, name = self.parent(entry.path)
         try:
@@ -185,15 +194,11 @@ class Writer:
             self.write(fd, offset + done, b"".join(pages)[done:])
 
     def set_dir_mode(self, entry: Entry) -> None:
-        parent, name = self.parent(entry.path)
+        fd = self.open(entry.path, _DIR_FLAGS)
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
-            try:
-                os.fchmod(fd, entry.mode)
-            finally:
-                os.close(fd)
+            os.fchmod(fd, entry.mode)
         finally:
-            self.done(parent)
+            os.close(fd)
 
 
 def page_runs(indices: Iterable[int], pages: Mapping[int, bytes], size: int, ps: int

@@ -136,11 +136,7 @@ class Patch:
         if new.size > old.size:  # pages past the old end were never written: write them
             first = old.size // ps
             changed.update(i for i in new.pages if i >= first)
-        parent, name = writer.parent(new.path)
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-        finally:
-            writer.done(parent)
+        fd = writer.open(new.path, os.O_WRONLY)
         try:
             if new.size < old.size:
                 os.ftruncate(fd, new.size)

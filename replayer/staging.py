@@ -236,18 +236,9 @@ class Staging:
 
 def _clone_file(src: Writer, out: Writer, entry: Entry) -> None:
     """`entry`'s file in the copy, a reflink clone of the base's (blocks shared)."""
-    parent, name = src.parent(entry.path)
+    source = src.open(entry.path, os.O_RDONLY)
     try:
-        source = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-    finally:
-        src.done(parent)
-    try:
-        parent, name = out.parent(entry.path)
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
-                         os.O_CLOEXEC, 0o600, dir_fd=parent)
-        finally:
-            out.done(parent)
+        fd = out.open(entry.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             fcntl.ioctl(fd, FICLONE, source)
             os.fchmod(fd, entry.mode)

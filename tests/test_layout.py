@@ -19,7 +19,7 @@ ROOTS = {"powercut": "powercut", "recorder": "powercut.recorder",
          "targets": "powercut.targets"}
 FLOOR = ("powercut.errors", "powercut.trace", "powercut.process", "powercut.ports",
          "powercut.ranges", "powercut.faultplan", "powercut.__init__", "powercut.guard",
-         "powercut.kernelfs", "powercut.namespaces", "powercut.volume")
+         "powercut.kernelfs", "powercut.namespaces", "powercut.volume", "powercut.sparse")
 # What each layer may import (besides itself, the floor and third-party modules).
 MAY_IMPORT = {
     "floor": (),

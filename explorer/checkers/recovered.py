@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from powercut.explorer.verdict import Verdict
+from powercut.sparse import data_extents
 from powercut.trace import Op
 
 CHUNK = 1 << 20
@@ -35,13 +36,7 @@ CHUNK = 1 << 20
 def _content(path: str, size: int, h: hashlib._Hash) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        offset = 0
-        while offset < size:
-            try:
-                start = os.lseek(fd, offset, os.SEEK_DATA)
-            except OSError:
-                break  # ENXIO: holes to the end
-            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        for start, end in data_extents(fd, size):
             h.update(f"@{start}".encode())
             at = start
             while at < end:
@@ -50,7 +45,6 @@ def _content(path: str, size: int, h: hashlib._Hash) -> None:
                     break
                 h.update(data)
                 at += len(data)
-            offset = end
     finally:
         os.close(fd)
 

@@ -27,6 +27,7 @@ import msgpack
 
 from powercut import __version__
 from powercut.errors import TraceError
+from powercut.sparse import data_extents
 from powercut.trace.format import CHUNK_KIND, FORMAT_KIND, FORMAT_VERSION, Status
 from powercut.trace.limits import check_record
 
@@ -62,20 +63,6 @@ def initial_tree(root: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _data_extents(fd: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of each allocated extent of an open file (the whole file where the
-    file system cannot tell holes)."""
-    offset = 0
-    while offset < size:
-        try:
-            start = os.lseek(fd, offset, os.SEEK_DATA)
-        except OSError:
-            return  # ENXIO: no data past offset
-        end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
-        yield start, end
-        offset = end
-
-
 def _nonzero_runs(data: bytes, base: int) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes) of each run of `data` (at file offset `base`) that is not all-zero
     pages, pages aligned on the file's offsets."""
@@ -104,7 +91,7 @@ def _file_runs(entry: Mapping[str, Any]) -> Iterator[tuple[int, bytes]]:
         return
     with open(entry["source"], "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        for start, end in _data_extents(f.fileno(), size):
+        for start, end in data_extents(f.fileno(), size):
             for at in range(start, end, CHUNK_BYTES):
                 data = os.pread(f.fileno(), min(CHUNK_BYTES, end - at), at)
                 yield from _nonzero_runs(data, at)
