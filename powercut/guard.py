@@ -104,6 +104,18 @@ def _ledger() -> _Ledger:
 problem: str | None = None  # why this process has no ledger (then only `reap` cleans up)
 
 
+def prepare() -> None:
+    """Make this process's ledger and its guardian now, before a program is started: the
+    `hold` that follows the start is then one write, so a SIGKILL between the two finds the
+    shortest window (making the ledger first reaps and starts a guardian, which takes long
+    enough on a loaded machine for a killed powercut to leave its program behind)."""
+    global problem
+    try:
+        _ledger()
+    except OSError as e:
+        problem = f"no cleanup ledger in {tempfile.gettempdir()}: {e.strerror}"
+
+
 def hold(**entry: Any) -> None:
     """Write one resource to this process's ledger before it is set up.
 

@@ -62,6 +62,9 @@ class Child:
                  user: int | None = None, group: int | None = None) -> None:
         self.argv = list(argv)
         self.log = log
+        # Imported here: guard builds on this module.
+        from powercut import guard
+        guard.prepare()  # the ledger exists before the program runs (see `hold` below)
         self.started = time.monotonic()
         with open(log, "ab" if append else "wb") as out:
             # The child holds its own descriptor; ours can close at once.
@@ -77,8 +80,7 @@ class Child:
         with _live_lock:
             _live.add(self)
         # Written down for the guardian: if this process is SIGKILLed, the child's whole
-        # session still goes (see `guard`). Imported here: guard builds on this module.
-        from powercut import guard
+        # session still goes (see `guard`).
         guard.hold(session=self.pid)
 
     def poll(self) -> Exit | None:
